@@ -1,0 +1,1 @@
+"""Spiking central pattern generators: neurons, networks, gaits, decoding, feedback."""

@@ -1,0 +1,64 @@
+"""Shared data types between a body (simulated or real) and a controller.
+
+Everything is SI and radians. Joint arrays are in the URDF's actuated-joint order (the order of
+the ``<ros2_control>`` block), the same order as the ros2_control forward command controllers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+POSITION = 'position'
+EFFORT = 'effort'
+COMMAND_MODES = (POSITION, EFFORT)
+
+
+@dataclass
+class Observation:
+    """What a controller may sense at one instant."""
+
+    time: float                                  # s, simulation (or robot) time
+    joint_names: tuple[str, ...]
+    position: np.ndarray                         # rad or m, actuated joints
+    velocity: np.ndarray                         # rad/s or m/s
+    effort: np.ndarray                           # N·m or N, last applied
+    base_position: np.ndarray                    # m, world frame (3,)
+    base_orientation: np.ndarray                 # quaternion x, y, z, w (4,)
+    base_linear_velocity: np.ndarray             # m/s, world frame (3,)
+    base_angular_velocity: np.ndarray            # rad/s, world frame (3,)
+    foot_names: tuple[str, ...] = ()
+    foot_forces: np.ndarray = field(default_factory=lambda: np.zeros(0))  # N, normal, per foot
+    imu_angular_velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))  # rad/s, body
+    imu_linear_acceleration: np.ndarray = field(default_factory=lambda: np.zeros(3))  # m/s², body
+    extra: dict = field(default_factory=dict)    # body-specific channels (e.g. planar root state)
+
+
+@dataclass
+class Command:
+    """A joint command for every actuated joint, as a forward command controller takes it."""
+
+    mode: str                                    # 'position' (rad) or 'effort' (N·m)
+    values: np.ndarray
+
+    def __post_init__(self):
+        if self.mode not in COMMAND_MODES:
+            raise ValueError(f'command mode must be one of {COMMAND_MODES}, got {self.mode!r}')
+        self.values = np.asarray(self.values, dtype=float)
+
+
+@runtime_checkable
+class Controller(Protocol):
+    """The one interface every controller implements (lock-step runner and ROS nodes alike)."""
+
+    name: str
+
+    def reset(self, observation: Observation) -> None:
+        """Start from the given state; called once before the first step."""
+
+    def step(self, observation: Observation, dt: float) -> Command:
+        """Advance the controller by ``dt`` seconds and return the command for the body."""
+
+    def metrics(self) -> dict:
+        """Controller-specific numbers added to the run's metrics JSON."""

@@ -1,0 +1,1 @@
+"""Hill muscle-tendon units, neural delays and Geyer/Song reflex modules."""
