@@ -1,0 +1,308 @@
+"""The PyBullet world: one body in an arena, stepped at a fixed rate, deterministic for a seed.
+
+``World`` is a plain object (no rclpy): the lock-step runner and ``sim_node`` both drive it.
+Commands are checked here too, as a last line of defence: a non-finite or wrong-length command
+raises ``ValueError`` and never reaches PyBullet; positions and efforts are clamped to the URDF.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pybullet as pb
+
+from neuro_locomotion.params import ConfigError, ParamSet, node_params
+from neuro_locomotion.paths import config_file, urdf_file
+from neuro_locomotion.types import EFFORT, POSITION, Command, Observation
+
+from .arena import build_arena
+from .body import read_urdf
+from .settings import SIM_PARAMS
+from .water import WaterForces
+
+GRAVITY = 9.81
+
+
+def sim_params(robot: str, config: str | Path | None = None, overrides: dict | None = None) -> ParamSet:
+    """The validated ``sim_node`` parameters of a robot's config file (plus overrides)."""
+    params = node_params(config or config_file(robot), 'sim_node', SIM_PARAMS)
+    if overrides:
+        params.apply(overrides)
+    if params['robot'] != robot:
+        raise ConfigError(f'config is for robot {params["robot"]!r}, not {robot!r}')
+    return params
+
+
+class World:
+    """A body in an arena. ``step()`` advances one physics step of ``dt`` seconds."""
+
+    def __init__(self, robot: str = 'quadruped', arena: str | None = None, seed: int = 0,
+                 gui: bool = False, params: ParamSet | None = None, urdf: str | Path | None = None):
+        overrides = {'arena': arena} if arena else None
+        if params is None:
+            params = sim_params(robot, overrides=overrides)
+        elif overrides:
+            params.apply(overrides)
+        self.params = params
+        self.robot = robot
+        self.dt = 1.0 / params['physics_rate_hz']
+        self.description = read_urdf(urdf or urdf_file(params['urdf']))
+        self.joint_names = self.description.joint_names
+        self.limits = self.description.actuated
+        self.n = len(self.joint_names)
+        self.client = pb.connect(pb.GUI if gui else pb.DIRECT)
+        try:
+            self._build(seed)
+        except Exception:
+            pb.disconnect(self.client)
+            raise
+
+    # -- construction ---------------------------------------------------------------------
+    def _build(self, seed: int) -> None:
+        c, p = self.client, self.params
+        pb.resetSimulation(physicsClientId=c)
+        pb.setGravity(0, 0, -GRAVITY, physicsClientId=c)
+        pb.setPhysicsEngineParameter(fixedTimeStep=self.dt, numSolverIterations=p['solver_iterations'],
+                                     deterministicOverlappingPairs=1, physicsClientId=c)
+        self.layout = build_arena(c, p['arena'], p, p['lateral_friction'])
+        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        fixed = self.robot == 'human'   # the planar model hangs from a massless, fixed world link
+        try:
+            self.body = pb.loadURDF(str(self.description.path), p['base_start_position'],
+                                    pb.getQuaternionFromEuler(p['base_start_rpy']), useFixedBase=fixed,
+                                    flags=pb.URDF_USE_INERTIA_FROM_FILE, physicsClientId=c)
+        except pb.error as error:
+            raise ConfigError(f'{self.description.path}: PyBullet cannot load it ({error})') from None
+        self._index_joints()
+        if p['arena'] == 'amphibious':
+            pass  # start positions are on land (z = 0), as on flat ground
+        for link in range(-1, pb.getNumJoints(self.body, physicsClientId=c)):
+            pb.changeDynamics(self.body, link, lateralFriction=p['lateral_friction'],
+                              linearDamping=0.0, angularDamping=0.0, physicsClientId=c)
+        # Disable the default velocity motors on every joint (torque control works only then).
+        all_joints = list(range(pb.getNumJoints(self.body, physicsClientId=c)))
+        pb.setJointMotorControlArray(self.body, all_joints, pb.VELOCITY_CONTROL,
+                                     forces=[0.0] * len(all_joints), physicsClientId=c)
+        self._mode = None
+        self._last_targets = None
+        self._torque_set = False
+        self.water = None
+        if self.layout.water is not None:
+            self.water = WaterForces(c, self.body, self.layout.water, p['water.drag_coefficients'],
+                                     p['water.body_density_kg_m3'])
+        self.reset(seed)
+
+    def _index_joints(self) -> None:
+        c = self.client
+        by_name, link_by_name = {}, {}
+        for j in range(pb.getNumJoints(self.body, physicsClientId=c)):
+            info = pb.getJointInfo(self.body, j, physicsClientId=c)
+            by_name[info[1].decode()] = j
+            link_by_name[info[12].decode()] = j
+        missing = [n for n in self.joint_names if n not in by_name]
+        if missing:
+            raise ConfigError(f'{self.description.path}: PyBullet did not load joints {missing}')
+        self.joint_index = [by_name[n] for n in self.joint_names]
+        feet = [f for f in self.params['foot_links'] if f]
+        unknown = [f for f in feet if f not in link_by_name]
+        if unknown:
+            raise ConfigError(f'foot_links {unknown} are not links of {self.description.path.name}')
+        self.foot_names = tuple(feet)
+        self.foot_index = np.array([link_by_name[f] for f in feet], dtype=int)
+        passive = [j for j in self.params['passive_joints'] if j]
+        unknown = [j for j in passive if j not in by_name]
+        if unknown:
+            raise ConfigError(f'passive_joints {unknown} are not joints of {self.description.path.name}')
+        self.passive_names = tuple(passive)
+        self.passive_index = [by_name[j] for j in passive]
+        self._by_name, self._link_by_name = by_name, link_by_name
+
+    # -- state ----------------------------------------------------------------------------
+    def reset(self, seed: int | None = None) -> Observation:
+        """Put the body back at its start state (same seed, same trajectory)."""
+        c, p = self.client, self.params
+        if seed is not None:
+            self.seed, self.rng = seed, np.random.default_rng(seed)
+        q0 = np.asarray(p['initial_joint_positions'], dtype=float)
+        if q0.size == 1 and self.n != 1:
+            q0 = np.full(self.n, q0[0])
+        if q0.size != self.n:
+            raise ConfigError(f'initial_joint_positions has {q0.size} values, the body has {self.n} '
+                              f'actuated joints {list(self.joint_names)}')
+        q0 = np.clip(q0, self.limits.lower, self.limits.upper)
+        self.initial_positions = q0
+        pb.resetBasePositionAndOrientation(self.body, p['base_start_position'],
+                                           pb.getQuaternionFromEuler(p['base_start_rpy']), physicsClientId=c)
+        pb.resetBaseVelocity(self.body, p['base_start_velocity'], [0, 0, 0], physicsClientId=c)
+        for j, q in zip(self.joint_index, q0):
+            pb.resetJointState(self.body, j, float(q), 0.0, physicsClientId=c)
+        passive_q = [v for v in p['passive_initial_positions']]
+        for k, j in enumerate(self.passive_index):
+            value = passive_q[k] if k < len(passive_q) else 0.0
+            velocity = p['base_start_velocity'][0] if self.passive_names[k] == 'root_x' else 0.0
+            pb.resetJointState(self.body, j, float(value), velocity, physicsClientId=c)
+        self.time = 0.0
+        self.steps = 0
+        self._applied_effort = np.zeros(self.n)
+        self._prev_base_velocity = np.array(p['base_start_velocity'], dtype=float)
+        self._imu_acc = np.array([0.0, 0.0, GRAVITY])
+        self.hold(q0)
+        self.start_position = self.base_position()
+        return self.observe()
+
+    def hold(self, positions) -> None:
+        """Command a posture (position mode)."""
+        self.apply(Command(POSITION, positions))
+
+    def apply(self, command: Command) -> np.ndarray:
+        """Send a command to the joints; returns what was applied (after clamping).
+
+        Raises ValueError (and changes nothing) for a wrong length or non-finite values.
+        """
+        values = np.asarray(command.values, dtype=float)
+        if values.shape != (self.n,):
+            raise ValueError(f'command size {values.size} does not match {self.n} joints')
+        if not np.all(np.isfinite(values)):
+            bad = int(np.flatnonzero(~np.isfinite(values))[0])
+            raise ValueError(f'non-finite value at index {bad} ({self.joint_names[bad]})')
+        c = self.client
+        if command.mode == POSITION:
+            values = np.clip(values, self.limits.lower, self.limits.upper)
+            if self._mode == POSITION and np.array_equal(values, self._last_targets):
+                return values   # PyBullet's position servo keeps its last target
+            p = self.params
+            pb.setJointMotorControlArray(
+                self.body, self.joint_index, pb.POSITION_CONTROL, targetPositions=values.tolist(),
+                forces=self.limits.effort.tolist(), positionGains=[p['position_gain']] * self.n,
+                velocityGains=[p['velocity_gain']] * self.n, physicsClientId=c)
+        else:
+            values = np.clip(values, -self.limits.effort, self.limits.effort)
+            if self._mode != EFFORT:   # switch the servo off, or it keeps fighting the torque
+                pb.setJointMotorControlArray(self.body, self.joint_index, pb.VELOCITY_CONTROL,
+                                             forces=[0.0] * self.n, physicsClientId=c)
+            if not self._torque_set:
+                pb.setJointMotorControlArray(self.body, self.joint_index, pb.TORQUE_CONTROL,
+                                             forces=values.tolist(), physicsClientId=c)
+            else:   # already set for this step: replace, don't add
+                delta = values - self._applied_effort
+                pb.setJointMotorControlArray(self.body, self.joint_index, pb.TORQUE_CONTROL,
+                                             forces=delta.tolist(), physicsClientId=c)
+            self._torque_set = True
+            self._applied_effort = values
+        self._mode, self._last_targets = command.mode, values
+        return values
+
+    def step(self, n: int = 1) -> None:
+        """Advance ``n`` physics steps (torques and water forces are re-applied every step)."""
+        c = self.client
+        for _ in range(n):
+            if self._mode == EFFORT and not self._torque_set:
+                # PyBullet adds joint torques and clears them after each step: set them once per step.
+                pb.setJointMotorControlArray(self.body, self.joint_index, pb.TORQUE_CONTROL,
+                                             forces=self._applied_effort.tolist(), physicsClientId=c)
+            if self.water is not None:
+                self.water.apply()
+            pb.stepSimulation(physicsClientId=c)
+            self._torque_set = False
+            self.steps += 1
+        self.time = self.steps * self.dt
+
+    # -- sensing --------------------------------------------------------------------------
+    def base_position(self) -> np.ndarray:
+        return np.array(pb.getBasePositionAndOrientation(self.body, physicsClientId=self.client)[0])
+
+    def base_pose(self):
+        if self.robot == 'human':
+            return self._human_root()
+        pos, orn = pb.getBasePositionAndOrientation(self.body, physicsClientId=self.client)
+        return np.array(pos), np.array(orn)
+
+    def _human_root(self):
+        """The planar human's pose: its root is the HAT link (hip), moved by root joints."""
+        state = pb.getLinkState(self.body, self._by_name['root_pitch'], physicsClientId=self.client)
+        return np.array(state[4]), np.array(state[5])
+
+    def observe(self, contacts: bool = True, imu: bool = True) -> Observation:
+        """Read the sensors. Contacts and IMU are optional because they cost PyBullet calls."""
+        c = self.client
+        states = pb.getJointStates(self.body, self.joint_index, physicsClientId=c)
+        position = np.array([s[0] for s in states])
+        velocity = np.array([s[1] for s in states])
+        effort = self._applied_effort if self._mode == EFFORT else np.array([s[3] for s in states])
+        if self.robot == 'human':
+            pos, orn = self._human_root()
+            link = pb.getLinkState(self.body, self._by_name['root_pitch'], computeLinkVelocity=1,
+                                   physicsClientId=c)
+            lin, ang = np.array(link[6]), np.array(link[7])
+        else:
+            pos, orn = pb.getBasePositionAndOrientation(self.body, physicsClientId=c)
+            lin, ang = pb.getBaseVelocity(self.body, physicsClientId=c)
+            pos, orn, lin, ang = np.array(pos), np.array(orn), np.array(lin), np.array(ang)
+        obs = Observation(self.time, self.joint_names, position, velocity, np.array(effort, dtype=float),
+                          pos, orn, lin, ang, foot_names=self.foot_names)
+        if contacts:
+            obs.foot_forces = self.foot_forces()
+        if imu:
+            rot = np.array(pb.getMatrixFromQuaternion(orn)).reshape(3, 3)
+            obs.imu_angular_velocity = rot.T @ ang
+            accel = (lin - self._prev_base_velocity) / self.dt if self.steps else np.zeros(3)
+            obs.imu_linear_acceleration = rot.T @ (accel + np.array([0.0, 0.0, GRAVITY]))
+            self._prev_base_velocity = lin
+        if self.passive_index:
+            passive = pb.getJointStates(self.body, self.passive_index, physicsClientId=c)
+            obs.extra['passive_names'] = self.passive_names
+            obs.extra['passive_position'] = np.array([s[0] for s in passive])
+            obs.extra['passive_velocity'] = np.array([s[1] for s in passive])
+        return obs
+
+    def foot_forces(self) -> np.ndarray:
+        """Total normal contact force on each foot link (N), from one PyBullet query."""
+        forces = np.zeros(len(self.foot_index))
+        if not len(self.foot_index):
+            return forces
+        for point in pb.getContactPoints(bodyA=self.body, physicsClientId=self.client):
+            hit = np.flatnonzero(self.foot_index == point[3])
+            if hit.size and point[2] != self.body:
+                forces[hit[0]] += point[9]
+        return forces
+
+    def ground_height(self, x: float) -> float:
+        return self.layout.ground_height(x)
+
+    def has_fallen(self, position=None, orientation=None) -> bool:
+        """True when the base is below the fall height above the ground or tilted too far."""
+        if position is None:
+            position, orientation = self.base_pose()
+        height = position[2] - self.layout.ground_height(position[0])
+        if height < self.params['fall_height_m']:
+            return True
+        roll, pitch, _ = pb.getEulerFromQuaternion(orientation)
+        if self.robot == 'human':
+            tilt = abs(pitch)
+        else:
+            tilt = math.acos(max(-1.0, min(1.0, math.cos(roll) * math.cos(pitch))))
+        return tilt > self.params['fall_tilt_rad']
+
+    def total_mass(self) -> float:
+        c = self.client
+        return sum(pb.getDynamicsInfo(self.body, link, physicsClientId=c)[0]
+                   for link in range(-1, pb.getNumJoints(self.body, physicsClientId=c)))
+
+    def close(self) -> None:
+        if self.client is not None and pb.isConnected(self.client):
+            pb.disconnect(self.client)
+        self.client = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

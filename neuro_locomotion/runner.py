@@ -1,0 +1,135 @@
+"""Lock-step runner: one body and one controller in one process, as fast as the CPU allows.
+
+Deterministic for a seed: the same arguments give the same trajectory bit for bit.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from locomotion_sim.world import World, sim_params
+
+from .controllers import BodyInfo, make_controller
+from .params import ConfigError
+from .paths import config_file
+from .types import Command
+
+TRACE_PERIOD_S = 0.01     # decimation of the recorded trace (100 Hz)
+
+
+@dataclass
+class Trace:
+    """Decimated time series of a run, for plots and metrics."""
+
+    time: list = field(default_factory=list)
+    base_position: list = field(default_factory=list)
+    joint_position: list = field(default_factory=list)
+    command: list = field(default_factory=list)
+    foot_forces: list = field(default_factory=list)
+
+    def arrays(self) -> dict:
+        return {k: np.asarray(v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class RunResult:
+    metrics: dict
+    trace: Trace
+    controller: object
+    foot_names: tuple = ()
+
+
+def body_info(world: World, config: Path) -> BodyInfo:
+    lim = world.limits
+    return BodyInfo(world.robot, world.joint_names, lim.lower, lim.upper, lim.effort, world.foot_names,
+                    world.initial_positions.copy(), Path(config),
+                    extra={'dt': world.dt, 'arena': world.params['arena']})
+
+
+def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int = 0,
+        arena: str | None = None, gui: bool = False, config: str | Path | None = None,
+        record: str | Path | None = None, stop_on_fall: bool = True, **options) -> RunResult:
+    """Run ``controller`` on ``robot`` for ``duration`` simulated seconds; return metrics and trace."""
+    if not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration > 0):
+        raise ConfigError(f'duration must be a positive number of seconds, got {duration!r}')
+    config = Path(config) if config else config_file(robot)
+    params = sim_params(robot, config, {'arena': arena} if arena else None)
+    world = World(robot, seed=seed, gui=gui, params=params)
+    recorder = None
+    try:
+        body = body_info(world, config)
+        ctrl = make_controller(controller, body, **options)
+        sensors = getattr(ctrl, 'sensors', frozenset({'contacts', 'imu'}))
+        want_contacts, want_imu = 'contacts' in sensors, 'imu' in sensors
+        if record:
+            from .recording import RunRecorder
+            recorder = RunRecorder(record, world.joint_names, world.foot_names)
+        obs = world.observe()
+        ctrl.reset(obs)
+        dt = world.dt
+        n_steps = int(round(duration / dt))
+        trace_every = max(1, int(round(TRACE_PERIOD_S / dt)))
+        trace, refused, last_command = Trace(), 0, None
+        fell, fell_at = False, None
+        start = world.start_position
+        wall0 = time.perf_counter()
+        for k in range(n_steps):
+            obs = world.observe(contacts=want_contacts or recorder is not None or k % trace_every == 0,
+                                imu=want_imu)
+            command = ctrl.step(obs, dt)
+            try:
+                world.apply(command)
+                last_command = command
+            except ValueError:
+                refused += 1          # the body keeps its last valid command
+            if k % trace_every == 0:
+                trace.time.append(obs.time)
+                trace.base_position.append(obs.base_position)
+                trace.joint_position.append(obs.position)
+                trace.command.append(last_command.values if last_command is not None
+                                     else np.full(world.n, np.nan))
+                trace.foot_forces.append(obs.foot_forces)
+                if world.has_fallen(obs.base_position, obs.base_orientation):
+                    fell, fell_at = True, obs.time
+                    if stop_on_fall:
+                        break
+            if recorder is not None:
+                recorder.record(obs, last_command, getattr(ctrl, 'state_for_recording', lambda: None)())
+            world.step()
+            if gui:
+                lag = world.time - (time.perf_counter() - wall0)
+                if lag > 0:
+                    time.sleep(lag)
+        wall = time.perf_counter() - wall0
+        end = world.base_position()
+        sim_time = world.time
+        displacement = end[:2] - start[:2]
+        distance = float(np.hypot(*displacement))
+        metrics = {
+            'robot': robot,
+            'controller': controller,
+            'arena': world.params['arena'],
+            'seed': seed,
+            'sim_time_s': sim_time,
+            'wall_time_s': wall,
+            'real_time_factor': sim_time / wall if wall > 0 else math.inf,
+            'distance_m': distance,
+            'forward_m': float(displacement[0]),
+            'lateral_m': float(displacement[1]),
+            'speed_mps': distance / sim_time if sim_time > 0 else 0.0,
+            'fell': fell,
+            'fell_at_s': fell_at,
+            'base_height_m': float(end[2]),
+            'refused_commands': refused,
+            'physics_rate_hz': 1.0 / dt,
+        }
+        metrics.update(ctrl.metrics())
+        return RunResult(metrics, trace, ctrl, world.foot_names)
+    finally:
+        if recorder is not None:
+            recorder.close()
+        world.close()

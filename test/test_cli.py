@@ -1,0 +1,71 @@
+"""`neuroloco` as a user runs it: metrics JSON, plot, and one-line errors with exit status 2."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from neuro_locomotion.paths import config_file
+
+
+def neuroloco(*args, cwd=None):
+    return subprocess.run([sys.executable, '-m', 'neuro_locomotion.cli', *args], capture_output=True,
+                          text=True, timeout=300, cwd=cwd)
+
+
+def test_run_writes_metrics_and_plot(tmp_path):
+    metrics, plot = tmp_path / 'm.json', tmp_path / 'p.png'
+    proc = neuroloco('run', 'quadruped', '--duration', '1', '--metrics-json', str(metrics),
+                     '--plot', str(plot))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(metrics.read_text())
+    for key in ('robot', 'controller', 'sim_time_s', 'wall_time_s', 'real_time_factor',
+                'distance_m', 'speed_mps', 'fell'):
+        assert key in data
+    assert data['robot'] == 'quadruped' and data['controller'] == 'hold'
+    assert data['sim_time_s'] == pytest.approx(1.0)
+    assert data['fell'] is False and data['real_time_factor'] > 0
+    assert plot.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert 'real_time_factor' in proc.stdout
+
+
+def _malformed_yaml(tmp_path):
+    path = tmp_path / 'bad.yaml'
+    path.write_text('sim_node: [ros__parameters\n')
+    return str(path)
+
+
+def _out_of_range_yaml(tmp_path):
+    text = config_file('quadruped').read_text().replace('physics_rate_hz: 1000.0', 'physics_rate_hz: .nan')
+    path = tmp_path / 'nan.yaml'
+    path.write_text(text)
+    return str(path)
+
+
+def _malformed_urdf_yaml(tmp_path):
+    (tmp_path / 'urdf').mkdir()
+    text = config_file('quadruped').read_text().replace('urdf: quadruped.urdf', 'urdf: /nonexistent/x.urdf')
+    path = tmp_path / 'u.yaml'
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize('make_args,words', [
+    (lambda t: ['run', 'octopus'], "invalid choice: 'octopus'"),
+    (lambda t: ['run', 'quadruped', '--controller', 'nope'], "unknown controller 'nope'"),
+    (lambda t: ['run', 'quadruped', '--duration', '-1'], 'positive number of seconds'),
+    (lambda t: ['run', 'quadruped', '--duration', 'nan'], 'positive number of seconds'),
+    (lambda t: ['run', 'quadruped', '--config', str(t / 'missing.yaml')], 'file not found'),
+    (lambda t: ['run', 'quadruped', '--config', _malformed_yaml(t)], 'invalid YAML'),
+    (lambda t: ['run', 'quadruped', '--config', _out_of_range_yaml(t)], 'physics_rate_hz'),
+    (lambda t: ['run', 'quadruped', '--config', _malformed_urdf_yaml(t)], 'URDF not found'),
+    (lambda t: ['run', 'quadruped', '--arena', 'lava'], "invalid choice: 'lava'"),
+])
+def test_errors_are_one_line_with_exit_2_and_nothing_written(tmp_path, make_args, words):
+    metrics = tmp_path / 'out' / 'm.json'
+    proc = neuroloco(*make_args(tmp_path), '--metrics-json', str(metrics))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('neuroloco: error:'), proc.stderr
+    assert words in lines[0]
+    assert not metrics.exists()
