@@ -211,7 +211,8 @@ class World:
 
     # -- sensing --------------------------------------------------------------------------
     def base_position(self) -> np.ndarray:
-        return np.array(pb.getBasePositionAndOrientation(self.body, physicsClientId=self.client)[0])
+        """Position of the body's root (the human's hip, since its URDF base is the fixed world)."""
+        return self.base_pose()[0]
 
     def base_pose(self):
         if self.robot == 'human':
