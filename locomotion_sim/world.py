@@ -22,6 +22,10 @@ from .settings import SIM_PARAMS
 from .water import WaterForces
 
 GRAVITY = 9.81
+_ZERO3 = np.zeros(3)
+_ZERO3.setflags(write=False)
+_NO_FORCES = np.zeros(0)
+_NO_FORCES.setflags(write=False)
 
 
 def sim_params(robot: str, config: str | Path | None = None, overrides: dict | None = None) -> ParamSet:
@@ -87,6 +91,7 @@ class World:
                                      forces=[0.0] * len(all_joints), physicsClientId=c)
         self._mode = None
         self._last_targets = None
+        self._last_command = None
         self._torque_set = False
         self.water = None
         if self.layout.water is not None:
@@ -161,6 +166,8 @@ class World:
 
         Raises ValueError (and changes nothing) for a wrong length or non-finite values.
         """
+        if command is self._last_command:
+            return self._last_targets       # the very same (immutable) command: nothing to do
         values = np.asarray(command.values, dtype=float)
         if values.shape != (self.n,):
             raise ValueError(f'command size {values.size} does not match {self.n} joints')
@@ -171,6 +178,7 @@ class World:
         if command.mode == POSITION:
             values = np.clip(values, self.limits.lower, self.limits.upper)
             if self._mode == POSITION and np.array_equal(values, self._last_targets):
+                self._last_command = command
                 return values   # PyBullet's position servo keeps its last target
             p = self.params
             pb.setJointMotorControlArray(
@@ -191,7 +199,7 @@ class World:
                                              forces=delta.tolist(), physicsClientId=c)
             self._torque_set = True
             self._applied_effort = values
-        self._mode, self._last_targets = command.mode, values
+        self._mode, self._last_targets, self._last_command = command.mode, values, command
         return values
 
     def step(self, n: int = 1) -> None:
@@ -229,20 +237,19 @@ class World:
         """Read the sensors. Contacts and IMU are optional because they cost PyBullet calls."""
         c = self.client
         states = pb.getJointStates(self.body, self.joint_index, physicsClientId=c)
-        position = np.array([s[0] for s in states])
-        velocity = np.array([s[1] for s in states])
-        effort = self._applied_effort if self._mode == EFFORT else np.array([s[3] for s in states])
+        joints = np.array([(s[0], s[1], s[3]) for s in states]).T
+        effort = self._applied_effort if self._mode == EFFORT else joints[2]
         if self.robot == 'human':
-            pos, orn = self._human_root()
             link = pb.getLinkState(self.body, self._by_name['root_pitch'], computeLinkVelocity=1,
                                    physicsClientId=c)
-            lin, ang = np.array(link[6]), np.array(link[7])
+            base = np.array(link[4] + link[5] + link[6] + link[7])
         else:
-            pos, orn = pb.getBasePositionAndOrientation(self.body, physicsClientId=c)
-            lin, ang = pb.getBaseVelocity(self.body, physicsClientId=c)
-            pos, orn, lin, ang = np.array(pos), np.array(orn), np.array(lin), np.array(ang)
-        obs = Observation(self.time, self.joint_names, position, velocity, np.array(effort, dtype=float),
-                          pos, orn, lin, ang, foot_names=self.foot_names)
+            pose = pb.getBasePositionAndOrientation(self.body, physicsClientId=c)
+            twist = pb.getBaseVelocity(self.body, physicsClientId=c)
+            base = np.array(pose[0] + pose[1] + twist[0] + twist[1])
+        pos, orn, lin, ang = base[0:3], base[3:7], base[7:10], base[10:13]
+        obs = Observation(self.time, self.joint_names, joints[0], joints[1], effort, pos, orn, lin, ang,
+                          self.foot_names, _NO_FORCES, _ZERO3, _ZERO3, {})
         if contacts:
             obs.foot_forces = self.foot_forces()
         if imu:

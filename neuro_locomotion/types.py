@@ -45,7 +45,9 @@ class Command:
     def __post_init__(self):
         if self.mode not in COMMAND_MODES:
             raise ValueError(f'command mode must be one of {COMMAND_MODES}, got {self.mode!r}')
-        self.values = np.asarray(self.values, dtype=float)
+        # A private, read-only copy: a command cannot change after it was checked and applied.
+        self.values = np.array(self.values, dtype=float)
+        self.values.setflags(write=False)
 
 
 @runtime_checkable

@@ -22,18 +22,69 @@ def test_quadruped_stands_under_hold_for_10s():
     assert result.metrics['distance_m'] < 0.05
 
 
+def test_human_stands_under_hold_for_10s():
+    result = run('human', 'hold', duration=10.0)
+    assert not result.metrics['fell']
+    assert result.metrics['base_height_m'] > 0.9     # hip stays at standing height
+    assert result.metrics['sim_time_s'] == pytest.approx(10.0)
 
 
+def test_passive_salamander_floats_at_the_surface():
+    with World('salamander', arena='water') as world:
+        surface = world.params['water.surface_z_m']
+        for _ in range(3000):
+            world.step()
+        z = world.base_position()[2]
+        velocity = pb.getBaseVelocity(world.body, physicsClientId=world.client)[0]
+    assert abs(z - surface) < 0.05, f'base at {z:.3f} m, surface at {surface} m'
+    assert abs(velocity[2]) < 0.02
 
 
+def _drag_on_base(world, velocity):
+    pb.resetBasePositionAndOrientation(world.body, [0, 0, -0.3], [0, 0, 0, 1], physicsClientId=world.client)
+    pb.resetBaseVelocity(world.body, velocity, [0, 0, 0], physicsClientId=world.client)
+    world.water.apply()
+    force = world.water.last_forces[0].copy()
+    force[2] -= world.water.buoyancy[0]       # fully immersed: remove buoyancy, keep drag
+    return force
 
 
+def test_drag_opposes_velocity_and_is_larger_sideways():
+    with World('salamander', arena='water') as world:
+        lengthways = _drag_on_base(world, [0.5, 0, 0])
+        sideways = _drag_on_base(world, [0, 0.5, 0])
+        still = _drag_on_base(world, [0, 0, 0])
+    assert lengthways[0] < 0 and sideways[1] < 0       # opposed to the velocity
+    assert abs(sideways[1]) > 3 * abs(lengthways[0])
+    assert np.allclose(still, 0.0, atol=1e-9)
 
 
+def test_no_water_forces_above_the_surface():
+    with World('salamander', arena='water') as world:
+        pb.resetBasePositionAndOrientation(world.body, [0, 0, 1.0], [0, 0, 0, 1], physicsClientId=world.client)
+        pb.resetBaseVelocity(world.body, [0, 0.5, 0], [0, 0, 0], physicsClientId=world.client)
+        immersed = world.water.apply()
+        assert immersed == 0.0 and not world.water.last_forces.any()
 
 
+def _ray_ground(world, x):
+    hit = pb.rayTest([x, 0, 2.0], [x, 0, -5.0], physicsClientId=world.client)[0]
+    return hit[3][2]
 
 
+def test_amphibious_arena_has_land_then_water_where_config_says():
+    with World('salamander', arena='amphibious') as world:
+        p, layout = world.params, world.layout
+        shore, depth = p['amphibious.shore_x_m'], p['amphibious.water_depth_m']
+        surface = -p['amphibious.surface_below_land_m']
+        far = layout.ramp_end_x + 1.0
+        assert _ray_ground(world, shore - 0.5) == pytest.approx(0.0, abs=1e-3)     # land at z = 0
+        assert _ray_ground(world, far) == pytest.approx(-depth, abs=1e-3)          # pool floor
+        mid = (shore + layout.ramp_end_x) / 2
+        assert _ray_ground(world, mid) == pytest.approx(layout.ground_height(mid), abs=5e-3)
+        assert not layout.is_water(shore - 0.5, 0.01)
+        assert layout.is_water(far, surface - 0.1)
+        assert not layout.is_water(far, surface + 0.1)
 
 
 def test_same_seed_same_trajectory():
