@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--check', action='store_true',
                         help='do not write; exit 1 if a checked-in URDF differs from its source')
-    parser.add_argument('bodies', nargs='*', help=f'bodies to build (default: all with a source)')
+    parser.add_argument('bodies', nargs='*', help='bodies to build (default: all with a source)')
     args = parser.parse_args(argv)
     todo = args.bodies or names()
     bad = []
