@@ -129,22 +129,17 @@ def threshold_crossings(x, t=None, *, threshold: float | None = None, direction:
     k = np.nonzero((held[1:] == 1) & (held[:-1] == -1))[0] + 1     # first sample of each "high"
     if k.size == 0:
         return np.zeros(0)
-    # each crossing time: least-squares line through the samples that cross the band, from the
-    # last one below thr - h to the first one above thr + h (unbiased under noise, exact for a
-    # signal that is odd-symmetric about the crossing, like a sine about its midline)
+    # each crossing time: mean of the first and the last passage through thr between the last
+    # sample below thr - h and the first above thr + h (linear interpolation). Exact for a clean
+    # monotone crossing whatever the waveform; under noise the early and late biases cancel.
     last_low = np.maximum.accumulate(np.where(x < thr - h, idx, -1))
     ev = np.empty(k.size)
     for n, kk in enumerate(k):
         m = last_low[kk - 1]
-        ts, xs = t[m:kk + 1], x[m:kk + 1]
-        tc = ts - ts.mean()
-        den = float(np.dot(tc, tc))
-        slope = float(np.dot(tc, xs - xs.mean())) / den if den > 0 else 0.0
-        if slope > 0:
-            ev[n] = min(max(ts.mean() + (thr - xs.mean()) / slope, ts[0]), ts[-1])
-        else:                               # degenerate: interpolate the last passage of thr
-            j = m + int(np.nonzero(xs[:-1] <= thr)[0][-1])
-            ev[n] = t[j] + (thr - x[j]) / (x[j + 1] - x[j]) * (t[j + 1] - t[j])
+        xs = x[m:kk + 1]
+        up = np.nonzero((xs[:-1] <= thr) & (xs[1:] > thr))[0] + m
+        tc = t[up] + (thr - x[up]) / (x[up + 1] - x[up]) * (t[up + 1] - t[up])
+        ev[n] = 0.5 * (tc[0] + tc[-1])
     if min_interval > 0 and ev.size > 1:
         keep = [0]
         for i in range(1, ev.size):
