@@ -1,0 +1,249 @@
+"""Geyer & Herr 2010 muscle table and reflex gains, declared once as ParamSpecs.
+
+Names (ROS parameter names; a YAML ``ros__parameters`` block may override any of them):
+
+* ``muscle.<mtu>.{f_max,v_max,l_opt,l_slack}`` and ``muscle.<mtu>.<joint>.{r0,phi_max,phi_ref,rho}``
+  for the seven MTUs per leg (both legs share them); ``phi_max`` does not exist for the hip,
+  where the moment arm is constant. ``<mtu>`` is lower case (``sol``, ``gas`` ...).
+* ``muscle.{tau,w,c,n_ecc,k_shape,eps_ref,stim_min}``: constants shared by all MTUs.
+* ``reflex.*``: delays, stance detection and the GH2010 reflex gains (SCONE's
+  ``ControllerGH2010.scone`` values as defaults; see docs/reflexes.md for each value's source).
+
+Angles are radians here (the table in the reference is in degrees; the conversion is done once,
+below, from the degree values so the provenance stays readable). Which way each MTU's length
+changes with each joint (``sign``) is anatomy, not a parameter: see ``MUSCLE_TABLE``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Mapping
+
+from neuro_locomotion.params import ParamSet, ParamSpec
+
+from .muscle import CONSTANT, COSINE, JointAttachment, MuscleConstants, MuscleSet, MuscleSpec
+
+#: Muscle order within a leg (stimulation, force and length arrays are leg-major: LEGS x MUSCLES).
+MUSCLES = ('HFL', 'GLU', 'HAM', 'VAS', 'GAS', 'SOL', 'TA')
+#: Leg order. GH2010's initial condition has the left leg in stance and the right leg in swing.
+LEGS = ('left', 'right')
+#: Joint order within a leg (angle and torque arrays are leg-major: LEGS x JOINTS).
+JOINTS = ('hip', 'knee', 'ankle')
+JOINT_NAMES = tuple(f'{leg}_{joint}' for leg in LEGS for joint in JOINTS)
+MUSCLE_NAMES = tuple(f'{leg}_{m}' for leg in LEGS for m in MUSCLES)
+
+# GH2010 Table (via Geyer's nms_model_MechInit.m; /work/shared/reference/reflex_and_muscles.md).
+# name: (F_max N, v_max l_opt/s, l_opt m, l_slack m,
+#        {joint: (r0 m, phi_max deg or None, phi_ref deg, rho, sign)})
+# sign +1: the MTU lengthens as the inner angle grows (it flexes that joint; HFL, TA, GAS and HAM
+# at the knee); -1: it shortens (extends the joint; SOL, GAS at the ankle, VAS, HAM at the hip,
+# GLU).
+MUSCLE_TABLE = {
+    'HFL': (2000.0, 12.0, 0.11, 0.10, {'hip': (0.10, None, 180.0, 0.5, +1)}),
+    'GLU': (1500.0, 12.0, 0.11, 0.13, {'hip': (0.10, None, 150.0, 0.5, -1)}),
+    'HAM': (3000.0, 12.0, 0.10, 0.31, {'knee': (0.05, 180.0, 180.0, 0.7, +1),
+                                        'hip': (0.08, None, 155.0, 0.7, -1)}),
+    'VAS': (6000.0, 12.0, 0.08, 0.23, {'knee': (0.06, 165.0, 125.0, 0.7, -1)}),
+    'GAS': (1500.0, 12.0, 0.05, 0.40, {'ankle': (0.05, 110.0, 80.0, 0.7, -1),
+                                        'knee': (0.05, 140.0, 165.0, 0.7, +1)}),
+    'SOL': (4000.0, 6.0, 0.04, 0.26, {'ankle': (0.05, 110.0, 80.0, 0.5, -1)}),
+    'TA': (800.0, 12.0, 0.06, 0.24, {'ankle': (0.04, 80.0, 110.0, 0.7, +1)}),
+}
+
+#: Sensory delay class of each muscle's own reflexes (GH2010 ControlInit: ankle 20 ms, knee 10 ms,
+#: hip 5 ms).
+DELAY_CLASS = {'HFL': 'short', 'GLU': 'short', 'HAM': 'short', 'VAS': 'mid',
+               'GAS': 'long', 'SOL': 'long', 'TA': 'long'}
+
+_ANGLE = dict(unit='rad', min=0.0, max=2.0 * math.pi)
+
+
+def _muscle_specs() -> list[ParamSpec]:
+    specs = [
+        ParamSpec('muscle.tau', 0.01, 'excitation-contraction time constant tau, '
+                  'dA/dt = (S - A)/tau', 's', min=0.001, max=0.2),
+        ParamSpec('muscle.w', 0.56, 'width w of the force-length curve '
+                  '(f_l = 0.05 at l_opt(1 +- w))', 'l_opt', min=0.1, max=0.99),
+        ParamSpec('muscle.c', math.log(0.05), 'shape c of the force-length curve, '
+                  'f_l = exp(c |(l_ce/l_opt - 1)/w|^3); ln 0.05', '1', min=-10.0, max=-0.01),
+        ParamSpec('muscle.n_ecc', 1.5, 'eccentric force enhancement N (f_v(v_max) = N)', '1',
+                  min=1.01, max=3.0),
+        ParamSpec('muscle.k_shape', 5.0, 'force-velocity curvature K', '1', min=0.5, max=20.0),
+        ParamSpec('muscle.eps_ref', 0.04, 'tendon reference strain (f_se = 1 at this strain)', '1',
+                  min=0.005, max=0.2),
+        ParamSpec('muscle.stim_min', 0.01, 'lower clip of the muscle stimulation and activation '
+                  '(GH2010 pre-activation)', '1', min=0.0001, max=0.5),
+    ]
+    for name, (f_max, v_max, l_opt, l_slack, joints) in MUSCLE_TABLE.items():
+        key = f'muscle.{name.lower()}'
+        specs += [
+            ParamSpec(f'{key}.f_max', f_max, f'{name} maximum isometric force', 'N',
+                      min=1.0, max=100000.0),
+            ParamSpec(f'{key}.v_max', v_max, f'{name} maximum contraction speed', 'l_opt/s',
+                      min=0.5, max=50.0),
+            ParamSpec(f'{key}.l_opt', l_opt, f'{name} optimum contractile element length', 'm',
+                      min=0.005, max=1.0),
+            ParamSpec(f'{key}.l_slack', l_slack, f'{name} tendon slack length', 'm',
+                      min=0.005, max=1.0),
+        ]
+        for joint, (r0, phi_max, phi_ref, rho, _sign) in joints.items():
+            jkey = f'{key}.{joint}'
+            specs.append(ParamSpec(f'{jkey}.r0', r0, f'{name} moment arm at the {joint}' +
+                                   (' (maximum, at phi_max)' if phi_max is not None else ''),
+                                   'm', min=0.0, max=0.3))
+            if phi_max is not None:
+                specs.append(ParamSpec(f'{jkey}.phi_max', math.radians(phi_max),
+                                       f'{name} {joint} inner angle of maximum moment arm '
+                                       f'({phi_max:g} deg)', **_ANGLE))
+            specs.append(ParamSpec(f'{jkey}.phi_ref', math.radians(phi_ref),
+                                   f'{name} {joint} inner angle at which l_MTC = l_opt + l_slack '
+                                   f'({phi_ref:g} deg)', **_ANGLE))
+            specs.append(ParamSpec(f'{jkey}.rho', rho, f'{name} {joint} length factor rho '
+                                   '(pennation and compliance)', '1', min=0.0, max=2.0))
+    return specs
+
+
+@dataclass(frozen=True)
+class ReflexConfig:
+    """GH2010 reflex controller settings. Forces are F/F_max, lengths l_ce/l_opt, angles rad.
+
+    Defaults: SCONE ``ControllerGH2010.scone`` (v7) where it has the value, else Geyer's 2006
+    ``ControlInit`` (k_phi, phi_off); see docs/reflexes.md.
+    """
+
+    delay_long: float = 0.020         # s, SOL, TA, GAS
+    delay_mid: float = 0.010          # s, VAS (and the knee angle it sees)
+    delay_short: float = 0.005        # s, HFL, GLU, HAM (and the trunk pitch they see)
+    stance_load_threshold: float = 0.1  # body weights: a leg is in stance above this load
+    pre_stimulation: float = 0.01     # S0 of every law without its own
+    sol_g_f: float = 1.2              # G_SOL, SOL F+ (stance)
+    gas_g_f: float = 1.1              # G_GAS, GAS F+ (stance)
+    ta_g_l: float = 1.1               # G_TA, TA L+ (stance and swing)
+    ta_l_off: float = 0.71            # l_off,TA
+    sol_ta_g_f: float = 0.3           # G_SOL,TA, SOL F- onto TA (stance)
+    vas_g_f: float = 1.15             # G_VAS, VAS F+ (stance)
+    vas_s0: float = 0.09              # S0,VAS
+    vas_k_phi: float = 2.0            # k_phi, knee over-extension inhibition of VAS, 1/rad
+    vas_phi_off: float = math.radians(170.0)  # phi_off, knee angle where the inhibition starts
+    vas_inhibit_only_extending: bool = True   # inhibit only while the knee extends (dphi > 0)
+    trunk_k_p: float = 1.91           # k_p, 1/rad
+    trunk_k_d: float = 0.25           # k_d, s/rad
+    trunk_theta_ref: float = 0.105    # theta_ref, rad (forward lean)
+    trunk_s0: float = 0.05            # S0,BAL of HFL, GLU, HAM in stance
+    swing_prep_delta_s: float = 0.25  # Delta S: HFL +, GLU - in the trailing leg in double support
+    hfl_g_l: float = 0.35             # G_HFL, HFL L+ (swing)
+    hfl_l_off: float = 0.60           # l_off,HFL
+    ham_hfl_g_l: float = 4.0          # G_HAM,HFL, HAM L- onto HFL (swing)
+    ham_l_off: float = 0.85           # l_off,HAM
+    hfl_k_lean: float = 1.15          # k_lean, 1/rad
+    lean_at_takeoff: bool = True      # GH2010: trunk lean latched at take-off; False: continuous
+    ham_g_f: float = 0.65             # G_HAM, HAM F+ (swing)
+    glu_g_f: float = 0.4              # G_GLU, GLU F+ (swing)
+    length_positive_part: bool = True  # L+ terms use [l - l_off]+ (GH2010); False: SCONE's signed
+
+
+_REFLEX_DOC = {
+    'delay_long': ('sensory delay of the ankle muscles SOL, TA, GAS', 's', 0.0, 0.1),
+    'delay_mid': ('sensory delay of VAS and the knee angle', 's', 0.0, 0.1),
+    'delay_short': ('sensory delay of HFL, GLU, HAM and the trunk pitch', 's', 0.0, 0.1),
+    'stance_load_threshold': ('a leg is in stance when its vertical ground load exceeds this',
+                              'BW', 0.0, 2.0),
+    'pre_stimulation': ('pre-stimulation S0 of every law without its own', '1', 0.0, 0.5),
+    'sol_g_f': ('G_SOL: SOL force feedback gain (stance)', '1', 0.0, 10.0),
+    'gas_g_f': ('G_GAS: GAS force feedback gain (stance)', '1', 0.0, 10.0),
+    'ta_g_l': ('G_TA: TA length feedback gain (stance and swing)', '1', 0.0, 10.0),
+    'ta_l_off': ('l_off,TA: TA length offset', 'l_opt', 0.0, 2.0),
+    'sol_ta_g_f': ('G_SOL,TA: inhibition of TA by SOL force (stance)', '1', 0.0, 10.0),
+    'vas_g_f': ('G_VAS: VAS force feedback gain (stance)', '1', 0.0, 10.0),
+    'vas_s0': ('S0,VAS: VAS pre-stimulation (stance)', '1', 0.0, 1.0),
+    'vas_k_phi': ('k_phi: knee over-extension inhibition of VAS', '1/rad', 0.0, 20.0),
+    'vas_phi_off': ('phi_off: knee inner angle above which VAS is inhibited', 'rad', 2.0, math.pi),
+    'vas_inhibit_only_extending': ('inhibit VAS only while the knee is extending (GH2010)', '',
+                                   None, None),
+    'trunk_k_p': ('k_p: trunk pitch position gain onto HFL (-), GLU, HAM (+) (stance)', '1/rad',
+                  0.0, 10.0),
+    'trunk_k_d': ('k_d: trunk pitch rate gain onto HFL (-), GLU, HAM (+) (stance)', 's/rad',
+                  0.0, 10.0),
+    'trunk_theta_ref': ('theta_ref: reference trunk forward lean', 'rad', -0.5, 0.5),
+    'trunk_s0': ('S0,BAL: pre-stimulation of HFL, GLU, HAM in stance', '1', 0.0, 1.0),
+    'swing_prep_delta_s': ('Delta S: HFL +, GLU - in the trailing leg during double support', '1',
+                           0.0, 1.0),
+    'hfl_g_l': ('G_HFL: HFL length feedback gain (swing)', '1', 0.0, 10.0),
+    'hfl_l_off': ('l_off,HFL: HFL length offset', 'l_opt', 0.0, 2.0),
+    'ham_hfl_g_l': ('G_HAM,HFL: inhibition of HFL by HAM length (swing)', '1', 0.0, 20.0),
+    'ham_l_off': ('l_off,HAM: HAM length offset of the HAM->HFL inhibition', 'l_opt', 0.0, 2.0),
+    'hfl_k_lean': ('k_lean: HFL gain on the trunk lean (swing)', '1/rad', 0.0, 10.0),
+    'lean_at_takeoff': ('use the trunk lean latched at take-off (GH2010) rather than the current '
+                        'one (SCONE)', '', None, None),
+    'ham_g_f': ('G_HAM: HAM force feedback gain (swing)', '1', 0.0, 10.0),
+    'glu_g_f': ('G_GLU: GLU force feedback gain (swing)', '1', 0.0, 10.0),
+    'length_positive_part': ('length feedback only above its offset, [l - l_off]+ (GH2010); '
+                             'false: signed, as SCONE', '', None, None),
+}
+
+
+def _reflex_specs() -> list[ParamSpec]:
+    specs = []
+    defaults = ReflexConfig()
+    for f in fields(ReflexConfig):
+        description, unit, lo, hi = _REFLEX_DOC[f.name]
+        specs.append(ParamSpec(f'reflex.{f.name}', getattr(defaults, f.name), description, unit,
+                               min=lo, max=hi))
+    return specs
+
+
+MUSCLE_PARAMS: list[ParamSpec] = _muscle_specs()
+REFLEX_PARAMS: list[ParamSpec] = _reflex_specs()
+GH2010_PARAMS: list[ParamSpec] = MUSCLE_PARAMS + REFLEX_PARAMS
+
+
+def _values(params: ParamSet | Mapping | None) -> Mapping:
+    """Validated values: a ParamSet is used as is; a mapping is validated against the specs."""
+    if params is None:
+        return ParamSet(GH2010_PARAMS).values
+    if isinstance(params, ParamSet):
+        return params.values
+    return ParamSet(GH2010_PARAMS, dict(params)).values
+
+
+def muscle_constants(params: ParamSet | Mapping | None = None) -> MuscleConstants:
+    v = _values(params)
+    return MuscleConstants(tau=v['muscle.tau'], w=v['muscle.w'], c=v['muscle.c'],
+                           n_ecc=v['muscle.n_ecc'], k_shape=v['muscle.k_shape'],
+                           eps_ref=v['muscle.eps_ref'], stim_min=v['muscle.stim_min'])
+
+
+def muscle_specs(params: ParamSet | Mapping | None = None, legs=LEGS) -> list[MuscleSpec]:
+    """MuscleSpecs named ``<leg>_<MTU>`` in ``legs`` x MUSCLES order, joints ``<leg>_<joint>``."""
+    v = _values(params)
+    out = []
+    for leg in legs:
+        for name in MUSCLES:
+            key = f'muscle.{name.lower()}'
+            attachments = []
+            for joint, (_r0, phi_max, _ref, _rho, sign) in MUSCLE_TABLE[name][4].items():
+                jkey = f'{key}.{joint}'
+                attachments.append(JointAttachment(
+                    joint=f'{leg}_{joint}', kind=COSINE if phi_max is not None else CONSTANT,
+                    sign=sign, r0=v[f'{jkey}.r0'], phi_ref=v[f'{jkey}.phi_ref'],
+                    rho=v[f'{jkey}.rho'],
+                    phi_max=v[f'{jkey}.phi_max'] if phi_max is not None else 0.0))
+            out.append(MuscleSpec(name=f'{leg}_{name}', f_max=v[f'{key}.f_max'],
+                                  v_max=v[f'{key}.v_max'], l_opt=v[f'{key}.l_opt'],
+                                  l_slack=v[f'{key}.l_slack'], joints=tuple(attachments)))
+    return out
+
+
+def build_muscle_set(params: ParamSet | Mapping | None = None, legs=LEGS) -> MuscleSet:
+    """The 7 x len(legs) GH2010 MTUs (default both legs: 14 muscles on 6 joints).
+
+    Muscles are in ``MUSCLE_NAMES`` order, joints in ``JOINT_NAMES`` order (for both legs).
+    """
+    joints = [f'{leg}_{joint}' for leg in legs for joint in JOINTS]
+    return MuscleSet(muscle_specs(params, legs), joints, muscle_constants(params))
+
+
+def build_reflex_config(params: ParamSet | Mapping | None = None) -> ReflexConfig:
+    """ReflexConfig from the ``reflex.*`` values."""
+    v = _values(params)
+    return ReflexConfig(**{f.name: v[f'reflex.{f.name}'] for f in fields(ReflexConfig)})
