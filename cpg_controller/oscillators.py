@@ -152,7 +152,8 @@ class ReferenceOscillator:
                 control(self.t, self)
             o = self.step(dt)
             t[i] = o.t
-            ph[i], amp[i], sig[i], fr[i], sp[i] = o.phase, o.amplitude, o.signal, o.frequency, o.setpoint
+            ph[i], amp[i], sig[i] = o.phase, o.amplitude, o.signal
+            fr[i], sp[i] = o.frequency, o.setpoint
             phu[i] = self._theta_unwrapped
             if o.stance is not None:
                 if st is None:
@@ -385,7 +386,8 @@ class SalamanderCPG(ReferenceOscillator):
 
     # -- drive ----------------------------------------------------------------------------------
     def set_drive(self, d: float | None = None, *, body=None, limb: float | None = None) -> None:
-        """Set the drive: ``d`` for everything, or ``body`` (scalar or (left, right)) and ``limb``."""
+        """Set the drive: ``d`` for everything, or ``body`` (scalar or (left, right)) and
+        ``limb`` separately."""
         if d is not None:
             body = d if body is None else body
             limb = d if limb is None else limb
