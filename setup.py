@@ -14,6 +14,8 @@ setup(
         ('share/' + PACKAGE, ['package.xml']),
         ('share/' + PACKAGE + '/launch', glob('launch/*.launch.py')),
         ('share/' + PACKAGE + '/config', glob('config/*.yaml')),
+        ('share/' + PACKAGE + '/config/gaits', glob('config/gaits/*.yaml')),
+        ('share/' + PACKAGE + '/config/networks', glob('config/networks/*.yaml')),
         ('share/' + PACKAGE + '/urdf', glob('urdf/*.urdf') + glob('urdf/*.xacro')),
     ],
     install_requires=['setuptools'],
@@ -25,6 +27,7 @@ setup(
     entry_points={
         'console_scripts': [
             'neuroloco = neuro_locomotion.cli:main',
+            'sim_node = locomotion_sim.node:main',
         ],
     },
 )
