@@ -122,6 +122,9 @@ class World:
             raise ConfigError(f'passive_joints {unknown} are not joints of {self.description.path.name}')
         self.passive_names = tuple(passive)
         self.passive_index = [by_name[j] for j in passive]
+        planar = ('root_x', 'root_z', 'root_pitch')
+        self._planar_root = (tuple(passive.index(j) for j in planar)
+                             if all(j in passive for j in planar) else None)
         self._by_name, self._link_by_name = by_name, link_by_name
 
     # -- state ----------------------------------------------------------------------------
@@ -223,15 +226,15 @@ class World:
         return self.base_pose()[0]
 
     def base_pose(self):
-        if self.robot == 'human':
-            return self._human_root()
+        """Root position (m) and orientation quaternion (x, y, z, w) in the world."""
+        if self._planar_root is not None:
+            states = pb.getJointStates(self.body, self.passive_index, physicsClientId=self.client)
+            ix, iz, ip = self._planar_root
+            half = 0.5 * states[ip][0]
+            return (np.array([states[ix][0], 0.0, states[iz][0]]),
+                    np.array([0.0, math.sin(half), 0.0, math.cos(half)]))
         pos, orn = pb.getBasePositionAndOrientation(self.body, physicsClientId=self.client)
         return np.array(pos), np.array(orn)
-
-    def _human_root(self):
-        """The planar human's pose: its root is the HAT link (hip), moved by root joints."""
-        state = pb.getLinkState(self.body, self._by_name['root_pitch'], physicsClientId=self.client)
-        return np.array(state[4]), np.array(state[5])
 
     def observe(self, contacts: bool = True, imu: bool = True) -> Observation:
         """Read the sensors. Contacts and IMU are optional because they cost PyBullet calls."""
@@ -239,10 +242,16 @@ class World:
         states = pb.getJointStates(self.body, self.joint_index, physicsClientId=c)
         joints = np.array([(s[0], s[1], s[3]) for s in states]).T
         effort = self._applied_effort if self._mode == EFFORT else joints[2]
-        if self.robot == 'human':
-            link = pb.getLinkState(self.body, self._by_name['root_pitch'], computeLinkVelocity=1,
-                                   physicsClientId=c)
-            base = np.array(link[4] + link[5] + link[6] + link[7])
+        passive = None
+        if self.passive_index:
+            passive = np.array([s[:2] for s in pb.getJointStates(self.body, self.passive_index,
+                                                                 physicsClientId=c)]).T
+        if self._planar_root is not None:
+            # Planar root (prismatic x, prismatic z, pitch): the root pose is the joint state itself.
+            ix, iz, ip = self._planar_root
+            half = 0.5 * passive[0, ip]
+            base = np.array([passive[0, ix], 0.0, passive[0, iz], 0.0, math.sin(half), 0.0, math.cos(half),
+                             passive[1, ix], 0.0, passive[1, iz], 0.0, passive[1, ip], 0.0])
         else:
             pose = pb.getBasePositionAndOrientation(self.body, physicsClientId=c)
             twist = pb.getBaseVelocity(self.body, physicsClientId=c)
@@ -258,11 +267,10 @@ class World:
             accel = (lin - self._prev_base_velocity) / self.dt if self.steps else np.zeros(3)
             obs.imu_linear_acceleration = rot.T @ (accel + np.array([0.0, 0.0, GRAVITY]))
             self._prev_base_velocity = lin
-        if self.passive_index:
-            passive = pb.getJointStates(self.body, self.passive_index, physicsClientId=c)
+        if passive is not None:
             obs.extra['passive_names'] = self.passive_names
-            obs.extra['passive_position'] = np.array([s[0] for s in passive])
-            obs.extra['passive_velocity'] = np.array([s[1] for s in passive])
+            obs.extra['passive_position'] = passive[0]
+            obs.extra['passive_velocity'] = passive[1]
         return obs
 
     def foot_forces(self) -> np.ndarray:
