@@ -1,0 +1,327 @@
+"""Geyer & Herr 2010 reflex laws for two legs (functional core: no PyBullet, no rclpy).
+
+Per leg, with F = F/F_max and L = l_ce/l_opt of the named muscle, each delayed by that muscle's
+sensory delay (SOL, TA, GAS 20 ms; VAS 10 ms; HFL, GLU, HAM 5 ms), the knee angle delayed 10 ms and
+the trunk pitch theta (forward lean, rad) and its rate delayed 5 ms; [x]+ = max(x, 0):
+
+  stance (leg load > threshold)
+    SOL = S0 + G_SOL F_SOL
+    GAS = S0 + G_GAS F_GAS
+    TA  = S0 + G_TA [L_TA - l_off,TA]+ - G_SOL,TA F_SOL
+    VAS = S0,VAS + G_VAS F_VAS - k_phi [phi_k - phi_off]+   (only while the knee extends)
+    HFL = S0,BAL - k_p (theta - theta_ref) - k_d dtheta  (+ Delta S in the trailing leg in DS)
+    GLU = S0,BAL + k_p (theta - theta_ref) + k_d dtheta  (- Delta S in the trailing leg in DS)
+    HAM = S0,BAL + k_p (theta - theta_ref) + k_d dtheta
+  swing
+    HFL = S0 + k_lean (theta_TO - theta_ref) + G_HFL [L_HFL - l_off,HFL]+
+             - G_HAM,HFL [L_HAM - l_off,HAM]+
+    HAM = S0 + G_HAM F_HAM
+    GLU = S0 + G_GLU F_GLU
+    TA  = S0 + G_TA [L_TA - l_off,TA]+
+    SOL = GAS = VAS = S0
+  every output is clipped to [0.01, 1].
+
+theta_TO is the (delayed) trunk lean when the leg left the ground. The trailing leg in double
+support (DS) is the stance leg whose contralateral leg touched down after it did.
+``gh2010_stimulation`` is the pure law; :class:`Gh2010Reflexes` adds the delay lines, stance
+detection, take-off latch and the DS bookkeeping, and is called once per control step.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from .delays import DelayLine, delay_steps
+from .parameters import DELAY_CLASS, LEGS, MUSCLES, ReflexConfig
+
+S_MIN, S_MAX = 0.01, 1.0
+N_LEGS, N_MUSCLES = len(LEGS), len(MUSCLES)
+HFL, GLU, HAM, VAS, GAS, SOL, TA = (MUSCLES.index(m) for m in
+                                    ('HFL', 'GLU', 'HAM', 'VAS', 'GAS', 'SOL', 'TA'))
+
+# Packed config vector for the kernel.
+_CFG_FIELDS = ('pre_stimulation', 'sol_g_f', 'gas_g_f', 'ta_g_l', 'ta_l_off', 'sol_ta_g_f',
+               'vas_g_f', 'vas_s0', 'vas_k_phi', 'vas_phi_off', 'vas_inhibit_only_extending',
+               'trunk_k_p', 'trunk_k_d', 'trunk_theta_ref', 'trunk_s0', 'swing_prep_delta_s',
+               'hfl_g_l', 'hfl_l_off', 'ham_hfl_g_l', 'ham_l_off', 'hfl_k_lean', 'ham_g_f',
+               'glu_g_f', 'length_positive_part')
+(_PRE, _SOL_G, _GAS_G, _TA_G, _TA_OFF, _SOLTA_G, _VAS_G, _VAS_S0, _VAS_KPHI, _VAS_PHIOFF,
+ _VAS_ONLYEXT, _KP, _KD, _THREF, _BAL_S0, _DS, _HFL_G, _HFL_OFF, _HAMHFL_G, _HAM_OFF, _KLEAN,
+ _HAM_G, _GLU_G, _LPOS) = range(len(_CFG_FIELDS))
+
+
+# Delay-line channel layout per leg: F (7), L (7), knee angle, knee rate, pitch, pitch rate.
+_CH_F, _CH_L = 0, N_MUSCLES
+_CH_KNEE, _CH_KNEE_RATE, _CH_PITCH, _CH_PITCH_RATE = (2 * N_MUSCLES + i for i in range(4))
+_CH_PER_LEG = 2 * N_MUSCLES + 4
+
+
+def pack_config(config: ReflexConfig) -> np.ndarray:
+    return np.array([float(getattr(config, name)) for name in _CFG_FIELDS])
+
+
+@njit(cache=True)
+def _laws(cfg, stance, prep, sig, lean, out):
+    """sig: (legs, _CH_PER_LEG) delayed signals; lean: (legs,) swing lean; out: (legs, 7)."""
+    pre = cfg[_PRE]
+    pos = cfg[_LPOS] != 0.0
+    for leg in range(sig.shape[0]):
+        for m in range(N_MUSCLES):
+            out[leg, m] = pre
+        ta_l = sig[leg, _CH_L + TA] - cfg[_TA_OFF]
+        if pos and ta_l < 0.0:
+            ta_l = 0.0
+        ta = pre + cfg[_TA_G] * ta_l
+        if stance[leg]:
+            f_sol = sig[leg, _CH_F + SOL]
+            out[leg, SOL] = pre + cfg[_SOL_G] * f_sol
+            out[leg, GAS] = pre + cfg[_GAS_G] * sig[leg, _CH_F + GAS]
+            ta -= cfg[_SOLTA_G] * f_sol
+            over = sig[leg, _CH_KNEE] - cfg[_VAS_PHIOFF]
+            inhibition = 0.0
+            if over > 0.0 and (cfg[_VAS_ONLYEXT] == 0.0 or sig[leg, _CH_KNEE_RATE] > 0.0):
+                inhibition = cfg[_VAS_KPHI] * over
+            out[leg, VAS] = cfg[_VAS_S0] + cfg[_VAS_G] * sig[leg, _CH_F + VAS] - inhibition
+            pd = (cfg[_KP] * (sig[leg, _CH_PITCH] - cfg[_THREF])
+                  + cfg[_KD] * sig[leg, _CH_PITCH_RATE])
+            hfl = cfg[_BAL_S0] - pd
+            glu = cfg[_BAL_S0] + pd
+            if prep[leg]:
+                hfl += cfg[_DS]
+                glu -= cfg[_DS]
+            out[leg, HFL] = hfl
+            out[leg, GLU] = glu
+            out[leg, HAM] = cfg[_BAL_S0] + pd
+        else:
+            hfl_l = sig[leg, _CH_L + HFL] - cfg[_HFL_OFF]
+            ham_l = sig[leg, _CH_L + HAM] - cfg[_HAM_OFF]
+            if pos:
+                hfl_l = max(hfl_l, 0.0)
+                ham_l = max(ham_l, 0.0)
+            out[leg, HFL] = (pre + cfg[_KLEAN] * (lean[leg] - cfg[_THREF]) + cfg[_HFL_G] * hfl_l
+                             - cfg[_HAMHFL_G] * ham_l)
+            out[leg, HAM] = pre + cfg[_HAM_G] * sig[leg, _CH_F + HAM]
+            out[leg, GLU] = pre + cfg[_GLU_G] * sig[leg, _CH_F + GLU]
+        out[leg, TA] = ta
+        for m in range(N_MUSCLES):
+            s = out[leg, m]
+            out[leg, m] = S_MIN if s < S_MIN else (S_MAX if s > S_MAX else s)
+
+
+def gh2010_stimulation(config: ReflexConfig | np.ndarray, stance, swing_prep, force, length,
+                       knee_angle, knee_rate, trunk_pitch, trunk_pitch_rate,
+                       lean_pitch) -> np.ndarray:
+    """The GH2010 laws on already delayed signals; returns (2, 7) stimulations in [0.01, 1].
+
+    stance, swing_prep: (2,) bool per leg (swing_prep: trailing leg in double support).
+    force, length: (2, 7) F/F_max and l_ce/l_opt, MUSCLES order, each delayed by its class.
+    knee_angle, knee_rate: (2,) rad and rad/s (GH2010 inner angle, delayed 10 ms).
+    trunk_pitch, trunk_pitch_rate: scalar or (2,) forward lean rad and rad/s (delayed 5 ms).
+    lean_pitch: (2,) trunk lean used by the swing HFL lean term (theta at take-off in GH2010).
+    Raises ValueError for non-finite or wrongly shaped input.
+    """
+    cfg = pack_config(config) if isinstance(config, ReflexConfig) else np.asarray(config, float)
+    args = {
+        'stance': _legs(stance, 'stance', bool),
+        'swing_prep': _legs(swing_prep, 'swing_prep', bool),
+        'force': _array(force, 'force', (N_LEGS, N_MUSCLES)),
+        'length': _array(length, 'length', (N_LEGS, N_MUSCLES)),
+        'knee_angle': _legs(knee_angle, 'knee_angle'), 'knee_rate': _legs(knee_rate, 'knee_rate'),
+        'trunk_pitch': _legs(trunk_pitch, 'trunk_pitch'),
+        'trunk_pitch_rate': _legs(trunk_pitch_rate, 'trunk_pitch_rate'),
+        'lean_pitch': _legs(lean_pitch, 'lean_pitch'),
+    }
+    sig = np.empty((N_LEGS, _CH_PER_LEG))
+    sig[:, _CH_F:_CH_F + N_MUSCLES] = args['force']
+    sig[:, _CH_L:_CH_L + N_MUSCLES] = args['length']
+    sig[:, _CH_KNEE] = args['knee_angle']
+    sig[:, _CH_KNEE_RATE] = args['knee_rate']
+    sig[:, _CH_PITCH] = args['trunk_pitch']
+    sig[:, _CH_PITCH_RATE] = args['trunk_pitch_rate']
+    out = np.empty((N_LEGS, N_MUSCLES))
+    _laws(cfg, args['stance'], args['swing_prep'], sig, args['lean_pitch'], out)
+    return out
+
+
+def _array(value, name, shape) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    if arr.shape != shape:
+        raise ValueError(f'{name}: expected shape {shape}, got {arr.shape}')
+    if not np.isfinite(arr).all():
+        raise ValueError(f'{name} is not finite: {arr.tolist()}')
+    return arr
+
+
+def _legs(value, name, kind=float) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        arr = np.full(N_LEGS, arr)
+    if kind is bool:
+        if arr.shape != (N_LEGS,):
+            raise ValueError(f'{name}: expected {N_LEGS} values, got shape {arr.shape}')
+        return arr.astype(bool)
+    return _array(arr, name, (N_LEGS,))
+
+
+@dataclass
+class ReflexSensors:
+    """Undelayed sensor values at one control step (the controller delays them itself).
+
+    leg_load: (2,) vertical ground reaction force per leg in body weights (LEGS order).
+    muscle_force, muscle_length: (14,) F/F_max and l_ce/l_opt in LEGS x MUSCLES order
+        (MuscleSet.normalized_force / normalized_length of parameters.build_muscle_set()).
+    knee_angle, knee_rate: (2,) GH2010 inner knee angle (pi = straight) in rad, and its rate.
+    trunk_pitch, trunk_pitch_rate: trunk (HAT) forward lean from vertical, rad (positive =
+        leaning in the walking direction), and its rate, rad/s.
+    """
+
+    leg_load: np.ndarray
+    muscle_force: np.ndarray
+    muscle_length: np.ndarray
+    knee_angle: np.ndarray
+    knee_rate: np.ndarray
+    trunk_pitch: float
+    trunk_pitch_rate: float
+
+
+_SENSOR_SHAPES = {'leg_load': (N_LEGS,), 'muscle_force': (N_LEGS * N_MUSCLES,),
+                  'muscle_length': (N_LEGS * N_MUSCLES,), 'knee_angle': (N_LEGS,),
+                  'knee_rate': (N_LEGS,), 'trunk_pitch': (), 'trunk_pitch_rate': ()}
+
+
+class Gh2010Reflexes:
+    """Two-leg GH2010 reflex controller: ``reset(sensors)``, then ``step(sensors, dt)`` each
+    control step (dt fixed at construction, 1 ms intended) -> 14 stimulations (LEGS x MUSCLES).
+    """
+
+    name = 'gh2010_reflexes'
+
+    def __init__(self, config: ReflexConfig = ReflexConfig(), dt: float = 0.001):
+        self.config = config
+        self.dt = float(dt)
+        self._cfg = pack_config(config)
+        classes = {'long': delay_steps(config.delay_long, dt),
+                   'mid': delay_steps(config.delay_mid, dt),
+                   'short': delay_steps(config.delay_short, dt)}
+        per_leg = ([classes[DELAY_CLASS[m]] for m in MUSCLES] * 2
+                   + [classes['mid'], classes['mid'], classes['short'], classes['short']])
+        self.delay_classes = classes      # steps per delay class
+        self._delay = DelayLine(per_leg * N_LEGS)
+        self._channels = np.empty((N_LEGS, _CH_PER_LEG))
+        self._out = np.empty((N_LEGS, N_MUSCLES))
+        self.stance = np.zeros(N_LEGS, dtype=bool)
+        self.swing_prep = np.zeros(N_LEGS, dtype=bool)
+        self.lean_pitch = np.zeros(N_LEGS)
+        self._touchdown = np.zeros(N_LEGS, dtype=np.int64)
+        self._step_count = 0
+        self.reset()
+
+    @property
+    def stimulation(self) -> np.ndarray:
+        """The last stimulations (14,), LEGS x MUSCLES order."""
+        return self._out.reshape(-1).copy()
+
+    def reset(self, sensors: ReflexSensors | None = None, leading_leg: int | None = None) -> None:
+        """Start over. With ``sensors``, the delay lines are filled with them (as if the body had
+        been in that state for the longest delay), stance is taken from the loads, and a leg in
+        swing latches the current trunk lean. If both legs are loaded, ``leading_leg`` (index in
+        LEGS) is the one that touched down last; the other gets the double-support swing
+        preparation. Without ``leading_leg`` neither does (standing)."""
+        self._step_count = 0
+        self._out[:] = S_MIN
+        if sensors is None:
+            self._delay.reset(0.0)
+            self.stance[:] = False
+            self.swing_prep[:] = False
+            self.lean_pitch[:] = 0.0
+            self._touchdown[:] = -1
+            return
+        load = self._read(sensors)
+        self._delay.reset(self._channels.reshape(-1))
+        self.stance[:] = load > self.config.stance_load_threshold
+        self._touchdown[:] = -1
+        if leading_leg is not None:
+            if leading_leg not in range(N_LEGS):
+                raise ValueError(f'leading_leg must be an index into {LEGS}, got {leading_leg!r}')
+            self._touchdown[leading_leg] = 0
+        self._update_trailing()
+        self.lean_pitch[:] = float(sensors.trunk_pitch)
+
+    def step(self, sensors: ReflexSensors, dt: float) -> np.ndarray:
+        """Advance one control step; returns the 14 stimulations in [0.01, 1] (a new array).
+
+        Raises ValueError (state untouched) for non-finite or wrongly shaped sensors, or a ``dt``
+        other than the one the delays were built for."""
+        if abs(dt - self.dt) > 1e-12:
+            raise ValueError(f'Gh2010Reflexes was built for dt = {self.dt} s, step got {dt!r}')
+        load = self._read(sensors)
+        self._step_count += 1
+        stance = load > self.config.stance_load_threshold
+        touchdown = stance & ~self.stance
+        self._touchdown[touchdown] = self._step_count
+        liftoff = self.stance & ~stance
+        self.stance[:] = stance
+        delayed = self._delay.step(self._channels.reshape(-1)).reshape(N_LEGS, _CH_PER_LEG)
+        pitch = delayed[:, _CH_PITCH]
+        if self.config.lean_at_takeoff:
+            if liftoff.any():
+                self.lean_pitch[liftoff] = pitch[liftoff]
+        else:
+            self.lean_pitch[:] = pitch
+        self._update_trailing()
+        _laws(self._cfg, self.stance, self.swing_prep, delayed, self.lean_pitch, self._out)
+        return self._out.reshape(-1).copy()
+
+    def metrics(self) -> dict:
+        return {'stance': self.stance.tolist(), 'swing_prep': self.swing_prep.tolist()}
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _update_trailing(self) -> None:
+        both = bool(self.stance[0] and self.stance[1])
+        td = self._touchdown
+        self.swing_prep[0] = both and td[1] > td[0]
+        self.swing_prep[1] = both and td[0] > td[1]
+
+    def _read(self, s: ReflexSensors) -> np.ndarray:
+        """Copy the sensors into the channel buffer; return the leg loads. ValueError naming the
+        field if a value is missing, wrongly shaped or not finite (the buffer is scratch)."""
+        try:
+            load = np.asarray(s.leg_load, dtype=float)
+            ch = self._channels
+            ch[:, _CH_F:_CH_F + N_MUSCLES] = np.reshape(s.muscle_force, (N_LEGS, N_MUSCLES))
+            ch[:, _CH_L:_CH_L + N_MUSCLES] = np.reshape(s.muscle_length, (N_LEGS, N_MUSCLES))
+            ch[:, _CH_KNEE] = s.knee_angle
+            ch[:, _CH_KNEE_RATE] = s.knee_rate
+            ch[:, _CH_PITCH] = s.trunk_pitch
+            ch[:, _CH_PITCH_RATE] = s.trunk_pitch_rate
+            ok = load.shape == (N_LEGS,) and _all_finite(load) and _all_finite(ch.reshape(-1))
+        except (TypeError, ValueError, AttributeError):
+            ok = False
+        if not ok:
+            self._check(s)  # names the offending field
+            raise ValueError(f'invalid ReflexSensors: {s!r}')
+        return load
+
+    @staticmethod
+    def _check(s: ReflexSensors) -> ReflexSensors:
+        for name, shape in _SENSOR_SHAPES.items():
+            try:
+                arr = np.asarray(getattr(s, name), dtype=float)
+            except (TypeError, ValueError, AttributeError) as error:
+                raise ValueError(f'ReflexSensors.{name}: not a number array ({error})') from None
+            if arr.shape != shape:
+                raise ValueError(f'ReflexSensors.{name}: expected shape {shape}, got {arr.shape}')
+            if not np.isfinite(arr).all():
+                raise ValueError(f'ReflexSensors.{name} is not finite: {arr.tolist()}')
+        return s
+
+
+@njit(cache=True)
+def _all_finite(x):
+    for v in x:
+        if not math.isfinite(v):
+            return False
+    return True
