@@ -34,6 +34,16 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _finite_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'not a number: {text!r}') from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f'must be finite, got {text}')
+    return value
+
+
 def _output_path(suffix: str):
     def check(text: str) -> Path:
         path = Path(text)
@@ -68,6 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument('--plot', type=_output_path('.png'), metavar='FILE.png')
     run.add_argument('--record', type=_output_path('.mcap'), metavar='FILE.mcap',
                      help='record ROS 2 messages to MCAP')
+    run.add_argument('--gait', help='gait name, for controllers that have gaits (e.g. cpg)')
+    run.add_argument('--drive', type=_finite_number, help='tonic drive, for CPG controllers')
+    run.add_argument('--params', type=_existing_file, metavar='FILE',
+                     help='controller parameter file (e.g. an optimizer result)')
+    ros = sub.add_parser('ros', help="run the robot's ROS 2 node graph in one process "
+                         '(what ros2 launch starts), paced to wall clock')
+    ros.add_argument('robot', choices=ROBOTS)
+    ros.add_argument('--duration', type=_positive_seconds, help='wall-clock seconds (default: '
+                     'until Ctrl-C)')
+    ros.add_argument('--namespace', default='', help='namespace of every node and topic')
+    ros.add_argument('--arena', choices=('flat', 'water', 'amphibious'))
+    ros.add_argument('--record', type=_output_path('.mcap'), metavar='FILE.mcap',
+                     help='record the graph\'s topics to MCAP')
     return parser
 
 
@@ -96,7 +119,8 @@ def print_table(metrics: dict) -> None:
 
 def cmd_run(args) -> int:
     from .runner import run
-    options = {}
+    options = {name: getattr(args, name) for name in ('gait', 'drive', 'params')
+               if getattr(args, name) is not None}
     result = run(args.robot, controller=args.controller, duration=args.duration, seed=args.seed,
                  arena=args.arena, gui=args.gui, config=args.config, record=args.record, **options)
     print(f'neuroloco run {args.robot} --controller {args.controller}')
@@ -110,11 +134,17 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_ros(args) -> int:
+    from .bringup import run_graph
+    return run_graph(args.robot, duration=args.duration, namespace=args.namespace,
+                     arena=args.arena, record=args.record)
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser().parse_args(argv)
-        return {'run': cmd_run}[args.command](args)
+        return {'run': cmd_run, 'ros': cmd_ros}[args.command](args)
     except ConfigError as error:
         print(f'neuroloco: error: {error}', file=sys.stderr)
         return EXIT_USAGE

@@ -60,6 +60,9 @@ def _malformed_urdf_yaml(tmp_path):
     (lambda t: ['run', 'quadruped', '--config', _out_of_range_yaml(t)], 'physics_rate_hz'),
     (lambda t: ['run', 'quadruped', '--config', _malformed_urdf_yaml(t)], 'URDF not found'),
     (lambda t: ['run', 'quadruped', '--arena', 'lava'], "invalid choice: 'lava'"),
+    (lambda t: ['run', 'quadruped', '--drive', 'inf'], 'must be finite'),
+    (lambda t: ['run', 'quadruped', '--gait', 'trot'], 'takes no options'),
+    (lambda t: ['run', 'quadruped', '--params', str(t / 'nope.yaml')], 'file not found'),
 ])
 def test_errors_are_one_line_with_exit_2_and_nothing_written(tmp_path, make_args, words):
     metrics = tmp_path / 'out' / 'm.json'
