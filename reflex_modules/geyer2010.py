@@ -247,7 +247,9 @@ class Gh2010Reflexes:
             if leading_leg not in range(N_LEGS):
                 raise ValueError(f'leading_leg must be an index into {LEGS}, got {leading_leg!r}')
             self._touchdown[leading_leg] = 0
-        self._update_trailing()
+        both = bool(self.stance.all())
+        self.swing_prep[:] = [both and self._touchdown[1 - i] > self._touchdown[i]
+                              for i in range(N_LEGS)]
         self.lean_pitch[:] = float(sensors.trunk_pitch)
 
     def step(self, sensors: ReflexSensors, dt: float) -> np.ndarray:
@@ -259,19 +261,10 @@ class Gh2010Reflexes:
             raise ValueError(f'Gh2010Reflexes was built for dt = {self.dt} s, step got {dt!r}')
         load = self._read(sensors)
         self._step_count += 1
-        stance = load > self.config.stance_load_threshold
-        touchdown = stance & ~self.stance
-        self._touchdown[touchdown] = self._step_count
-        liftoff = self.stance & ~stance
-        self.stance[:] = stance
         delayed = self._delay.step(self._channels.reshape(-1)).reshape(N_LEGS, _CH_PER_LEG)
-        pitch = delayed[:, _CH_PITCH]
-        if self.config.lean_at_takeoff:
-            if liftoff.any():
-                self.lean_pitch[liftoff] = pitch[liftoff]
-        else:
-            self.lean_pitch[:] = pitch
-        self._update_trailing()
+        _phase(load, self.config.stance_load_threshold, self._step_count,
+               self.config.lean_at_takeoff, delayed, self.stance, self._touchdown,
+               self.lean_pitch, self.swing_prep)
         _laws(self._cfg, self.stance, self.swing_prep, delayed, self.lean_pitch, self._out)
         return self._out.reshape(-1).copy()
 
@@ -279,12 +272,6 @@ class Gh2010Reflexes:
         return {'stance': self.stance.tolist(), 'swing_prep': self.swing_prep.tolist()}
 
     # -- helpers --------------------------------------------------------------------------------
-    def _update_trailing(self) -> None:
-        both = bool(self.stance[0] and self.stance[1])
-        td = self._touchdown
-        self.swing_prep[0] = both and td[1] > td[0]
-        self.swing_prep[1] = both and td[0] > td[1]
-
     def _read(self, s: ReflexSensors) -> np.ndarray:
         """Copy the sensors into the channel buffer; return the leg loads. ValueError naming the
         field if a value is missing, wrongly shaped or not finite (the buffer is scratch)."""
@@ -317,6 +304,25 @@ class Gh2010Reflexes:
             if not np.isfinite(arr).all():
                 raise ValueError(f'ReflexSensors.{name} is not finite: {arr.tolist()}')
         return s
+
+
+@njit(cache=True)
+def _phase(load, threshold, step_count, lean_at_takeoff, delayed, stance, touchdown, lean, prep):
+    """Stance from load; touchdown step per leg; trunk lean latched at take-off (or followed);
+    the trailing leg in double support (stance, and the other leg touched down after it)."""
+    for leg in range(stance.shape[0]):
+        now = load[leg] > threshold
+        if now and not stance[leg]:
+            touchdown[leg] = step_count
+        if lean_at_takeoff:
+            if stance[leg] and not now:
+                lean[leg] = delayed[leg, _CH_PITCH]
+        else:
+            lean[leg] = delayed[leg, _CH_PITCH]
+        stance[leg] = now
+    both = stance[0] and stance[1]
+    prep[0] = both and touchdown[1] > touchdown[0]
+    prep[1] = both and touchdown[0] > touchdown[1]
 
 
 @njit(cache=True)

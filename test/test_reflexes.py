@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neuro_locomotion.params import ParamSet
+from neuro_locomotion.params import ParamSet, node_params
 from reflex_modules.delays import DelayLine, delay_steps
 from reflex_modules.geyer2010 import Gh2010Reflexes, ReflexSensors, gh2010_stimulation
 from reflex_modules.parameters import (GH2010_PARAMS, MUSCLES, ReflexConfig,
@@ -342,3 +342,16 @@ def test_closed_loop_with_muscles_stays_finite_and_in_range():
         torque = muscles.step(stim, phi, DT)
         assert np.isfinite(torque).all()
     assert np.all(muscles.force >= 0.0)
+
+
+def test_ros_parameter_file_overrides_gains_and_muscles(tmp_path):
+    path = tmp_path / 'human.yaml'
+    path.write_text('reflex_node:\n  ros__parameters:\n    reflex:\n      sol_g_f: 0.9\n'
+                    '      vas_phi_off: 3.0\n    muscle:\n      sol:\n        f_max: 4500.0\n'
+                    '        ankle:\n          phi_max: 1.9\n')
+    params = node_params(path, 'reflex_node', GH2010_PARAMS)
+    config = build_reflex_config(params)
+    assert config.sol_g_f == 0.9 and config.vas_phi_off == 3.0 and config.gas_g_f == 1.1
+    muscles = build_muscle_set(params)
+    sol = muscles.specs[MUSCLES.index('SOL')]
+    assert sol.f_max == 4500.0 and sol.joints[0].phi_max == 1.9
