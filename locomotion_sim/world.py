@@ -116,6 +116,7 @@ class World:
             raise ConfigError(f'foot_links {unknown} are not links of {self.description.path.name}')
         self.foot_names = tuple(feet)
         self.foot_index = np.array([link_by_name[f] for f in feet], dtype=int)
+        self._foot_slot = {int(link): k for k, link in enumerate(self.foot_index)}
         passive = [j for j in self.params['passive_joints'] if j]
         unknown = [j for j in passive if j not in by_name]
         if unknown:
@@ -155,6 +156,7 @@ class World:
         self.steps = 0
         self._applied_effort = np.zeros(self.n)
         self._prev_base_velocity = np.array(p['base_start_velocity'], dtype=float)
+        self._prev_imu_time = 0.0
         self._imu_acc = np.array([0.0, 0.0, GRAVITY])
         self.hold(q0)
         self.start_position = self.base_position()
@@ -236,53 +238,60 @@ class World:
         pos, orn = pb.getBasePositionAndOrientation(self.body, physicsClientId=self.client)
         return np.array(pos), np.array(orn)
 
-    def observe(self, contacts: bool = True, imu: bool = True) -> Observation:
-        """Read the sensors. Contacts and IMU are optional because they cost PyBullet calls."""
+    def observe(self, contacts: bool = True, imu: bool = True, joints: bool = True,
+                base: bool = True) -> Observation:
+        """Read the sensors; each channel costs PyBullet calls, so a caller asks only for what it
+        uses. Channels not asked for are None (joints: position/velocity/effort; base: the four
+        base fields). The IMU needs the base."""
         c = self.client
-        states = pb.getJointStates(self.body, self.joint_index, physicsClientId=c)
-        joints = np.array([(s[0], s[1], s[3]) for s in states]).T
-        effort = self._applied_effort if self._mode == EFFORT else joints[2]
+        obs = Observation(self.time, self.joint_names, None, None, None, None, None, None, None,
+                          self.foot_names, _NO_FORCES, _ZERO3, _ZERO3, {})
+        if joints:
+            states = pb.getJointStates(self.body, self.joint_index, physicsClientId=c)
+            values = np.array([(s[0], s[1], s[3]) for s in states]).T
+            obs.position, obs.velocity = values[0], values[1]
+            obs.effort = self._applied_effort if self._mode == EFFORT else values[2]
         passive = None
-        if self.passive_index:
+        if self.passive_index and (joints or base or imu):
             passive = np.array([s[:2] for s in pb.getJointStates(self.body, self.passive_index,
                                                                  physicsClientId=c)]).T
-        if self._planar_root is not None:
-            # Planar root (prismatic x, prismatic z, pitch): the root pose is the joint state itself.
-            ix, iz, ip = self._planar_root
-            half = 0.5 * passive[0, ip]
-            base = np.array([passive[0, ix], 0.0, passive[0, iz], 0.0, math.sin(half), 0.0, math.cos(half),
-                             passive[1, ix], 0.0, passive[1, iz], 0.0, passive[1, ip], 0.0])
-        else:
-            pose = pb.getBasePositionAndOrientation(self.body, physicsClientId=c)
-            twist = pb.getBaseVelocity(self.body, physicsClientId=c)
-            base = np.array(pose[0] + pose[1] + twist[0] + twist[1])
-        pos, orn, lin, ang = base[0:3], base[3:7], base[7:10], base[10:13]
-        obs = Observation(self.time, self.joint_names, joints[0], joints[1], effort, pos, orn, lin, ang,
-                          self.foot_names, _NO_FORCES, _ZERO3, _ZERO3, {})
-        if contacts:
-            obs.foot_forces = self.foot_forces()
-        if imu:
-            rot = np.array(pb.getMatrixFromQuaternion(orn)).reshape(3, 3)
-            obs.imu_angular_velocity = rot.T @ ang
-            accel = (lin - self._prev_base_velocity) / self.dt if self.steps else np.zeros(3)
-            obs.imu_linear_acceleration = rot.T @ (accel + np.array([0.0, 0.0, GRAVITY]))
-            self._prev_base_velocity = lin
-        if passive is not None:
             obs.extra['passive_names'] = self.passive_names
             obs.extra['passive_position'] = passive[0]
             obs.extra['passive_velocity'] = passive[1]
+        if base or imu:
+            if self._planar_root is not None:
+                # Planar root (prismatic x, prismatic z, pitch): the root pose is the joint state.
+                ix, iz, ip = self._planar_root
+                half = 0.5 * passive[0, ip]
+                root = np.array([passive[0, ix], 0.0, passive[0, iz], 0.0, math.sin(half), 0.0,
+                                 math.cos(half), passive[1, ix], 0.0, passive[1, iz], 0.0, passive[1, ip], 0.0])
+            else:
+                pose = pb.getBasePositionAndOrientation(self.body, physicsClientId=c)
+                twist = pb.getBaseVelocity(self.body, physicsClientId=c)
+                root = np.array(pose[0] + pose[1] + twist[0] + twist[1])
+            obs.base_position, obs.base_orientation = root[0:3], root[3:7]
+            obs.base_linear_velocity, obs.base_angular_velocity = root[7:10], root[10:13]
+        if contacts:
+            obs.foot_forces = self.foot_forces()
+        if imu:
+            orn, lin, ang = obs.base_orientation, obs.base_linear_velocity, obs.base_angular_velocity
+            rot = np.array(pb.getMatrixFromQuaternion(orn)).reshape(3, 3)
+            obs.imu_angular_velocity = rot.T @ ang
+            elapsed = self.time - self._prev_imu_time
+            accel = (lin - self._prev_base_velocity) / elapsed if elapsed > 0 else np.zeros(3)
+            obs.imu_linear_acceleration = rot.T @ (accel + np.array([0.0, 0.0, GRAVITY]))
+            self._prev_base_velocity, self._prev_imu_time = lin, self.time
         return obs
 
     def foot_forces(self) -> np.ndarray:
         """Total normal contact force on each foot link (N), from one PyBullet query."""
-        forces = np.zeros(len(self.foot_index))
-        if not len(self.foot_index):
-            return forces
-        for point in pb.getContactPoints(bodyA=self.body, physicsClientId=self.client):
-            hit = np.flatnonzero(self.foot_index == point[3])
-            if hit.size and point[2] != self.body:
-                forces[hit[0]] += point[9]
-        return forces
+        forces = [0.0] * len(self.foot_names)
+        slot, body = self._foot_slot, self.body
+        for point in pb.getContactPoints(bodyA=body, physicsClientId=self.client):
+            k = slot.get(point[3])
+            if k is not None and point[2] != body:
+                forces[k] += point[9]
+        return np.array(forces)
 
     def ground_height(self, x: float) -> float:
         return self.layout.ground_height(x)

@@ -17,7 +17,7 @@ class HoldController:
     """Commands one fixed posture; the body's position servo does the PD."""
 
     name = 'hold'
-    sensors = frozenset()          # needs no contacts and no IMU
+    sensors = frozenset()          # reads nothing: the body's servo closes the loop
 
     def __init__(self, body: BodyInfo, **options):
         if options:

@@ -16,7 +16,7 @@ from locomotion_sim.world import World, sim_params
 from .controllers import BodyInfo, make_controller
 from .params import ConfigError
 from .paths import config_file
-from .types import Command
+from .types import SENSORS, Command
 
 TRACE_PERIOD_S = 0.01     # decimation of the recorded trace (100 Hz)
 
@@ -63,8 +63,11 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
     try:
         body = body_info(world, config)
         ctrl = make_controller(controller, body, **options)
-        sensors = getattr(ctrl, 'sensors', frozenset({'contacts', 'imu'}))
-        want_contacts, want_imu = 'contacts' in sensors, 'imu' in sensors
+        sensors = frozenset(getattr(ctrl, 'sensors', SENSORS))
+        unknown = sensors - SENSORS
+        if unknown:
+            raise ConfigError(f'controller {controller!r} asks for unknown sensors {sorted(unknown)}')
+        want = {name: name in sensors for name in SENSORS}
         if record:
             from .recording import RunRecorder
             recorder = RunRecorder(record, world.joint_names, world.foot_names)
@@ -78,8 +81,8 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
         start = world.start_position
         wall0 = time.perf_counter()
         for k in range(n_steps):
-            obs = world.observe(contacts=want_contacts or recorder is not None or k % trace_every == 0,
-                                imu=want_imu)
+            full = recorder is not None or k % trace_every == 0
+            obs = world.observe(**want) if not full else world.observe()
             command = ctrl.step(obs, dt)
             try:
                 world.apply(command)

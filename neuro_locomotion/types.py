@@ -17,7 +17,10 @@ COMMAND_MODES = (POSITION, EFFORT)
 
 @dataclass
 class Observation:
-    """What a controller may sense at one instant."""
+    """What a controller may sense at one instant.
+
+    A channel the reader did not ask for (see ``Controller.sensors``) is None.
+    """
 
     time: float                                  # s, simulation (or robot) time
     joint_names: tuple[str, ...]
@@ -55,6 +58,7 @@ class Controller(Protocol):
     """The one interface every controller implements (lock-step runner and ROS nodes alike)."""
 
     name: str
+    sensors: frozenset          # subset of SENSORS this controller reads (unread ones are None)
 
     def reset(self, observation: Observation) -> None:
         """Start from the given state; called once before the first step."""
@@ -64,3 +68,7 @@ class Controller(Protocol):
 
     def metrics(self) -> dict:
         """Controller-specific numbers added to the run's metrics JSON."""
+
+
+# Sensor channels a controller can ask for (its ``sensors`` attribute); reading costs time.
+SENSORS = frozenset({'joints', 'base', 'contacts', 'imu'})
