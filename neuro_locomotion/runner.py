@@ -71,6 +71,12 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
         if record:
             from .recording import RunRecorder
             recorder = RunRecorder(record, world.joint_names, world.foot_names)
+        start_state = getattr(ctrl, 'initial_state', None)
+        if start_state is not None:
+            # A controller may start the body in its own initial condition (e.g. GH2010's walking
+            # posture and speed): overrides of the sim_node start parameters, checked like a file.
+            world.params.apply(start_state())
+            world.reset(seed)
         obs = world.observe()
         ctrl.reset(obs)
         dt = world.dt

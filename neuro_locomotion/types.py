@@ -69,6 +69,9 @@ class Controller(Protocol):
     def metrics(self) -> dict:
         """Controller-specific numbers added to the run's metrics JSON."""
 
+    # Optional: ``initial_state() -> dict`` of sim_node start parameters (initial_joint_positions,
+    # passive_initial_positions, base_start_velocity, ...) the runner applies before ``reset``.
+
 
 # Sensor channels a controller can ask for (its ``sensors`` attribute); reading costs time.
 SENSORS = frozenset({'joints', 'base', 'contacts', 'imu'})
