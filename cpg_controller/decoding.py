@@ -1,0 +1,457 @@
+"""From rhythm to joints: the decoders shared by the reference oscillators and the spiking CPG.
+
+The input is a small, explicit **rhythm state** that any rhythm generator can produce
+(:class:`RhythmState`):
+
+- per limb a **phase** (rad) and an **amplitude** (0..1). Phase convention (the Hopf CPG's):
+  ``0`` = touchdown, ``[0, π)`` = stance (foot on the ground moving backward), ``π`` = lift-off,
+  ``[π, 2π)`` = swing (foot lifted, moving forward). Amplitude 0 = the limb stands still (or folds,
+  salamander), 1 = full step.
+- or per limb **flexor** and **extensor** activities (normalised 0..1), from which
+  :class:`FlexorExtensorPhase` derives phase and amplitude (swing while the flexor dominates,
+  stance while the extensor does; progress inside each half from the durations of the last ones).
+- for the salamander body, per segment **left** and **right** activity (0..1): body joint
+  ``k = A_k · (left_k − right_k)``.
+
+Two decoders turn a rhythm state into position targets in the URDF's actuated-joint order,
+clipped to the URDF limits, finite for any finite input:
+
+- :class:`QuadrupedDecoder`: CPG-RL-style foot-space mapping (Bellegarda & Ijspeert 2022, reference
+  sheet §8) then leg inverse kinematics (:mod:`cpg_controller.kinematics`)::
+
+      x = x_0 + a · L/2 · cos φ                          (front at touchdown, back at lift-off)
+      z = −(h − r_foot) − a · g_p · sin φ   if sin φ ≥ 0  (stance: slight ground penetration)
+      z = −(h − r_foot) − a · g_c · sin φ   if sin φ < 0  (swing: clearance g_c at mid-swing)
+      y = ±(d + y_0)                                      (d: hip-flexion joint offset, + left)
+
+- :class:`SalamanderDecoder`: body bends from left−right activity with a per-segment amplitude
+  that blends between a walking and a swimming profile; limbs protract/retract with the phase and
+  lift in swing; limbs whose amplitude falls to 0 (swimming) fold back along the body.
+
+All parameters are :class:`~neuro_locomotion.params.ParamSpec` (unit, range) read from the
+``cpg_node`` section of ``config/<robot>.yaml``; see docs/decoding.md.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from neuro_locomotion.params import ConfigError, ParamSpec
+
+from .kinematics import LEGS, LegGeometry, _ik_rows, quadruped_geometry
+
+try:
+    from numba import njit
+except ImportError:  # pragma: no cover
+    def njit(*args, **kwargs):
+        if args and callable(args[0]):
+            return args[0]
+        return lambda f: f
+
+TWO_PI = 2.0 * math.pi
+
+__all__ = ['RhythmState', 'FlexorExtensorPhase', 'QuadrupedDecoder', 'SalamanderDecoder',
+           'QUADRUPED_DECODER_PARAMS', 'SALAMANDER_DECODER_PARAMS', 'warp_phase', 'in_stance']
+
+
+# ============================================================================================
+# rhythm state
+
+@dataclass
+class RhythmState:
+    """What a rhythm generator hands to a decoder (see the module docstring for conventions).
+
+    ``phase`` (rad, any real value; 0 = touchdown, [0, π) stance) and ``amplitude`` (0..1) have
+    one entry per limb (LF, RF, LH, RH); ``body_left`` / ``body_right`` (0..1) one per body
+    segment (salamander, head to tail), else ``None``.
+    """
+
+    phase: np.ndarray
+    amplitude: np.ndarray
+    body_left: np.ndarray | None = None
+    body_right: np.ndarray | None = None
+
+    @classmethod
+    def from_flexor_extensor(cls, estimator: 'FlexorExtensorPhase', flexor, extensor, dt: float,
+                             body_left=None, body_right=None) -> 'RhythmState':
+        phase, amplitude = estimator.update(flexor, extensor, dt)
+        return cls(phase, amplitude, body_left, body_right)
+
+
+def in_stance(phase) -> np.ndarray:
+    """True where a phase (rad) is in stance, i.e. in [0, π) modulo 2π."""
+    return np.mod(np.asarray(phase, dtype=float), TWO_PI) < math.pi
+
+
+def warp_phase(phase, duty_factor: float) -> np.ndarray:
+    """Map a uniform phase (rad, 0 = touchdown, grows at a constant rate) with stance lasting
+    ``duty_factor`` of the cycle onto the decoder convention (stance [0, π), swing [π, 2π)).
+
+    For rhythm generators whose phase advances uniformly (a phase oscillator, a spike-train phase
+    estimate): the decoder then gives the intended duty factor.
+    """
+    if not 0.0 < duty_factor < 1.0:
+        raise ValueError(f'duty factor must be in (0, 1), got {duty_factor!r}')
+    u = np.mod(np.asarray(phase, dtype=float), TWO_PI) / TWO_PI
+    return np.where(u < duty_factor, math.pi * u / duty_factor,
+                    math.pi + math.pi * (u - duty_factor) / (1.0 - duty_factor))
+
+
+def _vector(x, n: int, what: str) -> np.ndarray:
+    a = np.asarray(x, dtype=float).reshape(-1)
+    if a.size == 1 and n != 1:
+        a = np.full(n, a[0])
+    if a.size != n:
+        raise ValueError(f'{what}: expected {n} values, got {a.size}')
+    return a
+
+
+# ============================================================================================
+# flexor / extensor -> phase
+
+class FlexorExtensorPhase:
+    """Phase and amplitude of each limb from its flexor and extensor activities (0..1).
+
+    A limb is in **swing while its flexor dominates** (flexor − extensor > ``hysteresis``) and in
+    **stance while its extensor dominates** (extensor − flexor > ``hysteresis``); in between it
+    keeps its state. Each switch sets the phase to the start of the half (0 at touchdown, π at
+    lift-off); inside a half the phase advances at π per expected half duration, the expected
+    durations being running averages (weight ``adapt``) of the measured ones, and it never
+    passes the end of the half before the activities switch (the foot waits at the end of its
+    stroke). Amplitude: the peak of max(flexor, extensor), held and decaying with time constant
+    ``amplitude_decay_s``; a limb whose activities stay below ``min_activity`` fades to 0.
+    """
+
+    def __init__(self, n: int = 4, *, stance_s: float = 0.3, swing_s: float = 0.15,
+                 hysteresis: float = 0.05, adapt: float = 0.5, amplitude_decay_s: float = 0.3,
+                 min_activity: float = 0.05):
+        for name, v in (('stance_s', stance_s), ('swing_s', swing_s),
+                        ('amplitude_decay_s', amplitude_decay_s)):
+            if not (math.isfinite(v) and v > 0):
+                raise ValueError(f'{name} must be positive, got {v!r}')
+        if not (0.0 <= hysteresis < 1.0 and 0.0 < adapt <= 1.0 and 0.0 <= min_activity < 1.0):
+            raise ValueError('hysteresis in [0, 1), adapt in (0, 1], min_activity in [0, 1)')
+        self.n = int(n)
+        self.hysteresis, self.adapt = float(hysteresis), float(adapt)
+        self.decay_s, self.min_activity = float(amplitude_decay_s), float(min_activity)
+        self._init = (float(stance_s), float(swing_s))
+        self.reset()
+
+    def reset(self) -> None:
+        self.swing = np.zeros(self.n, dtype=bool)          # start in stance
+        self.elapsed = np.zeros(self.n)                    # s since the current half began
+        self.expected = np.array([self._init] * self.n)    # (n, 2): stance, swing durations
+        self.amplitude = np.zeros(self.n)
+        self.phase = np.zeros(self.n)
+        self.touchdowns = 0
+
+    def update(self, flexor, extensor, dt: float) -> tuple[np.ndarray, np.ndarray]:
+        f = np.clip(_vector(flexor, self.n, 'flexor'), 0.0, 1.0)
+        e = np.clip(_vector(extensor, self.n, 'extensor'), 0.0, 1.0)
+        if not (np.all(np.isfinite(f)) and np.all(np.isfinite(e))):
+            raise ValueError('flexor and extensor activities must be finite')
+        u = f - e
+        to_swing = ~self.swing & (u > self.hysteresis)
+        to_stance = self.swing & (u < -self.hysteresis)
+        switched = to_swing | to_stance
+        if switched.any():
+            k = np.nonzero(switched)[0]
+            half = self.swing[k].astype(int)               # the half that just ended
+            measured = self.elapsed[k]
+            ok = measured > 1e-3
+            self.expected[k[ok], half[ok]] += self.adapt * (measured[ok] - self.expected[k[ok], half[ok]])
+            self.swing[k] = ~self.swing[k]
+            self.elapsed[k] = 0.0
+            self.touchdowns += int(to_stance.sum())
+        self.elapsed += dt
+        half = self.swing.astype(int)
+        progress = np.minimum(self.elapsed / self.expected[np.arange(self.n), half], 0.999)
+        self.phase = math.pi * (half + progress)
+        peak = np.maximum(f, e)
+        peak = np.where(peak >= self.min_activity, peak, 0.0)
+        self.amplitude = np.maximum(peak, self.amplitude * math.exp(-dt / self.decay_s))
+        return self.phase.copy(), self.amplitude.copy()
+
+
+# ============================================================================================
+# quadruped
+
+QUADRUPED_DECODER_PARAMS = [
+    ParamSpec('decoder.standing_height_m', 0.30, 'height of the hip axes above flat ground with '
+              'the feet in stance at amplitude 0', 'm', min=0.15, max=0.37),
+    ParamSpec('decoder.step_length_m', 0.12, 'stroke length L: foot travel from touchdown (front) '
+              'to lift-off (back), at amplitude 1 (CPG-RL 2 d_step)', 'm', min=0.0, max=0.30),
+    ParamSpec('decoder.step_height_m', 0.06, 'swing clearance g_c: foot lift at mid-swing, at '
+              'amplitude 1', 'm', min=0.0, max=0.15),
+    ParamSpec('decoder.ground_penetration_m', 0.01, 'stance depth g_p: how far the stance '
+              'target goes below the ground at mid-stance (keeps the foot loaded)', 'm',
+              min=0.0, max=0.05),
+    ParamSpec('decoder.foot_x_offset_m', [0.0, 0.0], 'neutral foot x relative to the hip axis '
+              '(+ forward), front legs then hind legs', 'm', min=-0.15, max=0.15, length=2),
+    ParamSpec('decoder.trajectory', 'cycloid', "foot path: 'cpg_rl' (x = L/2 cos φ, z = −h − g sin φ, "
+              "as CPG-RL) or 'cycloid' (constant foot speed in stance, cycloid swing: the foot "
+              "lands and lifts with zero vertical speed)", choices=('cpg_rl', 'cycloid')),
+    ParamSpec('decoder.foot_y_offset_m', 0.0, 'neutral foot y outward of the hip-flexion joint '
+              '(+ away from the midline)', 'm', min=-0.08, max=0.10),
+]
+
+
+@njit(cache=True)
+def _quadruped_feet(phase, amp, length, height, penetration, z0, x0, y0, shape, out):
+    for i in range(phase.shape[0]):
+        a = amp[i]
+        if a < 0.0:
+            a = 0.0
+        elif a > 1.0:
+            a = 1.0
+        ph = phase[i]
+        if not math.isfinite(ph):
+            ph = 0.0
+        ph = ph % (2.0 * math.pi)
+        out[i, 1] = y0[i]
+        if shape == 0:          # CPG-RL: x = L/2 cos φ, z from sin φ
+            c, s = math.cos(ph), math.sin(ph)
+            out[i, 0] = x0[i] + a * 0.5 * length[i] * c
+            if ph < math.pi:
+                out[i, 2] = z0 - a * penetration * s
+            else:
+                out[i, 2] = z0 - a * height[i] * s
+        else:                   # linear stance, cycloid swing: no impact, no stance slip
+            if ph < math.pi:
+                u = ph / math.pi
+                out[i, 0] = x0[i] + a * length[i] * (0.5 - u)
+                out[i, 2] = z0 - a * penetration * math.sin(ph)
+            else:
+                u = (ph - math.pi) / math.pi
+                out[i, 0] = x0[i] + a * length[i] * (u - math.sin(2.0 * math.pi * u)
+                                                       / (2.0 * math.pi) - 0.5)
+                out[i, 2] = z0 + a * height[i] * 0.5 * (1.0 - math.cos(2.0 * math.pi * u))
+
+
+class QuadrupedDecoder:
+    """Phase/amplitude per leg (LF, RF, LH, RH) -> 12 position targets (see module docstring).
+
+    ``params``: a mapping with the :data:`QUADRUPED_DECODER_PARAMS` names (a ParamSet works);
+    missing names take their defaults. ``joint_names`` gives the output order (default: the
+    URDF command order ``<leg>_hip_abad, <leg>_hip_flex, <leg>_knee`` for LF, RF, LH, RH).
+    ``step_scale`` (per leg, settable) multiplies the stroke length: 1 everywhere walks
+    straight, less on one side turns towards it, negative walks backward.
+    """
+
+    def __init__(self, params: Mapping | None = None, geometry: LegGeometry | None = None,
+                 joint_names: Sequence[str] | None = None):
+        self.geometry = g = geometry or quadruped_geometry()
+        values = {s.name: s.default for s in QUADRUPED_DECODER_PARAMS}
+        if params is not None:
+            values.update({k: params[k] for k in values if _has(params, k)})
+        self._order = _leg_joint_order(joint_names)
+        self._lo = np.ascontiguousarray(g.lower)
+        self._hi = np.ascontiguousarray(g.upper)
+        self._rmin, self._rmax = g.reach
+        self._feet = np.zeros((4, 3))
+        self._q = np.zeros((4, 3))
+        self.step_scale = np.ones(4)
+        self.clipped = 0                        # legs projected/clipped by the IK, cumulative
+        self.configure(**{k.split('.', 1)[1]: v for k, v in values.items()})
+
+    def configure(self, *, standing_height_m=None, step_length_m=None, step_height_m=None,
+                  ground_penetration_m=None, foot_x_offset_m=None, foot_y_offset_m=None,
+                  trajectory=None) -> None:
+        """Change decoder parameters on the fly (e.g. per gait); values are range-checked."""
+        specs = {s.name.split('.', 1)[1]: s for s in QUADRUPED_DECODER_PARAMS}
+        given = dict(standing_height_m=standing_height_m, step_length_m=step_length_m,
+                     step_height_m=step_height_m, ground_penetration_m=ground_penetration_m,
+                     foot_x_offset_m=foot_x_offset_m, foot_y_offset_m=foot_y_offset_m,
+                     trajectory=trajectory)
+        for name, value in given.items():
+            if value is None:
+                continue
+            if isinstance(value, np.ndarray):
+                value = value.tolist()
+            setattr(self, name, specs[name].check(value))
+        g = self.geometry
+        self._z0 = -(self.standing_height_m - g.foot_radius)
+        fx, hx = self.foot_x_offset_m
+        self._x0 = np.array([fx, fx, hx, hx], dtype=float)
+        self._y0 = g.lateral_offset + np.sign(g.lateral_offset) * self.foot_y_offset_m
+        self._length = self.step_length_m * self.step_scale
+        self._height = np.full(4, float(self.step_height_m))
+        self._shape = 0 if self.trajectory == 'cpg_rl' else 1
+
+    def set_step_scale(self, scale) -> None:
+        s = _vector(scale, 4, 'step_scale')
+        if not np.all(np.isfinite(s)):
+            raise ValueError('step_scale must be finite')
+        self.step_scale = np.clip(s, -1.5, 1.5)
+        self._length = self.step_length_m * self.step_scale
+
+    def feet(self, phase, amplitude=1.0) -> np.ndarray:
+        """Foot-sphere targets (4, 3) in the leg frames (origin at each ab/adduction joint)."""
+        ph = np.ascontiguousarray(_vector(phase, 4, 'phase'))
+        am = np.ascontiguousarray(np.nan_to_num(_vector(amplitude, 4, 'amplitude'), nan=0.0))
+        out = np.empty((4, 3))
+        _quadruped_feet(ph, am, self._length, self._height, self.ground_penetration_m, self._z0,
+                        self._x0, self._y0, self._shape, out)
+        return out
+
+    def decode(self, phase, amplitude=1.0) -> np.ndarray:
+        """12 joint targets (rad, output order) for per-leg phases (rad) and amplitudes (0..1).
+
+        Non-finite phases count as touchdown, non-finite amplitudes as 0: the output is always
+        finite and within the URDF limits.
+        """
+        ph = phase if (isinstance(phase, np.ndarray) and phase.shape == (4,)
+                       and phase.dtype == np.float64) else _vector(phase, 4, 'phase')
+        am = amplitude if (isinstance(amplitude, np.ndarray) and amplitude.shape == (4,)
+                           and amplitude.dtype == np.float64) else _vector(amplitude, 4, 'amplitude')
+        if not np.isfinite(am).all():
+            am = np.nan_to_num(am, nan=0.0, posinf=1.0, neginf=0.0)
+        _quadruped_feet(ph, am, self._length, self._height, self.ground_penetration_m, self._z0,
+                        self._x0, self._y0, self._shape, self._feet)
+        self.clipped += _ik_rows(self._feet, self.geometry.lateral_offset, self.geometry.thigh,
+                                 self.geometry.calf, self._lo, self._hi, self._rmin, self._rmax,
+                                 self._q)
+        return self._q.reshape(12)[self._order]
+
+    def decode_state(self, state: RhythmState) -> np.ndarray:
+        return self.decode(state.phase, state.amplitude).copy()
+
+    def standing_posture(self) -> np.ndarray:
+        """Joint targets at amplitude 0 (the posture the decoder stands in)."""
+        return self.decode(np.zeros(4), np.zeros(4)).copy()
+
+
+def _has(params, key) -> bool:
+    try:
+        params[key]
+        return True
+    except KeyError:
+        return False
+
+
+def _leg_joint_order(joint_names) -> np.ndarray:
+    """Index into the (4 legs x 3 joints) array for each output joint."""
+    default = [f'{leg.lower()}_{j}' for leg in LEGS for j in ('hip_abad', 'hip_flex', 'knee')]
+    if joint_names is None:
+        return np.arange(12)
+    names = list(joint_names)
+    if sorted(names) != sorted(default):
+        raise ConfigError(f'quadruped decoder needs the joints {default}, got {names}')
+    return np.array([default.index(n) for n in names])
+
+
+# ============================================================================================
+# salamander
+
+N_SEG = 8
+
+SALAMANDER_DECODER_PARAMS = [
+    ParamSpec('decoder.body_amplitude_swim_rad', [0.4] * N_SEG, 'body joint bend per unit of '
+              'left-right activity difference while swimming (limbs silent), head to tail',
+              'rad', min=0.0, max=1.0, length=N_SEG),
+    ParamSpec('decoder.body_amplitude_walk_rad', [0.4] * N_SEG, 'body joint bend per unit of '
+              'left-right activity difference while walking (limbs active), head to tail',
+              'rad', min=0.0, max=1.0, length=N_SEG),
+    ParamSpec('decoder.protraction_amplitude_rad', [0.5, 0.5], 'limb protraction swing '
+              '(half the fore-aft range) at amplitude 1, forelimbs then hindlimbs', 'rad',
+              min=0.0, max=1.2, length=2),
+    ParamSpec('decoder.protraction_offset_rad', [0.0, 0.0], 'neutral limb protraction '
+              '(+ forward), forelimbs then hindlimbs', 'rad', min=-1.2, max=1.2, length=2),
+    ParamSpec('decoder.stance_elevation_rad', -0.25, 'limb elevation in stance (negative '
+              'pushes the foot down and lifts the body)', 'rad', min=-1.2, max=1.2),
+    ParamSpec('decoder.swing_lift_rad', 0.5, 'extra elevation at mid-swing, at amplitude 1',
+              'rad', min=0.0, max=1.2),
+    ParamSpec('decoder.fold_protraction_rad', -1.2, 'protraction of a silent limb (folded back '
+              'along the body when swimming)', 'rad', min=-1.2, max=1.2),
+    ParamSpec('decoder.fold_elevation_rad', 0.0, 'elevation of a silent limb', 'rad',
+              min=-1.2, max=1.2),
+    ParamSpec('decoder.fold_below_amplitude', 0.2, 'limb amplitude under which the limb blends '
+              'into the folded posture (fully folded at 0)', '1', min=0.01, max=1.0),
+]
+
+
+class SalamanderDecoder:
+    """Salamander rhythm state -> 16 position targets (8 body yaw joints, 4 x 2 limb joints).
+
+    Body joint k (head to tail): ``A_k · (left_k − right_k)``, with ``A_k`` blended from the
+    walking profile (limbs active) to the swimming profile (limbs silent) by the mean limb
+    activity weight ``w = mean(clip(a_i / fold_below_amplitude, 0, 1))``. Positive = concave to
+    the left (``body_i`` > 0), i.e. left activity bends the body to the left.
+
+    Limb i (phase φ, amplitude a, weight w_i = clip(a / fold_below_amplitude, 0, 1))::
+
+        protraction = w_i (p_0 + a P cos φ) + (1 − w_i) p_fold        (front at touchdown φ = 0)
+        elevation   = w_i (e_st + a lift max(0, −sin φ)) + (1 − w_i) e_fold   (lifted in swing)
+    """
+
+    def __init__(self, params: Mapping | None = None, joint_names: Sequence[str] | None = None,
+                 lower=None, upper=None, n_seg: int = N_SEG):
+        values = {s.name: s.default for s in SALAMANDER_DECODER_PARAMS}
+        if params is not None:
+            values.update({k: params[k] for k in values if _has(params, k)})
+        self.n_seg = int(n_seg)
+        names = list(joint_names) if joint_names is not None else (
+            [f'body_{k + 1}' for k in range(self.n_seg)]
+            + [f'{leg.lower()}_limb_{j}' for leg in LEGS for j in ('protraction', 'elevation')])
+        self.joint_names = tuple(names)
+        try:
+            self._body = np.array([names.index(f'body_{k + 1}') for k in range(self.n_seg)])
+            self._prot = np.array([names.index(f'{leg.lower()}_limb_protraction') for leg in LEGS])
+            self._elev = np.array([names.index(f'{leg.lower()}_limb_elevation') for leg in LEGS])
+        except ValueError as error:
+            raise ConfigError(f'salamander decoder: joint missing ({error})') from None
+        n = len(names)
+        self.lower = np.full(n, -np.inf) if lower is None else np.asarray(lower, dtype=float)
+        self.upper = np.full(n, np.inf) if upper is None else np.asarray(upper, dtype=float)
+        self._out = np.zeros(n)
+        self.configure(**{k.split('.', 1)[1]: v for k, v in values.items()})
+
+    def configure(self, **values) -> None:
+        specs = {s.name.split('.', 1)[1]: s for s in SALAMANDER_DECODER_PARAMS}
+        for name, value in values.items():
+            if name not in specs:
+                raise ConfigError(f'salamander decoder: unknown parameter {name!r}')
+            if value is None:
+                continue
+            if isinstance(value, np.ndarray):
+                value = value.tolist()
+            if specs[name].length == N_SEG and self.n_seg != N_SEG:
+                value = list(np.interp(np.linspace(0, 1, self.n_seg), np.linspace(0, 1, N_SEG), value))
+                setattr(self, name, value)
+                continue
+            setattr(self, name, specs[name].check(value))
+        self._a_swim = np.asarray(self.body_amplitude_swim_rad, dtype=float)
+        self._a_walk = np.asarray(self.body_amplitude_walk_rad, dtype=float)
+        fore_hind = np.array([0, 0, 1, 1])
+        self._p_amp = np.asarray(self.protraction_amplitude_rad)[fore_hind]
+        self._p_off = np.asarray(self.protraction_offset_rad)[fore_hind]
+
+    def limb_weight(self, amplitude) -> np.ndarray:
+        a = np.nan_to_num(np.asarray(amplitude, dtype=float), nan=0.0)
+        return np.clip(a / self.fold_below_amplitude, 0.0, 1.0)
+
+    def decode(self, body_left, body_right, limb_phase, limb_amplitude) -> np.ndarray:
+        """16 joint targets (rad, output order); always finite and within the limits."""
+        left = np.nan_to_num(np.asarray(body_left, dtype=float), nan=0.0)
+        right = np.nan_to_num(np.asarray(body_right, dtype=float), nan=0.0)
+        if left.shape != (self.n_seg,) or right.shape != (self.n_seg,):
+            raise ValueError(f'body activities need {self.n_seg} values per side')
+        ph = np.nan_to_num(_vector(limb_phase, 4, 'limb_phase'), nan=0.0, posinf=0.0, neginf=0.0)
+        am = np.clip(np.nan_to_num(_vector(limb_amplitude, 4, 'limb_amplitude'), nan=0.0), 0.0, 1.0)
+        w = np.clip(am / self.fold_below_amplitude, 0.0, 1.0)
+        wm = float(w.mean())
+        amp_body = wm * self._a_walk + (1.0 - wm) * self._a_swim
+        out = self._out
+        out[self._body] = amp_body * np.clip(left - right, -1.0, 1.0)
+        c, s = np.cos(ph), np.sin(ph)
+        prot = self._p_off + am * self._p_amp * c
+        elev = self.stance_elevation_rad + am * self.swing_lift_rad * np.maximum(0.0, -s)
+        out[self._prot] = w * prot + (1.0 - w) * self.fold_protraction_rad
+        out[self._elev] = w * elev + (1.0 - w) * self.fold_elevation_rad
+        return np.clip(out, self.lower, self.upper)
+
+    def decode_state(self, state: RhythmState) -> np.ndarray:
+        return self.decode(state.body_left, state.body_right, state.phase, state.amplitude).copy()
