@@ -16,9 +16,9 @@ Contract (details and rationale in docs/safety.md):
   ``[-effort_limit, +effort_limit]``. Clamped commands and values are counted and the largest
   excess over a limit is reported.
 * **Watchdog**: once more than ``command_timeout`` seconds pass without a valid command
-  (``now - t_last > command_timeout``, strictly, with a 1 ns tolerance), the body is made safe: in position mode it holds
-  the posture measured at the moment of engagement; in effort mode it gets zero torque (limp).
-  A new valid command disengages it.
+  (``now - t_last > command_timeout``, strictly, with a 1 ns tolerance), the body is made
+  safe: in position mode it holds the posture measured at the moment of engagement; in
+  effort mode it gets zero torque (limp). A new valid command disengages it.
 * **E-stop**: :meth:`estop` latches the same safe state and refuses every command until
   :meth:`resume`; a pre-stop command is never replayed after resume.
 * **Mode switching**: the mode of the most recent valid command wins; a position command after
