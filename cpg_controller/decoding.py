@@ -248,6 +248,7 @@ class QuadrupedDecoder:
         if params is not None:
             values.update({k: params[k] for k in values if _has(params, k)})
         self._order = _leg_joint_order(joint_names)
+        self.output_order = self._order        # output joint k = (leg, joint) flat index [k]
         self._lo = np.ascontiguousarray(g.lower)
         self._hi = np.ascontiguousarray(g.upper)
         self._rmin, self._rmax = g.reach
@@ -315,6 +316,11 @@ class QuadrupedDecoder:
                                  self.geometry.calf, self._lo, self._hi, self._rmin, self._rmax,
                                  self._q)
         return self._q.reshape(12)[self._order]
+
+    @property
+    def last_leg_targets(self) -> np.ndarray:
+        """The last :meth:`decode` result as (4 legs, 3 joints) (abad, flex, knee), a view."""
+        return self._q
 
     def decode_state(self, state: RhythmState) -> np.ndarray:
         return self.decode(state.phase, state.amplitude).copy()

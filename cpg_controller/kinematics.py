@@ -56,6 +56,7 @@ class LegGeometry:
     foot_radius: float
     lower: np.ndarray              # (4, 3) joint lower limits (abad, flex, knee) per leg
     upper: np.ndarray              # (4, 3)
+    total_mass: float = 0.0        # kg, sum of every link's <inertial> mass
     source: str = ''
 
     @property
@@ -122,8 +123,9 @@ class LegGeometry:
             hi.append([v[1] for v in lims])
         if np.ptp(thighs) > 1e-12 or np.ptp(calves) > 1e-12:
             raise ValueError(f'{path}: legs of different lengths are not supported')
+        mass = sum(float(m.get('value')) for m in root.findall('link/inertial/mass'))
         return cls(np.array(hips), np.array(lateral), float(thighs[0]), float(calves[0]),
-                   float(radii[0]), np.array(lo), np.array(hi), str(path))
+                   float(radii[0]), np.array(lo), np.array(hi), mass, str(path))
 
 
 @lru_cache(maxsize=4)
@@ -218,6 +220,33 @@ def _ik_rows(p, d, l1, l2, lo, hi, rmin, rmax, out):
         if moved:
             clipped += 1
     return clipped
+
+
+@njit(cache=True)
+def _support_rows(q, force, d, l1, l2, out):
+    """Joint torques that hold a vertical ground reaction ``force`` (N, up) at each foot:
+    tau = -J^T (0, 0, F), J the foot Jacobian in the leg frame."""
+    for i in range(q.shape[0]):
+        q1, q2, q3 = q[i, 0], q[i, 1], q[i, 2]
+        f = force[i]
+        zp = -l1 * math.cos(q2) - l2 * math.cos(q2 + q3)
+        c1, s1 = math.cos(q1), math.sin(q1)
+        y = d[i] * c1 - zp * s1
+        s23 = math.sin(q2 + q3)
+        out[i, 0] = -f * y
+        out[i, 1] = -f * c1 * (l1 * math.sin(q2) + l2 * s23)
+        out[i, 2] = -f * c1 * l2 * s23
+
+
+def support_torques(q, force, geometry: LegGeometry | None = None) -> np.ndarray:
+    """Joint torques (4, 3) (N·m) that make the feet push down with vertical forces ``force``
+    (4,) (N, the ground's reaction upward) in postures ``q`` (4, 3): τ = −Jᵀ (0, 0, F)."""
+    g = geometry or quadruped_geometry()
+    q = np.ascontiguousarray(np.asarray(q, dtype=float).reshape(4, 3))
+    out = np.empty((4, 3))
+    _support_rows(q, np.ascontiguousarray(np.asarray(force, dtype=float).reshape(4)),
+                  g.lateral_offset, g.thigh, g.calf, out)
+    return out
 
 
 def _rows(a, legs, geometry, what):
