@@ -641,3 +641,100 @@ class RunRecorder:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.recorder.__exit__(exc_type, exc, tb)
+
+
+# ---------------------------------------------------------------------------- command line
+def _info(path) -> str:
+    """Topics, types and counts of an MCAP file (like ``ros2 bag info``)."""
+    from mcap.reader import make_reader
+    with open(path, 'rb') as f:
+        reader = make_reader(f)
+        header, s = reader.get_header(), reader.get_summary()
+    st = s.statistics
+    lines = [f'{path}: profile {header.profile!r}, {st.message_count} messages, '
+             f'{(st.message_end_time - st.message_start_time) / 1e9:.3f} s '
+             f'({st.message_start_time / 1e9:.3f} .. {st.message_end_time / 1e9:.3f})']
+    for cid, ch in sorted(s.channels.items()):
+        schema = s.schemas[ch.schema_id]
+        lines.append(f'  {ch.topic:45s} {schema.name:35s} {st.channel_message_counts[cid]:8d}  '
+                     f'{schema.encoding}/{ch.message_encoding}')
+    return '\n'.join(lines)
+
+
+def _bench(n: int, directory, repeats: int = 5) -> str:
+    """Write rates of McapRecorder (JointState) and RunRecorder (a quadruped-sized stream)."""
+    import time
+
+    from .types import Command, Observation
+    from . import ros_convert as rc
+
+    rng = np.random.default_rng(0)
+    joints = tuple(f'{leg}_{j}' for leg in ('lf', 'rf', 'lh', 'rh')
+                   for j in ('hip', 'thigh', 'knee'))
+    feet = ('lf_foot', 'rf_foot', 'lh_foot', 'rh_foot')
+
+    def obs(k):
+        return Observation(time=k * 0.001, joint_names=joints, position=rng.random(12),
+                           velocity=rng.random(12), effort=rng.random(12),
+                           base_position=np.zeros(3), base_orientation=np.array([0, 0, 0, 1.0]),
+                           base_linear_velocity=np.zeros(3), base_angular_velocity=np.zeros(3),
+                           foot_names=feet, foot_forces=rng.random(4))
+
+    observations = [obs(k) for k in range(n)]
+    msgs = [rc.joint_state(o) for o in observations]
+    command = Command('position', np.zeros(12))
+
+    def write_joint_states(path):
+        with McapRecorder(path) as rec:
+            for k, m in enumerate(msgs):
+                rec.write('/joint_states', m, k * 1_000_000)
+        return n
+
+    def write_run(path):
+        with RunRecorder(path, joints, feet) as rec:
+            for o in observations:
+                rec.record(o, command, {'phase': rng.random(4), 'amplitude': 0.3})
+        return rec.recorder.message_count
+
+    out = []
+    for name, fn in (('McapRecorder.write, JointState (12 joints, random values)',
+                      write_joint_states),
+                     ('RunRecorder.record (clock, joint_states, imu, foot_contacts, command, '
+                      '2 state arrays)', write_run)):
+        rates = []
+        for rep in range(repeats):
+            path = Path(directory) / f'bench_{fn.__name__}_{rep}.mcap'
+            t0 = time.perf_counter()
+            count = fn(path)
+            rates.append(count / (time.perf_counter() - t0))
+        per_record = count // n
+        rates.sort()
+        out.append(f'{name}: {count} msgs x {repeats} runs: best {rates[-1]:,.0f} msg/s, '
+                   f'median {rates[len(rates) // 2]:,.0f} msg/s'
+                   + (f' (= {rates[-1] / per_record:,.0f} records/s best)'
+                      if per_record > 1 else '')
+                   + f', {path.stat().st_size / count:.1f} B/msg (zstd)')
+    return '\n'.join(out)
+
+
+def main(argv=None) -> int:
+    """``python -m neuro_locomotion.recording info FILE.mcap | bench [N]``."""
+    import argparse
+    parser = argparse.ArgumentParser(prog='python -m neuro_locomotion.recording')
+    sub = parser.add_subparsers(dest='cmd', required=True)
+    p_info = sub.add_parser('info', help='topics, types and counts of an MCAP file')
+    p_info.add_argument('file')
+    p_bench = sub.add_parser('bench', help='measure write rates')
+    p_bench.add_argument('n', nargs='?', type=int, default=20000)
+    args = parser.parse_args(argv)
+    if args.cmd == 'info':
+        print(_info(args.file))
+    else:
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            print(_bench(args.n, d))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -315,13 +315,14 @@ def test_graph_recorder_records_live_topics(tmp_path):
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=int(os.environ['ROS_DOMAIN_ID']))
     path = tmp_path / 'live.mcap'
+    ns = f'/rec{os.getpid()}'          # unique even if another process shares the domain
     try:
-        talker = rclpy.create_node('talker', namespace='/q1', context=context)
+        talker = rclpy.create_node('talker', namespace=ns, context=context)
         pub = talker.create_publisher(JointState, 'joint_states', 10)
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         clock_pub = talker.create_publisher(Clock, '/clock', latched)
         other = talker.create_publisher(JointState, '/other/joint_states', 10)
-        graph = McapRecorder.for_graph(path, context=context, namespace='/q1',
+        graph = McapRecorder.for_graph(path, context=context, namespace=ns,
                                        discovery_period=0.05)
         ex = SingleThreadedExecutor(context=context)
         ex.add_node(talker)
@@ -330,10 +331,10 @@ def test_graph_recorder_records_live_topics(tmp_path):
         while (len(graph.topics) < 2 or pub.get_subscription_count() < 1
                or clock_pub.get_subscription_count() < 1) and time.monotonic() < deadline:
             ex.spin_once(timeout_sec=0.05)
-        assert graph.topics == ['/clock', '/q1/joint_states']
+        assert graph.topics == ['/clock', f'{ns}/joint_states']
         sent = 0
         obs = make_obs(1)
-        while graph.recorder.counts().get('/q1/joint_states', 0) < 20 \
+        while graph.recorder.counts().get(f'{ns}/joint_states', 0) < 20 \
                 and time.monotonic() < deadline:
             if sent < 20:
                 pub.publish(rc.joint_state(obs, stamp=sent * 0.01))
@@ -347,9 +348,9 @@ def test_graph_recorder_records_live_topics(tmp_path):
     finally:
         rclpy.try_shutdown(context=context)
     msgs = by_topic(path)
-    assert set(msgs) == {'/clock', '/q1/joint_states'}
-    assert len(msgs['/q1/joint_states']) == 20
-    assert [m.ros_msg.header.stamp.nanosec for m in msgs['/q1/joint_states']] == \
+    assert set(msgs) == {'/clock', f'{ns}/joint_states'}
+    assert len(msgs[f'{ns}/joint_states']) == 20
+    assert [m.ros_msg.header.stamp.nanosec for m in msgs[f'{ns}/joint_states']] == \
         [k * 10_000_000 for k in range(20)]
     qos = yaml.safe_load(msgs['/clock'][0].channel.metadata['offered_qos_profiles'])
     assert qos[0]['durability'] == 1 and qos[0]['reliability'] == 1
