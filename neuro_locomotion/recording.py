@@ -547,8 +547,9 @@ class RunRecorder:
     Float64MultiArray); the command on ``forward_position_controller/commands`` or
     ``forward_effort_controller/commands`` by mode (labelled with the joint names; skipped while
     ``command`` is None); and each controller-state entry ``key -> array`` on
-    ``controller_state/<key>`` (Float64MultiArray, dim label = key). Relative topics are put
-    under ``namespace``. ``period`` > 0 records at most once per ``period`` simulated seconds.
+    ``controller_state/<key>`` (Float64MultiArray, dim label = key; non-numeric values are
+    skipped and counted in ``skipped_state``). Relative topics are put under ``namespace``.
+    ``period`` > 0 records at most once per ``period`` simulated seconds.
     """
 
     def __init__(self, path, joint_names: Sequence[str], foot_names: Sequence[str] = (), *,
@@ -578,6 +579,7 @@ class RunRecorder:
         self._robot_description = robot_description
         self._msgs: dict = {}           # reused message objects, refilled every record()
         self.records = 0
+        self.skipped_state = 0          # controller-state values that were not numeric
 
     def _topic(self, name: str) -> str:
         return name if name.startswith('/') else f'{self._ns}/{name}'
@@ -612,9 +614,11 @@ class RunRecorder:
         m['imu'] = rc.imu(observation, frame_id=self.imu_frame, out=m.get('imu'))
         rec.write(topics['imu'], m['imu'], ns)
         if len(self.foot_names):
-            m['feet'] = rc.labelled_array(observation.foot_forces, self.foot_names,
-                                          out=m.get('feet'))
-            rec.write(topics['foot_contacts'], m['feet'], ns)
+            forces = np.asarray(observation.foot_forces, dtype=float).reshape(-1)
+            key = ('feet', forces.size)
+            labels = self.foot_names if forces.size == len(self.foot_names) else None
+            m[key] = rc.labelled_array(forces, labels, out=m.get(key))
+            rec.write(topics['foot_contacts'], m[key], ns)
         if command is not None:
             values = np.asarray(command.values, dtype=float).reshape(-1)
             key = ('cmd', command.mode, values.size)
@@ -623,9 +627,13 @@ class RunRecorder:
             rec.write(topics[command.mode], m[key], ns)
         if controller_state:
             for name, value in controller_state.items():
+                try:
+                    values = np.asarray(value, dtype=float).reshape(-1)
+                except (TypeError, ValueError):
+                    self.skipped_state += 1          # not numeric (e.g. a gait name)
+                    continue
                 key = ('state', name)
-                m[key] = rc.labelled_array(np.asarray(value, dtype=float).reshape(-1),
-                                           label=str(name), out=m.get(key))
+                m[key] = rc.labelled_array(values, label=str(name), out=m.get(key))
                 rec.write(self._state_topic(name), m[key], ns)
         self.records += 1
         return True

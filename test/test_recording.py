@@ -217,6 +217,19 @@ def test_run_recorder_period_and_namespace(tmp_path):
     assert yaml.safe_load(desc.channel.metadata['offered_qos_profiles'])[0]['durability'] == 1
 
 
+def test_run_recorder_tolerates_odd_inputs(tmp_path):
+    path = tmp_path / 'odd.mcap'
+    with RunRecorder(path, JOINTS, FEET) as rec:
+        obs = make_obs(1)
+        obs.foot_forces = np.zeros(2)                    # fewer contacts than feet: unlabelled
+        rec.record(obs, Command(POSITION, np.zeros(12)), {'gait': 'trot', 'drive': 2})
+        assert rec.skipped_state == 1
+    msgs = by_topic(path)
+    assert msgs['/foot_contacts'][0].ros_msg.layout.dim[0].label == ''
+    assert list(msgs['/controller_state/drive'][0].ros_msg.data) == [2.0]
+    assert '/controller_state/gait' not in msgs
+
+
 # ---------------------------------------------------------------- McapRecorder
 def test_mcap_recorder_any_message_and_round_trip(tmp_path):
     from rclpy.serialization import deserialize_message, serialize_message
