@@ -308,7 +308,7 @@ class CommandGuard:
             return self._mode, self._last_values.copy()
         return self._safe_output()
 
-    def _engage(self, state: str, now: float) -> None:
+    def _engage(self, state: str, now: float | None) -> None:
         """Enter a safe state; latch the posture to hold (position mode)."""
         if self._measured is not None:
             self._hold = self._measured.copy()
@@ -324,9 +324,12 @@ class CommandGuard:
         return POSITION, self._hold.copy()
 
     # ------------------------------------------------------------------ e-stop
-    def estop(self, now: float, reason: str = '') -> None:
-        """Latch the safe state (hold posture / zero effort) and refuse commands until resume."""
-        now = _check_time(now)
+    def estop(self, now: float | None = None, reason: str = '') -> None:
+        """Latch the safe state (hold posture / zero effort) and refuse commands until resume.
+
+        ``now`` (optional) is only recorded as ``watchdog_engaged_at`` in the diagnostics.
+        """
+        now = None if now is None else _check_time(now)
         if self._estop:
             return
         if self._state in (STATE_ACTIVE, STATE_NO_COMMAND, STATE_RESUMED):
@@ -336,9 +339,10 @@ class CommandGuard:
         self._estop = True
         self._estop_reason = str(reason)
 
-    def resume(self, now: float) -> None:
+    def resume(self, now: float | None = None) -> None:
         """Release the e-stop. The output stays safe until a new valid command arrives."""
-        _check_time(now)
+        if now is not None:
+            _check_time(now)
         if not self._estop:
             return
         self._estop = False

@@ -354,6 +354,10 @@ def test_estop_is_idempotent_and_keeps_first_reason():
     g.resume(2.0)
     g.resume(3.0)
     assert not g.estopped
+    g.estop()                       # time is optional for the e-stop
+    assert g.estopped and g.diagnostics()['watchdog_engaged_at'] is None
+    g.resume()
+    assert not g.estopped
 
 
 # ---------------------------------------------------------------- mode switching
