@@ -52,8 +52,12 @@ def body_info(world: World, config: Path) -> BodyInfo:
 
 def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int = 0,
         arena: str | None = None, gui: bool = False, config: str | Path | None = None,
-        record: str | Path | None = None, stop_on_fall: bool = True, **options) -> RunResult:
-    """Run ``controller`` on ``robot`` for ``duration`` simulated seconds; return metrics and trace."""
+        record: str | Path | None = None, record_period: float = 0.002, stop_on_fall: bool = True,
+        **options) -> RunResult:
+    """Run ``controller`` on ``robot`` for ``duration`` simulated seconds; return metrics and trace.
+
+    ``record`` writes ROS 2 messages to an MCAP file, one sample every ``record_period`` seconds.
+    """
     if not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration > 0):
         raise ConfigError(f'duration must be a positive number of seconds, got {duration!r}')
     config = Path(config) if config else config_file(robot)
@@ -70,7 +74,8 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
         want = {name: name in sensors for name in SENSORS}
         if record:
             from .recording import RunRecorder
-            recorder = RunRecorder(record, world.joint_names, world.foot_names)
+            recorder = RunRecorder(record, world.joint_names, world.foot_names,
+                                   robot_description=world.description.text)
         start_state = getattr(ctrl, 'initial_state', None)
         if start_state is not None:
             # A controller may start the body in its own initial condition (e.g. GH2010's walking
@@ -82,12 +87,14 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
         dt = world.dt
         n_steps = int(round(duration / dt))
         trace_every = max(1, int(round(TRACE_PERIOD_S / dt)))
+        record_every = max(1, int(round(record_period / dt)))
         trace, refused, last_command = Trace(), 0, None
         fell, fell_at = False, None
         start = world.start_position
         wall0 = time.perf_counter()
         for k in range(n_steps):
-            full = recorder is not None or k % trace_every == 0
+            recording = recorder is not None and k % record_every == 0
+            full = recording or k % trace_every == 0
             obs = world.observe(**want) if not full else world.observe()
             command = ctrl.step(obs, dt)
             try:
@@ -106,7 +113,7 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
                     fell, fell_at = True, obs.time
                     if stop_on_fall:
                         break
-            if recorder is not None:
+            if recording:
                 recorder.record(obs, last_command, getattr(ctrl, 'state_for_recording', lambda: None)())
             world.step()
             if gui:

@@ -72,3 +72,21 @@ def test_errors_are_one_line_with_exit_2_and_nothing_written(tmp_path, make_args
     assert len(lines) == 1 and lines[0].startswith('neuroloco: error:'), proc.stderr
     assert words in lines[0]
     assert not metrics.exists()
+
+
+def test_run_records_ros2_messages_to_mcap(tmp_path):
+    from mcap_ros2.reader import read_ros2_messages
+    path = tmp_path / 'run.mcap'
+    proc = neuroloco('run', 'quadruped', '--duration', '0.5', '--record', str(path))
+    assert proc.returncode == 0, proc.stderr
+    counts, last = {}, {}
+    for message in read_ros2_messages(str(path)):
+        topic = message.channel.topic
+        counts[topic] = counts.get(topic, 0) + 1
+        last[topic] = message.ros_msg
+    for topic in ('/clock', '/joint_states', '/foot_contacts', '/forward_position_controller/commands'):
+        assert counts[topic] == 250, (topic, counts)             # 500 Hz over 0.5 s
+    assert counts['/robot_description'] == 1
+    joint_state = last['/joint_states']
+    assert len(joint_state.name) == 12 and joint_state.name[0] == 'lf_hip_abad'
+    assert abs(joint_state.header.stamp.sec + joint_state.header.stamp.nanosec * 1e-9 - 0.498) < 1e-6
