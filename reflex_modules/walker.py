@@ -1,0 +1,517 @@
+"""``reflex``: the planar GH2010 human walking on Hill muscles and Geyer & Herr 2010 reflexes.
+
+Every control step (1 ms, lock-step with the physics):
+
+1. joint positions and velocities (URDF angles) -> GH2010 inner angles (:class:`JointMap`);
+2. trunk pitch and its rate from the root orientation; leg load = (heel + ball normal force) / m g;
+3. :class:`~reflex_modules.geyer2010.Gh2010Reflexes` -> 14 stimulations ->
+   :class:`~reflex_modules.muscle.MuscleSet` -> joint torques (positive = increases the inner angle);
+4. plus the GH2010 soft joint limits (:func:`soft_limit_torque`);
+5. -> URDF torque signs, clipped to the URDF effort limits -> ``Command('effort', ...)``.
+
+The controller reads only joints, base and contacts; it never touches the simulator, so the same
+object drives a real planar rig. It starts the body in GH2010's initial condition through
+``initial_state()`` (left leg in stance, foot flat, right leg in swing, vx0 = 1.3 m/s).
+
+Parameters: section ``reflex_node`` of the robot's ROS parameter file (``GH2010_PARAMS`` for the
+muscles and reflexes, plus ``WALKER_PARAMS`` below); a ``params`` file (``neuroloco run --params``)
+overrides them (its ``reflex_node`` section, or ``/**``). See docs/walking.md.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from neuro_locomotion.controllers import BodyInfo
+from neuro_locomotion.params import ConfigError, ParamSet, ParamSpec, read_ros_params
+from neuro_locomotion.types import EFFORT, Command, Observation
+
+from .geyer2010 import Gh2010Reflexes, ReflexSensors
+from .parameters import GH2010_PARAMS, JOINTS, LEGS, MUSCLES, build_muscle_set, build_reflex_config
+
+GRAVITY = 9.81
+DEG = math.pi / 180.0
+NODE = 'reflex_node'
+
+#: URDF joint-name prefix of each leg (LEGS order) and the inner-angle map of each joint:
+#: phi = offset + sign * q; the same sign maps rates and torques (docs/bodies.md).
+LEG_PREFIX = {'left': 'l_', 'right': 'r_'}
+INNER_MAP = {'hip': (math.pi, +1.0), 'knee': (math.pi, -1.0), 'ankle': (math.pi / 2.0, +1.0)}
+
+WALKER_PARAMS = [
+    ParamSpec('walker.body_mass', 80.0, 'body mass; one body weight (BW) of leg load is m g', 'kg',
+              min=1.0, max=1000.0),
+    ParamSpec('walker.thigh_length', 0.5, 'hip to knee (sets the start height of the hip)', 'm',
+              min=0.05, max=2.0),
+    ParamSpec('walker.shank_length', 0.5, 'knee to ankle (sets the start height of the hip)', 'm',
+              min=0.05, max=2.0),
+    ParamSpec('limits.stiffness', 0.3 / DEG, 'GH2010 soft joint-limit stiffness c (0.3 N m/deg)',
+              'N m/rad', min=0.0, max=10000.0),
+    ParamSpec('limits.relax_speed', 1.0 * DEG, 'GH2010 soft-limit maximum relaxation speed: '
+              'tau = c d (1 + dd/w), d = depth beyond the limit (1 deg/s)', 'rad/s',
+              min=1e-4, max=100.0),
+    ParamSpec('limits.damping_max', [200.0, 100.0, 3.0], 'cap on the soft-limit damping c d / w '
+              'per joint (hip, knee, ankle) of a leg in swing: about I/dt of the distal segment, '
+              'so the explicit 1 ms torque cannot reverse the motion within one step',
+              'N m s/rad', min=0.0, max=1e5, length=3),
+    ParamSpec('limits.damping_max_stance', [200.0, 200.0, 300.0], 'the same cap for a leg in '
+              'stance (foot loaded: the body moves about the ankle, a far larger inertia)',
+              'N m s/rad', min=0.0, max=1e5, length=3),
+    ParamSpec('limits.hip_max', 230.0 * DEG, 'hip inner angle where the soft limit engages '
+              '(hyper-extension)', 'rad', min=0.0, max=2 * math.pi),
+    ParamSpec('limits.knee_max', 175.0 * DEG, 'knee inner angle where the soft limit engages '
+              '(hyper-extension)', 'rad', min=0.0, max=2 * math.pi),
+    ParamSpec('limits.ankle_min', 70.0 * DEG, 'ankle inner angle of the dorsiflexion soft limit',
+              'rad', min=0.0, max=2 * math.pi),
+    ParamSpec('limits.ankle_max', 130.0 * DEG, 'ankle inner angle of the plantarflexion soft limit',
+              'rad', min=0.0, max=2 * math.pi),
+    ParamSpec('initial.stance_leg', 'left', 'leg in stance at the start', choices=LEGS),
+    ParamSpec('initial.stance_angles', [175.0 * DEG, 175.0 * DEG, 85.0 * DEG], 'GH2010 inner '
+              'angles hip, knee, ankle of the stance leg at the start (175, 175, 85 deg)', 'rad',
+              min=0.0, max=2 * math.pi, length=3),
+    ParamSpec('initial.swing_angles', [140.0 * DEG, 175.0 * DEG, 90.0 * DEG], 'GH2010 inner '
+              'angles hip, knee, ankle of the swing leg at the start (140, 175, 90 deg)', 'rad',
+              min=0.0, max=2 * math.pi, length=3),
+    ParamSpec('initial.speed', 1.3, 'forward speed vx0 of the whole body at the start', 'm/s',
+              min=-5.0, max=5.0),
+    ParamSpec('initial.foot_height', 0.02, 'height of the stance foot line (heel and ball '
+              'centres) above the ground at the start: the contact-sphere radius, less the '
+              'static penetration of a soft contact', 'm', min=-0.1, max=0.3),
+    ParamSpec('initial.activation', [0.01], 'muscle activation at the start, one value for every '
+              'muscle or 14 (MUSCLE_NAMES order: left HFL GLU HAM VAS GAS SOL TA, then right); '
+              'every CE starts at its isometric equilibrium for the start angles', '1',
+              min=0.01, max=1.0),
+    ParamSpec('metrics.fall_hip_height', 0.7, 'the walker has fallen when its hip is lower '
+              'than this above the ground', 'm', min=0.0, max=2.0),
+    ParamSpec('metrics.fall_pitch', 1.0, 'the walker has fallen when the trunk leans more than '
+              'this from vertical', 'rad', min=0.0, max=math.pi),
+    ParamSpec('metrics.trace_period', 0.005, 'sampling period of the controller trace (plots, '
+              'gait-cycle averages)', 's', min=0.001, max=1.0),
+]
+
+REFLEX_NODE_PARAMS: list[ParamSpec] = GH2010_PARAMS + WALKER_PARAMS
+
+
+def walker_params(config: str | Path | None = None, params: str | Path | None = None,
+                  overrides: dict | None = None) -> ParamSet:
+    """The validated ``reflex_node`` parameters: defaults < ``config`` < ``params`` < overrides.
+
+    ``config`` and ``params`` are ROS parameter files; each may have a ``reflex_node`` (or ``/**``)
+    section; a file without one changes nothing.
+    """
+    values = ParamSet(REFLEX_NODE_PARAMS, where=NODE)
+    for path in (config, params):
+        if path is None:
+            continue
+        nodes = read_ros_params(path)
+        merged = dict(nodes.get('**', {}))
+        merged.update(nodes.get(NODE, {}))
+        merged.pop('use_sim_time', None)
+        values.where = f'{path} [{NODE}]'
+        values.apply(merged)
+    if overrides:
+        values.where = f'overrides [{NODE}]'
+        values.apply(overrides)
+    values.where = NODE
+    return values
+
+
+# -- URDF <-> GH2010 inner angles ----------------------------------------------------------------
+class JointMap:
+    """URDF actuated joints <-> GH2010 inner angles in ``JOINT_NAMES`` order (leg-major).
+
+    phi = offset + sign q (hip: pi + q, knee: pi - q, ankle: pi/2 + q); rates and torques carry
+    the same sign (a torque that increases phi is +tau on hip and ankle, -tau on the knee).
+    """
+
+    def __init__(self, joint_names):
+        names = tuple(joint_names)
+        index, offset, sign = [], [], []
+        for leg in LEGS:
+            for joint in JOINTS:
+                urdf = LEG_PREFIX[leg] + joint
+                if urdf not in names:
+                    raise ConfigError(f'the reflex walker needs joint {urdf!r}; the body has {names}')
+                index.append(names.index(urdf))
+                off, sgn = INNER_MAP[joint]
+                offset.append(off)
+                sign.append(sgn)
+        self.joint_names = names
+        self.index = np.array(index)                # inner slot k <- URDF joint index[k]
+        self.offset = np.array(offset)
+        self.sign = np.array(sign)
+        self.n_urdf = len(names)
+
+    def phi(self, q) -> np.ndarray:
+        """URDF positions (body order) -> inner angles (JOINT_NAMES order)."""
+        return self.offset + self.sign * np.asarray(q, dtype=float)[self.index]
+
+    def rate(self, qd) -> np.ndarray:
+        return self.sign * np.asarray(qd, dtype=float)[self.index]
+
+    def q(self, phi) -> np.ndarray:
+        """Inner angles -> URDF positions (body order; joints not mapped stay 0)."""
+        out = np.zeros(self.n_urdf)
+        out[self.index] = self.sign * (np.asarray(phi, dtype=float) - self.offset)
+        return out
+
+    def torque(self, tau_inner) -> np.ndarray:
+        """Inner-angle torques (positive increases phi) -> URDF joint torques (body order)."""
+        out = np.zeros(self.n_urdf)
+        out[self.index] = self.sign * np.asarray(tau_inner, dtype=float)
+        return out
+
+
+def trunk_pitch(orientation) -> float:
+    """Forward lean of the trunk (rotation about +y) from a quaternion (x, y, z, w), in (-pi, pi]."""
+    x, y, z, w = (float(v) for v in orientation)
+    return math.atan2(2.0 * (w * y - z * x), 1.0 - 2.0 * (x * x + y * y))
+
+
+def soft_limit_torque(phi, phi_rate, lower, upper, stiffness, relax_speed, damping_max):
+    """GH2010 soft joint limits (torque that increases the inner angle is positive).
+
+    Beyond a limit by d > 0 (rate dd > 0 going further): tau = c d (1 + dd / w), pushing back and
+    never pulling (clipped at 0): at w it relaxes with no torque. The damping c d / w is capped
+    per joint at ``damping_max`` (numerical stability of the explicit 1 ms torque).
+    lower/upper: per joint (nan = no limit on that side).
+    """
+    phi = np.asarray(phi, dtype=float)
+    rate = np.asarray(phi_rate, dtype=float)
+    tau = np.zeros_like(phi)
+    over = np.where(np.isnan(upper), 0.0, phi - np.nan_to_num(upper, nan=0.0))
+    under = np.where(np.isnan(lower), 0.0, np.nan_to_num(lower, nan=0.0) - phi)
+    for depth, direction in ((over, 1.0), (under, -1.0)):
+        beyond = depth > 0.0
+        if not beyond.any():
+            continue
+        d = np.where(beyond, depth, 0.0)
+        damping = np.minimum(stiffness * d / relax_speed, damping_max)
+        push = stiffness * d + damping * (direction * rate)      # >= 0 pushes back
+        tau -= direction * np.maximum(push, 0.0)
+    return tau
+
+
+def standing_hip_height(angles, thigh, shank) -> tuple[float, float]:
+    """(hip height above the foot line, trunk pitch) for a stance leg with inner angles
+    (hip, knee, ankle) and the foot flat: segment pitches from the foot up."""
+    hip, knee, ankle = angles
+    q_hip, q_knee, q_ankle = hip - math.pi, math.pi - knee, ankle - math.pi / 2.0
+    pitch = -(q_hip + q_knee + q_ankle)            # foot flat: pitch + q_hip + q_knee + q_ankle = 0
+    thigh_pitch = pitch + q_hip
+    shank_pitch = thigh_pitch + q_knee
+    return thigh * math.cos(thigh_pitch) + shank * math.cos(shank_pitch), pitch
+
+
+# -- the controller -------------------------------------------------------------------------------
+class ReflexWalker:
+    """GH2010 reflex walker on the planar human (``neuroloco run human --controller reflex``)."""
+
+    name = 'reflex'
+    sensors = frozenset({'joints', 'base', 'contacts'})
+
+    def __init__(self, body: BodyInfo, params: str | Path | None = None,
+                 overrides: dict | None = None, **options):
+        if options:
+            raise ConfigError(f'controller reflex takes only params, got {sorted(options)}')
+        self.body = body
+        self.params = p = walker_params(body.config, params, overrides)
+        self.map = JointMap(body.joint_names)
+        self.dt = float(body.extra.get('dt', 0.001))
+        self.weight = p['walker.body_mass'] * GRAVITY
+        self.muscles = build_muscle_set(p)
+        self.reflexes = Gh2010Reflexes(build_reflex_config(p), dt=self.dt)
+        feet = tuple(body.foot_names)
+        self.foot_leg = []
+        for leg in LEGS:
+            mine = [i for i, f in enumerate(feet) if f.startswith(LEG_PREFIX[leg])]
+            if not mine:
+                raise ConfigError(f'no contact link of the {leg} leg among foot_links {feet}')
+            self.foot_leg.append(np.array(mine))
+        inf = math.nan
+        lower, upper = [], []
+        for _leg in LEGS:
+            lower += [inf, inf, p['limits.ankle_min']]
+            upper += [p['limits.hip_max'], p['limits.knee_max'], p['limits.ankle_max']]
+        self.limit_lower, self.limit_upper = np.array(lower), np.array(upper)
+        self.limit_damping_swing = np.asarray(p['limits.damping_max'], float)
+        self.limit_damping_stance = np.asarray(p['limits.damping_max_stance'], float)
+        # effort limits in inner order, to report saturation
+        self.effort = np.asarray(body.effort, dtype=float)
+        self.stance_leg = LEGS.index(p['initial.stance_leg'])
+        self.plot_panels = _Panels(self)
+        self._reset_bookkeeping()
+
+    # -- initial condition ------------------------------------------------------------------------
+    def initial_phi(self) -> np.ndarray:
+        p = self.params
+        phi = np.empty(len(LEGS) * len(JOINTS))
+        for leg in range(len(LEGS)):
+            key = 'initial.stance_angles' if leg == self.stance_leg else 'initial.swing_angles'
+            phi[3 * leg:3 * leg + 3] = p[key]
+        return phi
+
+    def initial_state(self) -> dict:
+        """sim_node start parameters: GH2010 posture, stance foot flat on the ground, vx0."""
+        p = self.params
+        phi = self.initial_phi()
+        height, pitch = standing_hip_height(phi[3 * self.stance_leg:3 * self.stance_leg + 3],
+                                            p['walker.thigh_length'], p['walker.shank_length'])
+        return {'initial_joint_positions': self.map.q(phi).tolist(),
+                'passive_initial_positions': [0.0, height + p['initial.foot_height'], pitch],
+                'base_start_velocity': [p['initial.speed'], 0.0, 0.0]}
+
+    def _initial_activation(self) -> np.ndarray:
+        act = np.asarray(self.params['initial.activation'], dtype=float)
+        n = self.muscles.n_muscles
+        if act.size == 1:
+            return np.full(n, act[0])
+        if act.size != n:
+            raise ConfigError(f'initial.activation has {act.size} values: give 1 or {n}')
+        return act
+
+    # -- Controller interface ---------------------------------------------------------------------
+    def reset(self, observation: Observation) -> None:
+        phi = self.map.phi(observation.position)
+        rate = self.map.rate(observation.velocity)
+        self.muscles.reset(phi, self._initial_activation())
+        load = self._leg_load(observation)
+        if not np.any(load > 0.0):
+            # Before the first physics step there are no contact points yet: the start posture
+            # puts the stance leg on the ground, so it starts in stance with the full weight.
+            load = np.zeros(len(LEGS))
+            load[self.stance_leg] = 1.0
+        pitch, pitch_rate = self._pitch(observation)
+        self.reflexes.reset(ReflexSensors(load, self.muscles.normalized_force,
+                                          self.muscles.normalized_length, phi[[1, 4]],
+                                          rate[[1, 4]], pitch, pitch_rate))
+        self._reset_bookkeeping()
+        self._t0 = float(observation.time)
+        self._x0 = float(observation.base_position[0])
+        self._stance = self.reflexes.stance.copy()
+        self._last_x = self._x0
+        self._last_t = self._t0
+
+    def step(self, observation: Observation, dt: float) -> Command:
+        phi = self.map.phi(observation.position)
+        rate = self.map.rate(observation.velocity)
+        load = self._leg_load(observation)
+        pitch, pitch_rate = self._pitch(observation)
+        stim = self.reflexes.step(ReflexSensors(load, self.muscles.normalized_force,
+                                                self.muscles.normalized_length, phi[[1, 4]],
+                                                rate[[1, 4]], pitch, pitch_rate), dt)
+        tau_muscle = self.muscles.step(stim, phi, dt)
+        cap = np.concatenate([self.limit_damping_stance if s else self.limit_damping_swing
+                              for s in self.reflexes.stance])
+        tau_limit = soft_limit_torque(phi, rate, self.limit_lower, self.limit_upper,
+                                      self.params['limits.stiffness'],
+                                      self.params['limits.relax_speed'], cap)
+        tau = self.map.torque(tau_muscle + tau_limit)
+        saturated = np.abs(tau) > self.effort
+        if saturated.any():
+            self._saturated += 1
+            tau = np.clip(tau, -self.effort, self.effort)
+        self._book(observation, phi, rate, load, pitch, tau, dt)
+        return Command(EFFORT, tau)
+
+    # -- sensing helpers --------------------------------------------------------------------------
+    def _leg_load(self, obs: Observation) -> np.ndarray:
+        forces = np.asarray(obs.foot_forces, dtype=float)
+        if forces.size == 0:
+            return np.zeros(len(LEGS))
+        return np.array([forces[idx].sum() for idx in self.foot_leg]) / self.weight
+
+    @staticmethod
+    def _pitch(obs: Observation) -> tuple[float, float]:
+        return trunk_pitch(obs.base_orientation), float(obs.base_angular_velocity[1])
+
+    # -- metrics ----------------------------------------------------------------------------------
+    def _reset_bookkeeping(self) -> None:
+        self._t0 = self._x0 = 0.0
+        self._last_t = self._last_x = 0.0
+        self._fell_at = None
+        self._fall_x = None
+        self._saturated = 0
+        self._work_joint = 0.0          # positive mechanical work of the joint torques, J
+        self._work_muscle = 0.0         # positive work of the contractile elements, J
+        self._touchdowns = []           # (time, leg, hip x)
+        self._stances = []              # per completed stance: dict of GRF numbers
+        self._loads = [[], []]          # 1 kHz load of the current stance, per leg
+        self._stance_start = [None, None]
+        self._stance = np.zeros(len(LEGS), dtype=bool)
+        self._trace = {'time': [], 'phi': [], 'activation': [], 'load': [], 'stance': [],
+                       'x': [], 'z': [], 'pitch': [], 'tau': []}
+        self._next_trace = 0.0
+        self._max_tau = 0.0
+
+    def _book(self, obs, phi, rate, load, pitch, tau, dt) -> None:
+        t = float(obs.time)
+        x = float(obs.base_position[0])
+        self._last_t, self._last_x = t, x
+        self._max_tau = max(self._max_tau, float(np.max(np.abs(tau))))
+        if self._fell_at is None:
+            height = float(obs.base_position[2])
+            if height < self.params['metrics.fall_hip_height'] or \
+                    abs(pitch) > self.params['metrics.fall_pitch']:
+                self._fell_at, self._fall_x = t, x
+        if self._fell_at is None:
+            power = tau * np.asarray(obs.velocity, dtype=float)
+            self._work_joint += float(np.sum(power[power > 0.0])) * dt
+            fiber = -self.muscles.force * self.muscles.v_ce
+            self._work_muscle += float(np.sum(fiber[fiber > 0.0])) * dt
+            stance = self.reflexes.stance
+            for leg in range(len(LEGS)):
+                if stance[leg] and not self._stance[leg]:
+                    self._touchdowns.append((t, leg, x))
+                    self._stance_start[leg] = t
+                    self._loads[leg] = []
+                if stance[leg]:
+                    self._loads[leg].append(load[leg])
+                elif self._stance[leg] and self._stance_start[leg] is not None:
+                    self._close_stance(leg, t)
+            self._stance = stance.copy()
+        if t >= self._next_trace:
+            self._next_trace = t + self.params['metrics.trace_period'] - 1e-9
+            tr = self._trace
+            tr['time'].append(t)
+            tr['phi'].append(phi)
+            tr['activation'].append(self.muscles.activation)
+            tr['load'].append(load)
+            tr['stance'].append(self.reflexes.stance.copy())
+            tr['x'].append(x)
+            tr['z'].append(float(obs.base_position[2]))
+            tr['pitch'].append(pitch)
+            tr['tau'].append(tau)
+
+    def _close_stance(self, leg: int, t: float) -> None:
+        loads = np.asarray(self._loads[leg])
+        start = self._stance_start[leg]
+        self._stance_start[leg] = None
+        if loads.size < 20:
+            return
+        half = loads.size // 2
+        first, second = int(np.argmax(loads[:half])), half + int(np.argmax(loads[half:]))
+        self._stances.append({'leg': leg, 'start': start, 'end': t, 'peak': float(loads.max()),
+                              'first': float(loads[first]), 'second': float(loads[second]),
+                              'dip': float(loads[first:second + 1].min())})
+
+    def trace(self) -> dict:
+        """The controller trace as arrays (time, phi (n, 6), activation (n, 14), load (n, 2),
+        stance (n, 2), hip x and z, trunk pitch, tau (n, 6) URDF torques)."""
+        return {k: np.asarray(v) for k, v in self._trace.items()}
+
+    def metrics(self) -> dict:
+        fell = self._fell_at is not None
+        end_t = self._fell_at if fell else self._last_t
+        end_x = self._fall_x if fell else self._last_x
+        walked = max(end_t - self._t0, 0.0)
+        distance = end_x - self._x0
+        m = self.params['walker.body_mass']
+        tds = [td for td in self._touchdowns if td[0] <= end_t]
+        steps = len(tds)
+        cadence = stride = math.nan
+        if steps >= 2:
+            span = tds[-1][0] - tds[0][0]
+            cadence = (steps - 1) / span if span > 0 else math.nan
+            stride = 2.0 * (tds[-1][2] - tds[0][2]) / (steps - 1)
+        # GRF: every completed stance after the first touchdown (the start stance is not a step)
+        stances = [s for s in self._stances if s['start'] > self._t0 + 1e-9]
+        peaks = [s['peak'] for s in stances]
+        out = {
+            'walked_s': walked,
+            'walker_fell': fell,
+            'steps': steps,
+            'cadence_hz': cadence,
+            'stride_m': stride,
+            'walk_distance_m': distance,
+            'mean_speed_mps': distance / walked if walked > 0 else 0.0,
+            'cost_of_transport': (self._work_joint / (m * GRAVITY * distance)
+                                  if distance > 0.1 else math.nan),
+            'cost_of_transport_kind': 'mechanical: positive joint work / (m g distance)',
+            'muscle_cost_of_transport': (self._work_muscle / (m * GRAVITY * distance)
+                                         if distance > 0.1 else math.nan),
+            'grf_peak_bw': max(peaks) if peaks else math.nan,
+            'grf_peak_median_bw': float(np.median(peaks)) if peaks else math.nan,
+            'grf_first_hump_bw': float(np.median([s['first'] for s in stances])) if stances else math.nan,
+            'grf_second_hump_bw': float(np.median([s['second'] for s in stances])) if stances else math.nan,
+            'grf_dip_bw': float(np.median([s['dip'] for s in stances])) if stances else math.nan,
+            'stance_s': float(np.median([s['end'] - s['start'] for s in stances])) if stances else math.nan,
+            'max_torque_nm': self._max_tau,
+            'torque_saturated_steps': self._saturated,
+        }
+        cycle = gait_cycle_average(self.trace(), leg=0)
+        if cycle is not None:
+            act = cycle['activation'][:, :len(MUSCLES)]
+            out['activation_peak_cycle_pct'] = {
+                name: float(cycle['percent'][int(np.argmax(act[:, i]))])
+                for i, name in enumerate(MUSCLES)}
+        return out
+
+
+# -- gait-cycle averages and plots ----------------------------------------------------------------
+def gait_cycle_average(trace: dict, leg: int = 0, points: int = 101, skip: int = 1):
+    """Mean of the trace over the gait cycles of ``leg`` (touchdown to touchdown), resampled on
+    0..100 % ; None with fewer than 1 complete cycle after skipping ``skip`` cycles."""
+    if not len(trace.get('time', ())):
+        return None
+    stance = trace['stance'][:, leg]
+    td = np.flatnonzero(stance[1:] & ~stance[:-1]) + 1
+    td = td[skip:]
+    if td.size < 2:
+        return None
+    pct = np.linspace(0.0, 100.0, points)
+    out = {'percent': pct, 'cycles': td.size - 1}
+    stance_frac = []
+    for key in ('phi', 'activation', 'load'):
+        rows = []
+        for a, b in zip(td[:-1], td[1:]):
+            seg = trace[key][a:b + 1]
+            s = np.linspace(0.0, 100.0, len(seg))
+            rows.append(np.column_stack([np.interp(pct, s, seg[:, j]) for j in range(seg.shape[1])]))
+        out[key] = np.mean(rows, axis=0)
+    for a, b in zip(td[:-1], td[1:]):
+        stance_frac.append(float(np.mean(stance[a:b])))
+    out['stance_fraction'] = float(np.mean(stance_frac))
+    return out
+
+
+class _Panels:
+    """``plot_panels`` hook for neuro_locomotion.plots: gait-cycle joint angles and activations of
+    the left leg, and the vertical GRF of both legs over time (the last, time-axis panel)."""
+
+    count = 3
+
+    def __init__(self, walker: ReflexWalker):
+        self.walker = walker
+
+    def __call__(self, axes, result) -> None:
+        trace = self.walker.trace()
+        cycle = gait_cycle_average(trace, leg=0)
+        angle_ax, act_ax, grf_ax = axes
+        for ax, title in ((angle_ax, 'left inner angles over the gait cycle (deg)'),
+                          (act_ax, 'left activations over the gait cycle')):
+            twin = ax.twiny()
+            twin.set_xlabel('left gait cycle (%, touchdown to touchdown)', fontsize=7)
+            twin.tick_params(labelsize=7)
+            ax.set_ylabel(title.split(' over')[0], fontsize=8)
+            if cycle is None:
+                twin.text(0.5, 0.5, 'fewer than two left strides', transform=twin.transAxes,
+                          ha='center')
+                continue
+            if ax is angle_ax:
+                for j, name in enumerate(JOINTS):
+                    twin.plot(cycle['percent'], np.degrees(cycle['phi'][:, j]), label=name)
+            else:
+                for i, name in enumerate(MUSCLES):
+                    twin.plot(cycle['percent'], cycle['activation'][:, i], label=name)
+            twin.axvline(100.0 * cycle['stance_fraction'], color='grey', linestyle=':')
+            twin.set_xlim(0.0, 100.0)
+            twin.legend(loc='upper right', fontsize=6, ncol=4)
+        if len(trace['time']):
+            for leg, name in enumerate(LEGS):
+                grf_ax.plot(trace['time'], trace['load'][:, leg], linewidth=0.8, label=name)
+        grf_ax.axhline(1.0, color='grey', linewidth=0.5)
+        grf_ax.set_ylabel('vertical GRF (BW)')
+        grf_ax.legend(loc='upper right', fontsize=7)

@@ -1,0 +1,243 @@
+"""The GH2010 reflex walker on the planar human in PyBullet: contact, mapping, signs, runs, metrics.
+
+Real PyBullet, no mocks. Numbers: docs/walking.md.
+"""
+import math
+
+import numpy as np
+import pybullet as pb
+import pytest
+
+from locomotion_sim.world import World
+from neuro_locomotion.controllers import make_controller
+from neuro_locomotion.params import ConfigError
+from neuro_locomotion.runner import body_info, run
+from neuro_locomotion.paths import config_file
+from neuro_locomotion.types import EFFORT, Command
+from reflex_modules.contact import gh2010_contact, soft_feet
+from reflex_modules.parameters import JOINT_NAMES, MUSCLE_NAMES, build_muscle_set
+from reflex_modules.walker import (JointMap, ReflexWalker, soft_limit_torque, standing_hip_height,
+                                   trunk_pitch, walker_params)
+
+DEG = math.pi / 180.0
+URDF_JOINTS = ('l_hip', 'l_knee', 'l_ankle', 'r_hip', 'r_knee', 'r_ankle')
+
+
+# -- contact ---------------------------------------------------------------------------------------
+def _stand(soft: bool, lean=0.05, seconds=1.5):
+    """Hold a quiet-standing posture leaning `lean` forward about the ankles (feet flat, COM
+    between heel and ball) with the position servo; return (GRF / m g over the last 0.5 s,
+    penetration of each contact sphere at the end, m)."""
+    k, c = gh2010_contact()
+    with World('human') as world:
+        m = world.total_mass()
+        sink = m * 9.81 / 4 / k if soft else 0.0
+        q = [0.0, 0.0, -lean] * 2
+        world.params.apply({'initial_joint_positions': q,
+                            'passive_initial_positions': [0.0, math.cos(lean) + 0.02 - sink, lean]})
+        if soft:
+            soft_feet(world, k, c)
+        world.reset(0)
+        total = []
+        for _ in range(int(seconds * 1000)):
+            world.hold(q)
+            world.step()
+            total.append(world.foot_forces().sum())
+        depth = np.array([0.02 - pb.getLinkState(world.body, int(link),
+                                                 physicsClientId=world.client)[0][2]
+                          for link in world.foot_index])
+        forces = world.foot_forces()
+    return np.array(total[-500:]) / (m * 9.81), depth, forces, m
+
+
+def test_soft_contact_standing_grf_is_body_weight_with_gh2010_penetration():
+    grf, depth, forces, m = _stand(soft=True)
+    assert abs(grf.mean() - 1.0) < 0.01
+    assert grf.min() > 0.99 and grf.max() < 1.01          # steady, no chatter
+    k, _ = gh2010_contact()
+    assert k == pytest.approx(80.0 * 9.81 / 0.01)         # GH2010: one BW per 1 cm
+    # each sphere sinks by its own load / k (GH2010's linear spring); one BW would sink 1 cm
+    assert np.allclose(depth, forces / k, atol=2e-4)
+    assert 0.0015 < depth.min() and depth.max() < 0.0035
+
+
+def test_rigid_contact_standing_grf_is_body_weight_on_average():
+    grf, depth, _, _ = _stand(soft=False)
+    assert abs(grf.mean() - 1.0) < 0.01
+    assert np.all(np.abs(depth) < 1e-3)
+
+
+# -- URDF <-> GH2010 inner angles ------------------------------------------------------------------
+def test_joint_map_round_trips_and_matches_docs():
+    jm = JointMap(URDF_JOINTS)
+    rng = np.random.default_rng(0)
+    q = rng.uniform(-1.0, 1.0, 6)
+    assert np.allclose(jm.q(jm.phi(q)), q)
+    assert np.allclose(jm.phi(jm.q(np.radians([170, 160, 95, 150, 120, 80]))),
+                       np.radians([170, 160, 95, 150, 120, 80]))
+    # docs/bodies.md: zero posture = hip 180, knee 180, ankle 90 deg
+    assert np.allclose(np.degrees(jm.phi(np.zeros(6))), [180, 180, 90] * 2)
+    # GH2010 initial condition in URDF angles (docs/bodies.md table)
+    stance, swing = np.radians([175, 175, 85]), np.radians([140, 175, 90])
+    assert np.allclose(jm.q(np.concatenate([stance, swing])),
+                       [-0.0873, 0.0873, -0.0873, -0.6981, 0.0873, 0.0], atol=1e-4)
+    # positive URDF rates: hip extends, knee flexes, ankle plantarflexes
+    assert np.allclose(jm.rate(np.ones(6)), [1, -1, 1] * 2)
+    # a torque that increases the inner angle is + on hip and ankle, - on the knee
+    assert np.allclose(jm.torque(np.ones(6)), [1, -1, 1] * 2)
+    # joint order follows the body, not JOINT_NAMES
+    shuffled = JointMap(('r_ankle', 'l_hip', 'r_hip', 'l_knee', 'l_ankle', 'r_knee'))
+    q_body = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    phi = shuffled.phi(q_body)
+    assert phi[JOINT_NAMES.index('left_hip')] == pytest.approx(math.pi + 0.2)
+    assert phi[JOINT_NAMES.index('right_ankle')] == pytest.approx(math.pi / 2 + 0.1)
+    assert phi[JOINT_NAMES.index('right_knee')] == pytest.approx(math.pi - 0.6)
+    with pytest.raises(ConfigError, match='l_knee'):
+        JointMap(('l_hip', 'l_ankle', 'r_hip', 'r_knee', 'r_ankle'))
+
+
+def test_trunk_pitch_and_initial_state_match_docs():
+    assert trunk_pitch([0.0, math.sin(0.05), 0.0, math.cos(0.05)]) == pytest.approx(0.1)
+    assert trunk_pitch([0.0, math.sin(-1.4), 0.0, math.cos(-1.4)]) == pytest.approx(-2.8)
+    height, pitch = standing_hip_height(np.radians([175, 175, 85]), 0.5, 0.5)
+    assert height == pytest.approx(0.9981, abs=1e-4)       # docs/bodies.md
+    assert pitch == pytest.approx(5 * DEG)
+    walker = _walker()
+    state = walker.initial_state()
+    assert np.allclose(state['initial_joint_positions'],
+                       [-0.0873, 0.0873, -0.0873, -0.6981, 0.0873, 0.0], atol=1e-4)
+    foot = walker.params['initial.foot_height']
+    assert state['passive_initial_positions'] == pytest.approx([0.0, 0.9981 + foot, 0.0873],
+                                                               abs=1e-4)
+    assert state['base_start_velocity'] == [1.3, 0.0, 0.0]
+
+
+def test_soft_joint_limits_push_back_with_gh2010_stiffness_and_relaxation():
+    lower = np.array([np.nan, np.nan, 70 * DEG])
+    upper = np.array([230 * DEG, 175 * DEG, 130 * DEG])
+    c, w, cap = 0.3 / DEG, 1.0 * DEG, np.array([1e9, 1e9, 1e9])
+    inside = np.radians([180, 170, 90])
+    assert np.all(soft_limit_torque(inside, np.zeros(3), lower, upper, c, w, cap) == 0.0)
+    # 5 deg beyond, at rest: 0.3 N m/deg x 5 deg, pushing back
+    beyond = np.radians([235, 180, 65])
+    tau = soft_limit_torque(beyond, np.zeros(3), lower, upper, c, w, cap)
+    assert np.allclose(tau, [-1.5, -1.5, 1.5])
+    # going further at 1 deg/s doubles it; relaxing at 1 deg/s cancels it; faster never pulls
+    rate = np.radians([1.0, 1.0, -1.0])
+    assert np.allclose(soft_limit_torque(beyond, rate, lower, upper, c, w, cap), [-3, -3, 3])
+    assert np.allclose(soft_limit_torque(beyond, -rate, lower, upper, c, w, cap), 0.0, atol=1e-12)
+    assert np.all(soft_limit_torque(beyond, -10 * rate, lower, upper, c, w, cap) == 0.0)
+    # the damping cap bounds the velocity term
+    capped = soft_limit_torque(beyond, 100 * rate, lower, upper, c, w, np.array([2.0, 2.0, 2.0]))
+    assert np.allclose(np.abs(capped), 1.5 + 2.0 * 100 * DEG)
+
+
+# -- muscle torques act the right way on the PyBullet body -----------------------------------------
+def test_muscle_stimulation_moves_the_pybullet_joints_the_anatomical_way():
+    """In free fall (no gravity torques between segments), 60 ms of full stimulation of one muscle
+    changes the inner angles of the left leg as anatomy says (vs. all muscles at 0.01)."""
+    phi0 = np.radians([160, 150, 90, 160, 150, 90])
+    with World('human') as world:
+        jm = JointMap(world.joint_names)
+
+        def fall(stim):
+            world.params.apply({'initial_joint_positions': jm.q(phi0).tolist(),
+                                'passive_initial_positions': [0.0, 2.5, 0.0]})
+            world.reset(0)
+            muscles = build_muscle_set()
+            muscles.reset(phi0, 0.01)
+            for _ in range(60):
+                phi = jm.phi(world.observe(contacts=False, imu=False, base=False).position)
+                world.apply(Command(EFFORT, jm.torque(muscles.step(stim, phi, 0.001))))
+                world.step()
+            return jm.phi(world.observe().position)
+
+        rest = fall(np.full(14, 0.01))
+        moved = {}
+        for name in ('HFL', 'GLU', 'VAS', 'SOL', 'TA', 'GAS', 'HAM'):
+            stim = np.full(14, 0.01)
+            stim[MUSCLE_NAMES.index(f'left_{name}')] = 1.0
+            moved[name] = np.degrees(fall(stim) - rest)[:3]      # left hip, knee, ankle
+    assert moved['HFL'][0] < -5          # hip flexion
+    assert moved['GLU'][0] > 5           # hip extension
+    assert moved['HAM'][0] > 1 and moved['HAM'][1] < -1    # extends the hip, flexes the knee
+    assert moved['VAS'][1] > 10          # knee extension
+    assert moved['SOL'][2] > 10          # plantarflexion
+    assert moved['GAS'][2] > 10          # plantarflexion
+    assert moved['TA'][2] < -10          # dorsiflexion
+
+
+# -- the controller ---------------------------------------------------------------------------------
+def _walker(**kwargs) -> ReflexWalker:
+    with World('human') as world:
+        body = body_info(world, config_file('human'))
+    return make_controller('reflex', body, **kwargs)
+
+
+def test_parameters_from_config_and_params_file(tmp_path):
+    p = walker_params(config_file('human'))
+    assert p['limits.stiffness'] == pytest.approx(0.3 / DEG)
+    override = tmp_path / 'best.yaml'
+    override.write_text('reflex_node:\n  ros__parameters:\n    reflex: {sol_g_f: 0.9}\n'
+                        '    initial: {speed: 1.1}\n')
+    walker = _walker(params=override)
+    assert walker.reflexes.config.sol_g_f == 0.9
+    assert walker.initial_state()['base_start_velocity'][0] == 1.1
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('reflex_node:\n  ros__parameters:\n    reflex: {sol_g_f: .nan}\n')
+    with pytest.raises(ConfigError, match='sol_g_f'):
+        _walker(params=bad)
+    with pytest.raises(ConfigError, match='only params'):
+        _walker(gait='trot')
+
+
+@pytest.fixture(scope='module')
+def walk():
+    """One run from the GH2010 initial condition (the shipped parameters, config/human.yaml)."""
+    return run('human', 'reflex', duration=WALK_SECONDS, stop_on_fall=False)
+
+
+WALK_SECONDS = 4.0
+
+
+def test_reflex_controller_runs_from_the_initial_condition_with_finite_bounded_torques(walk):
+    trace = walk.controller.trace()
+    tau = trace['tau']
+    assert np.isfinite(tau).all()
+    assert np.all(np.abs(tau) <= 500.0 + 1e-9)
+    assert walk.metrics['refused_commands'] == 0
+    assert walk.metrics['sim_time_s'] == pytest.approx(WALK_SECONDS)
+    act = trace['activation']
+    assert act.min() >= 0.01 - 1e-12 and act.max() <= 1.0
+    # the start posture and speed are GH2010's
+    assert np.degrees(trace['phi'][0]) == pytest.approx([175, 175, 85, 140, 175, 90], abs=0.2)
+    assert trace['x'][1] / trace['time'][1] == pytest.approx(1.3, abs=0.1)
+
+
+def test_metrics_keys(walk):
+    keys = {'steps', 'cadence_hz', 'stride_m', 'cost_of_transport', 'cost_of_transport_kind',
+            'grf_peak_bw', 'walked_s', 'mean_speed_mps', 'walker_fell', 'grf_first_hump_bw',
+            'grf_second_hump_bw', 'grf_dip_bw', 'muscle_cost_of_transport', 'max_torque_nm'}
+    assert keys <= set(walk.metrics)
+    assert 0.0 < walk.metrics['walked_s'] <= WALK_SECONDS + 1e-9
+
+
+def test_walking_regression(walk):
+    """What the shipped parameters achieve (docs/walking.md); raise these when it walks further."""
+    m = walk.metrics
+    assert m['walked_s'] >= WALKED_AT_LEAST_S
+    assert m['steps'] >= STEPS_AT_LEAST
+    assert m['mean_speed_mps'] >= SPEED_AT_LEAST
+
+
+WALKED_AT_LEAST_S = 0.6
+STEPS_AT_LEAST = 2
+SPEED_AT_LEAST = 0.5
+
+
+def test_plot_panels(walk, tmp_path):
+    from neuro_locomotion.plots import plot_run
+    path = tmp_path / 'walk.png'
+    plot_run(walk, path)
+    assert path.stat().st_size > 10000
+    assert walk.controller.plot_panels.count == 3
