@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     ros.add_argument('--arena', choices=('flat', 'water', 'amphibious'))
     ros.add_argument('--record', type=_output_path('.mcap'), metavar='FILE.mcap',
                      help='record the graph\'s topics to MCAP')
+    from .optimize import add_parser as add_optimize_parser
+    add_optimize_parser(sub)
     return parser
 
 
@@ -140,11 +142,16 @@ def cmd_ros(args) -> int:
                      arena=args.arena, record=args.record)
 
 
+def cmd_optimize(args) -> int:
+    from .optimize import cmd_optimize as run_optimize
+    return run_optimize(args)
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser().parse_args(argv)
-        return {'run': cmd_run, 'ros': cmd_ros}[args.command](args)
+        return {'run': cmd_run, 'ros': cmd_ros, 'optimize': cmd_optimize}[args.command](args)
     except ConfigError as error:
         print(f'neuroloco: error: {error}', file=sys.stderr)
         return EXIT_USAGE

@@ -28,6 +28,7 @@ class BodyInfo:
 # name -> "module:factory"; a factory is called as factory(body, **options) -> Controller.
 REGISTRY = {
     'hold': 'neuro_locomotion.hold:HoldController',
+    'pose': 'neuro_locomotion.pose:PoseController',
     'reflex': 'reflex_modules.walker:ReflexWalker',
     'oscillator': 'cpg_controller.controllers:OscillatorController',
 }

@@ -1,0 +1,206 @@
+"""Objectives for ``neuroloco optimize``: a run's result -> one number, **lower is better**.
+
+Every objective is computed from what :func:`neuro_locomotion.runner.run` returns (the 100 Hz
+trace and the metrics), so re-running a saved parameter set through the runner gives the same
+number bit for bit. Objectives (see docs/optimize.md for the formulas):
+
+- ``gait``: SCONE's ``MeasureGait10`` recipe: 100 x GaitMeasure (speed at least ``min_velocity``
+  over the whole duration; termination when the base drops below ``termination_height`` x its
+  start height; the time not survived counts as zero speed) + 0.1 x cost of transport (when the
+  controller reports ``cost_of_transport``) + a penalty on the peak ground reaction force above
+  1.4 body weights (when it reports ``grf_peak_bw``).
+- ``distance``: any robot, any controller: forward distance per second of the requested duration,
+  and the fraction of the duration not survived.
+- ``stand``: hold the base at a target height with little effort (``effort_rms_nm`` when the
+  controller reports it); known optimum: the base settles at the target.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .params import ConfigError
+
+# Per-robot defaults of the objective options (SI units).
+ROBOT_DEFAULTS = {
+    'gait': {
+        'human': {'min_velocity': 1.0},          # MeasureGait10
+        'quadruped': {'min_velocity': 0.3},
+        'salamander': {'min_velocity': 0.1},
+    },
+    'stand': {
+        'quadruped': {'target_height': 0.25},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Score:
+    value: float                   # the objective (lower is better)
+    terms: dict = field(default_factory=dict)   # its parts and the quantities they came from
+
+
+def _finite(metrics: dict, key: str) -> float | None:
+    value = metrics.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def base_track(result) -> tuple[np.ndarray, np.ndarray]:
+    """Times (s, from 0) and base positions (n, 3) of a run: the 100 Hz trace plus the end state."""
+    trace = result.trace
+    t = np.asarray(trace.time, dtype=float)
+    p = np.asarray(trace.base_position, dtype=float).reshape(-1, 3)
+    if t.size == 0:
+        raise ConfigError('the run recorded no trace')
+    m = result.metrics
+    end_t = float(m['sim_time_s'])
+    if end_t > t[-1]:
+        end = p[0].copy()
+        end[0] += m['forward_m']
+        end[1] += m['lateral_m']
+        end[2] = m['base_height_m']
+        t = np.append(t, end_t)
+        p = np.vstack([p, end])
+    return t - t[0], p
+
+
+def survival(result, duration: float, termination_height: float) -> tuple[float, int]:
+    """End of the run as SCONE's termination sees it: the first sample whose base height is below
+    ``termination_height`` x the start height, else the runner's end (a fall or the duration).
+
+    Returns (t_end in s, index of the last sample that counts)."""
+    t, p = base_track(result)
+    limit = termination_height * p[0, 2]
+    below = np.flatnonzero(p[:, 2] < limit)
+    last = int(below[0]) if below.size else len(t) - 1
+    return min(float(t[last]), duration), last
+
+
+class Objective:
+    name = ''
+    description = ''
+    options: dict = {}
+
+    def __init__(self, robot: str, **options):
+        defaults = dict(type(self).options)
+        defaults.update(ROBOT_DEFAULTS.get(self.name, {}).get(robot, {}))
+        unknown = set(options) - set(defaults)
+        if unknown:
+            raise ConfigError(f'objective {self.name}: unknown options {sorted(unknown)}; '
+                              f'choose from {sorted(defaults)}')
+        defaults.update(options)
+        for key, value in defaults.items():
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)):
+                raise ConfigError(f'objective {self.name}: option {key} must be a finite number, '
+                                  f'got {value!r}')
+        self.robot = robot
+        self.settings = defaults
+
+    def __call__(self, result, duration: float) -> Score:
+        raise NotImplementedError
+
+
+class GaitObjective(Objective):
+    """SCONE MeasureGait10: GaitMeasure (x100) + 0.1 x cost of transport + GRF limit penalty."""
+
+    name = 'gait'
+    description = ('100 x SCONE GaitMeasure (min_velocity, termination_height) + 0.1 x '
+                   'cost_of_transport + 10 x max(0, grf_peak_bw - 1.4)')
+    options = {'min_velocity': 1.0, 'termination_height': 0.85, 'window_s': 0.5,
+               'gait_weight': 100.0, 'cot_weight': 0.1, 'grf_limit_bw': 1.4, 'grf_weight': 10.0}
+
+    def gait_measure(self, result, duration: float) -> tuple[float, dict]:
+        """SCONE's GaitMeasure on fixed windows of ``window_s`` instead of detected steps:
+        1 - sum(dt_i n_i) / (sum dt_i + time not survived), n_i = clamp(1 - max(0, v_min - v_i)
+        / v_min, -1, 1), v_i the forward base speed in window i. 0: at least v_min throughout;
+        1: fell at once (or stood still); up to 2 walking backwards."""
+        s = self.settings
+        v_min, window = s['min_velocity'], s['window_s']
+        if not (v_min > 0 and window > 0):
+            raise ConfigError('objective gait: min_velocity and window_s must be positive')
+        t, p = base_track(result)
+        t_end, last = survival(result, duration, s['termination_height'])
+        edges = np.arange(0.0, t_end, window)
+        edges = np.append(edges, t_end) if edges.size == 0 or edges[-1] < t_end else edges
+        x = np.interp(edges, t[:last + 1], p[:last + 1, 0])
+        dt = np.diff(edges)
+        v = np.diff(x) / np.where(dt > 0, dt, 1.0)
+        norm = np.clip(1.0 - np.maximum(0.0, v_min - v) / v_min, -1.0, 1.0)
+        done = float(np.sum(dt * norm))
+        counted = float(np.sum(dt)) + max(duration - t_end, 0.0)
+        measure = 1.0 - done / counted if counted > 0 else 1.0
+        return measure, {'survived_s': t_end, 'forward_m': float(x[-1] - x[0]),
+                         'speed_mps': float((x[-1] - x[0]) / t_end) if t_end > 0 else 0.0}
+
+    def __call__(self, result, duration: float) -> Score:
+        s = self.settings
+        measure, info = self.gait_measure(result, duration)
+        value = s['gait_weight'] * measure
+        terms = {'gait_measure': measure, **info}
+        cot = _finite(result.metrics, 'cost_of_transport')
+        terms['cost_of_transport'] = cot
+        if cot is not None:
+            value += s['cot_weight'] * cot
+        grf = _finite(result.metrics, 'grf_peak_bw')
+        terms['grf_peak_bw'] = grf
+        if grf is not None:
+            excess = max(0.0, grf - s['grf_limit_bw'])
+            terms['grf_excess_bw'] = excess
+            value += s['grf_weight'] * excess
+        return Score(float(value), terms)
+
+
+class DistanceObjective(Objective):
+    """-(forward distance until termination) / duration + (1 - survived / duration)."""
+
+    name = 'distance'
+    description = '-forward_m(t_end) / duration + (1 - t_end / duration)'
+    options = {'termination_height': 0.5}
+
+    def __call__(self, result, duration: float) -> Score:
+        t, p = base_track(result)
+        t_end, last = survival(result, duration, self.settings['termination_height'])
+        forward = float(p[last, 0] - p[0, 0])
+        value = -forward / duration + (1.0 - t_end / duration)
+        return Score(float(value), {'forward_m': forward, 'survived_s': t_end})
+
+
+class StandObjective(Objective):
+    """RMS base-height error (cm) + effort_weight x effort_rms_nm + 100 x fraction not survived."""
+
+    name = 'stand'
+    description = ('100 x rms(z - target_height) [m] + effort_weight x effort_rms_nm '
+                   '+ 100 x (1 - t_end / duration)')
+    options = {'target_height': None, 'effort_weight': 0.1, 'termination_height': 0.5}
+
+    def __call__(self, result, duration: float) -> Score:
+        s = self.settings
+        t, p = base_track(result)
+        t_end, last = survival(result, duration, s['termination_height'])
+        target = p[0, 2] if s['target_height'] is None else s['target_height']
+        error = p[:last + 1, 2] - target
+        rms = float(np.sqrt(np.mean(error * error)))
+        value = 100.0 * rms + 100.0 * (1.0 - t_end / duration)
+        effort = _finite(result.metrics, 'effort_rms_nm')
+        if effort is not None:
+            value += s['effort_weight'] * effort
+        return Score(float(value), {'height_rms_error_m': rms, 'final_height_m': float(p[last, 2]),
+                                    'effort_rms_nm': effort, 'survived_s': t_end})
+
+
+OBJECTIVES = {cls.name: cls for cls in (GaitObjective, DistanceObjective, StandObjective)}
+
+
+def objective_names() -> list[str]:
+    return sorted(OBJECTIVES)
+
+
+def make_objective(name: str, robot: str, **options) -> Objective:
+    cls = OBJECTIVES.get(name)
+    if cls is None:
+        raise ConfigError(f'unknown objective {name!r}; choose one of {objective_names()}')
+    return cls(robot, **options)
