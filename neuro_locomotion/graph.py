@@ -1,0 +1,193 @@
+"""The ROS 2 node graph of each robot, described once in plain Python (no rclpy, no launch).
+
+Both ways of starting the graph read this description:
+
+* ``launch/<robot>.launch.py`` turns each :class:`NodeSpec` into a ``launch_ros.actions.Node``
+  (:meth:`NodeSpec.launch_kwargs`), for a full ROS 2 install (``ros2 launch``);
+* ``neuroloco ros ROBOT`` (:mod:`neuro_locomotion.bringup`) builds the same nodes in one process,
+  passing each the command-line arguments launch_ros would build (:meth:`NodeSpec.ros_args`).
+
+Adding a node to the graph is one :class:`NodeEntry` in :data:`GRAPH`. For example, a CPG node
+that drives the position controller of the quadruped and salamander would be::
+
+    NodeEntry('cpg_node', executable='cpg_node', factory='cpg_controller.node:CpgNode',
+              robots=('quadruped', 'salamander')),
+
+Its parameters go in a ``cpg_node:`` section of ``config/<robot>.yaml`` (one file per robot, the
+same file the lock-step runner reads), and remaps (``('from', 'to')`` pairs) in ``remaps``.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .params import ConfigError
+from .paths import PACKAGE, ROBOTS, config_file
+
+# Standard topic names (relative, so a namespace applies; ros2_control conventions).
+CLOCK = '/clock'                      # absolute: one clock per ROS domain, as with Gazebo
+JOINT_STATES = 'joint_states'
+IMU = 'imu'
+FOOT_CONTACTS = 'foot_contacts'
+ROBOT_DESCRIPTION = 'robot_description'
+POSITION_COMMANDS = 'forward_position_controller/commands'
+EFFORT_COMMANDS = 'forward_effort_controller/commands'
+
+
+@dataclass(frozen=True)
+class NodeEntry:
+    """One node of the graph, independent of robot and namespace."""
+
+    name: str                                   # node name, also its section in config/<robot>.yaml
+    executable: str                             # console script of the package (ros2 run / launch)
+    factory: str                                # 'module:Class' of the rclpy Node, for composition
+    robots: tuple[str, ...] = ROBOTS            # the robots whose graph includes this node
+    remaps: tuple[tuple[str, str], ...] = ()    # (from, to) topic/service remaps
+    parameters: tuple[tuple[str, object], ...] = ()   # fixed -p overrides (after the YAML file)
+    package: str = PACKAGE
+
+
+#: The graph. Others add the CPG and reflex nodes here (one entry each).
+GRAPH: tuple[NodeEntry, ...] = (
+    NodeEntry('sim_node', executable='sim_node', factory='locomotion_sim.node:SimNode'),
+)
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A node of one robot's graph, resolved: everything launch_ros needs to start it."""
+
+    package: str
+    executable: str
+    factory: str
+    name: str
+    namespace: str                              # '' or '/ns'
+    params_file: Path
+    parameters: dict = field(default_factory=dict)     # -p overrides, in order
+    remaps: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def fully_qualified_name(self) -> str:
+        return f'{self.namespace}/{self.name}'
+
+    def ros_args(self) -> list[str]:
+        """The arguments launch_ros builds for this node (launch_ros/actions/node.py)."""
+        args = ['--ros-args', '-r', f'__node:={self.name}']
+        if self.namespace:
+            args += ['-r', f'__ns:={self.namespace}']
+        args += ['--params-file', str(self.params_file)]
+        for key, value in self.parameters.items():
+            args += ['-p', f'{key}:={_yaml_scalar(value)}']
+        for src, dst in self.remaps:
+            args += ['-r', f'{src}:={dst}']
+        return args
+
+    def launch_kwargs(self) -> dict:
+        """Keyword arguments of ``launch_ros.actions.Node`` for this node."""
+        return {
+            'package': self.package,
+            'executable': self.executable,
+            'name': self.name,
+            'namespace': self.namespace,
+            'parameters': [str(self.params_file), dict(self.parameters)],
+            'remappings': list(self.remaps),
+            'output': 'screen',
+        }
+
+    def node_class(self):
+        """Import the rclpy Node class (for composing the graph in one process)."""
+        module, _, attr = self.factory.partition(':')
+        return getattr(importlib.import_module(module), attr)
+
+
+def _yaml_scalar(value) -> str:
+    """A value as the YAML text ``-p name:=value`` expects."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (list, tuple)):
+        return '[' + ', '.join(_yaml_scalar(v) for v in value) + ']'
+    return str(value)
+
+
+def normalize_namespace(namespace: str | None) -> str:
+    """'' for the root namespace, else '/a/b' (checked like rcl checks it)."""
+    ns = (namespace or '').strip()
+    if ns in ('', '/'):
+        return ''
+    ns = '/' + ns.strip('/')
+    for part in ns[1:].split('/'):
+        if not part or not (part[0].isalpha() or part[0] == '_') or \
+                not all(c.isalnum() or c == '_' for c in part):
+            raise ConfigError(f'invalid namespace {namespace!r}: use names of letters, digits and _ '
+                              'separated by /, not starting with a digit')
+    return ns
+
+
+def namespaced_params_file(path: str | Path, namespace: str, out_dir: str | Path | None = None) -> Path:
+    """``path`` with its node sections keyed by fully qualified name under ``namespace``.
+
+    rcl matches a section named ``sim_node`` only to the node ``/sim_node``; a node in a namespace
+    needs ``/ns/sim_node`` (or a wildcard). Rather than duplicating the robot's file per namespace,
+    the file is rewritten (as Nav2's RewrittenYaml does): ``sim_node`` -> ``/ns/sim_node``;
+    wildcard (``/**``) and already qualified sections are kept. Same input, same output file.
+    """
+    path = Path(path)
+    if not namespace:
+        return path
+    try:
+        tree = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f'{path}: cannot read parameter file ({error})') from None
+    if not isinstance(tree, dict):
+        raise ConfigError(f'{path}: expected a mapping of node names to ros__parameters')
+    rewritten = {}
+    for key, body in tree.items():
+        key = str(key)
+        if not key.startswith('/'):
+            key = f'{namespace}/{key}'
+        rewritten[key] = body
+    text = f'# {path} with node sections under namespace {namespace} (generated)\n' + \
+        yaml.safe_dump(rewritten, sort_keys=False)
+    digest = hashlib.sha1(text.encode()).hexdigest()[:12]
+    out_dir = Path(out_dir) if out_dir else Path(tempfile.gettempdir()) / f'{PACKAGE}_params'
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f'{path.stem}{namespace.replace("/", "_")}_{digest}.yaml'
+    if not out.is_file():
+        tmp = out.with_suffix(f'.{os.getpid()}.tmp')
+        tmp.write_text(text)
+        os.replace(tmp, out)
+    return out
+
+
+def build_graph(robot: str, namespace: str | None = '', arena: str | None = None,
+                use_sim_time: bool = True, config: str | Path | None = None,
+                params_dir: str | Path | None = None) -> list[NodeSpec]:
+    """The resolved nodes of ``robot``'s graph.
+
+    ``arena`` (if given) overrides the simulator's arena; ``config`` replaces the robot's
+    parameter file; ``params_dir`` is where a namespaced copy of it is written.
+    """
+    if robot not in ROBOTS:
+        raise ConfigError(f'unknown robot {robot!r}; choose one of {list(ROBOTS)}')
+    ns = normalize_namespace(namespace)
+    source = Path(config) if config else config_file(robot)
+    if not source.is_file():
+        raise ConfigError(f'parameter file not found: {source}')
+    params_file = namespaced_params_file(source, ns, params_dir)
+    nodes = []
+    for entry in GRAPH:
+        if robot not in entry.robots:
+            continue
+        parameters = {'use_sim_time': bool(use_sim_time)}
+        if arena and entry.name == 'sim_node':
+            parameters['arena'] = arena
+        parameters.update(dict(entry.parameters))
+        nodes.append(NodeSpec(entry.package, entry.executable, entry.factory, entry.name, ns,
+                              params_file, parameters, tuple(entry.remaps)))
+    return nodes
