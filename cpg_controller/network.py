@@ -769,11 +769,11 @@ def to_brian2(net: 'Network', codegen_target: str = 'numpy') -> Brian2Model:
                 sel = (pop_of[source] == a) & (pop_of[target] == b) & (np.sign(weight) == sign)
                 if not np.any(sel):
                     continue
-                syn = b2.Synapses(groups[pa.name], groups[pb.name], 'w : 1',
-                                  on_pre=f'{channel}_post += w', dt=dt * b2.second,
+                syn = b2.Synapses(groups[pa.name], groups[pb.name], 'weight : 1',
+                                  on_pre=f'{channel}_post += weight', dt=dt * b2.second,
                                   name=f'syn_{a}_{b}_{channel}')
                 syn.connect(i=source[sel] - c.bounds[a, 0], j=target[sel] - c.bounds[b, 0])
-                syn.w = np.abs(weight[sel])
+                syn.weight = np.abs(weight[sel])
                 syn.delay = delay[sel] * dt * b2.second
                 objects.append(syn)
     return Brian2Model(b2.Network(*objects), groups, spikes, offsets)
