@@ -46,12 +46,14 @@ def run_graph(robot: str, duration: float | None = None, namespace: str = '',
     """Run ``robot``'s graph for ``duration`` wall-clock seconds (None: until SIGINT/SIGTERM)."""
     import rclpy
     from rclpy.executors import ExternalShutdownException
+    from rclpy.signals import SignalHandlerOptions
 
     from locomotion_sim.node import spin
 
     specs = build_graph(robot, namespace, arena, use_sim_time=True, config=config)
     context = rclpy.Context()
-    rclpy.init(args=[], context=context)
+    # SIGINT and SIGTERM shut the context down (rclpy installs them only for its default context).
+    rclpy.init(args=[], context=context, signal_handler_options=SignalHandlerOptions.ALL)
     built, recorder, ex = [], None, None
     interrupted = False
     try:

@@ -1,6 +1,7 @@
 """``neuroloco ros``: the robot's graph composed in one process, as launch would start it."""
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 
@@ -102,3 +103,20 @@ def test_composed_human_graph_in_a_namespace(tmp_path):
         for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown(context=context)
+
+
+def test_neuroloco_ros_stops_cleanly_on_sigterm():
+    proc = subprocess.Popen([sys.executable, '-m', 'neuro_locomotion.cli', 'ros', 'quadruped'],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=ros_env(), cwd=ROOT)
+    try:
+        first = proc.stdout.readline()          # printed once every node is up
+        assert first.startswith('neuroloco ros quadruped: /sim_node'), proc.stderr.read()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert 'sim_time' in out and 'Traceback' not in err

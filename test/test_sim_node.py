@@ -286,6 +286,10 @@ def test_publish_rate_is_live_and_bad_values_are_refused(ros):
         result, = ros.set_parameters(NODE, publish_rate='fast')
         assert not result.successful
         assert ros.get_parameters(NODE, 'publish_rate') == [40.0]
+        # The other live parameters, as one atomic batch (same values: no effect on other tests).
+        results = ros.set_parameters(NODE, position_gain=0.3, velocity_gain=1.0,
+                                     command_timeout=COMMAND_TIMEOUT, real_time_factor=1.0)
+        assert all(r.successful for r in results), [r.reason for r in results]
     finally:
         result, = ros.set_parameters(NODE, publish_rate=PUBLISH_RATE)
         assert result.successful
