@@ -87,6 +87,9 @@ WALKER_PARAMS = [
               'than this above the ground', 'm', min=0.0, max=2.0),
     ParamSpec('metrics.fall_pitch', 1.0, 'the walker has fallen when the trunk leans more than '
               'this from vertical', 'rad', min=0.0, max=math.pi),
+    ParamSpec('metrics.min_swing', 0.05, 'a lift-off shorter than this (a bounce, contact chatter) '
+              'does not end a stance for the step metrics (the reflexes see every lift-off)', 's',
+              min=0.0, max=1.0),
     ParamSpec('metrics.trace_period', 0.005, 'sampling period of the controller trace (plots, '
               'gait-cycle averages)', 's', min=0.001, max=1.0),
 ]
@@ -174,20 +177,19 @@ def soft_limit_torque(phi, phi_rate, lower, upper, stiffness, relax_speed, dampi
     """GH2010 soft joint limits (torque that increases the inner angle is positive).
 
     Beyond a limit by d > 0 (rate dd > 0 going further): tau = c d (1 + dd / w), pushing back and
-    never pulling (clipped at 0): at w it relaxes with no torque. The damping c d / w is capped
+    never pulling (clipped at 0): relaxing at w it exerts nothing. The damping c d / w is capped
     per joint at ``damping_max`` (numerical stability of the explicit 1 ms torque).
-    lower/upper: per joint (nan = no limit on that side).
+    lower/upper: per joint (-inf/+inf: no limit on that side).
     """
     phi = np.asarray(phi, dtype=float)
-    rate = np.asarray(phi_rate, dtype=float)
+    over = phi - upper
+    under = lower - phi
     tau = np.zeros_like(phi)
-    over = np.where(np.isnan(upper), 0.0, phi - np.nan_to_num(upper, nan=0.0))
-    under = np.where(np.isnan(lower), 0.0, np.nan_to_num(lower, nan=0.0) - phi)
+    if not ((over > 0.0).any() or (under > 0.0).any()):
+        return tau
+    rate = np.asarray(phi_rate, dtype=float)
     for depth, direction in ((over, 1.0), (under, -1.0)):
-        beyond = depth > 0.0
-        if not beyond.any():
-            continue
-        d = np.where(beyond, depth, 0.0)
+        d = np.maximum(depth, 0.0)
         damping = np.minimum(stiffness * d / relax_speed, damping_max)
         push = stiffness * d + damping * (direction * rate)      # >= 0 pushes back
         tau -= direction * np.maximum(push, 0.0)
@@ -230,14 +232,17 @@ class ReflexWalker:
             if not mine:
                 raise ConfigError(f'no contact link of the {leg} leg among foot_links {feet}')
             self.foot_leg.append(np.array(mine))
-        inf = math.nan
+        inf = math.inf
         lower, upper = [], []
         for _leg in LEGS:
-            lower += [inf, inf, p['limits.ankle_min']]
+            lower += [-inf, -inf, p['limits.ankle_min']]
             upper += [p['limits.hip_max'], p['limits.knee_max'], p['limits.ankle_max']]
         self.limit_lower, self.limit_upper = np.array(lower), np.array(upper)
-        self.limit_damping_swing = np.asarray(p['limits.damping_max'], float)
-        self.limit_damping_stance = np.asarray(p['limits.damping_max_stance'], float)
+        swing = np.asarray(p['limits.damping_max'], float)
+        stance = np.asarray(p['limits.damping_max_stance'], float)
+        # the damping cap of each joint for each (left, right) stance combination
+        self._limit_cap = {(a, b): np.concatenate([stance if a else swing, stance if b else swing])
+                           for a in (False, True) for b in (False, True)}
         # effort limits in inner order, to report saturation
         self.effort = np.asarray(body.effort, dtype=float)
         self.stance_leg = LEGS.index(p['initial.stance_leg'])
@@ -290,7 +295,7 @@ class ReflexWalker:
         self._reset_bookkeeping()
         self._t0 = float(observation.time)
         self._x0 = float(observation.base_position[0])
-        self._stance = self.reflexes.stance.copy()
+        self._in_stance = self.reflexes.stance.copy()
         self._last_x = self._x0
         self._last_t = self._t0
 
@@ -303,8 +308,8 @@ class ReflexWalker:
                                                 self.muscles.normalized_length, phi[[1, 4]],
                                                 rate[[1, 4]], pitch, pitch_rate), dt)
         tau_muscle = self.muscles.step(stim, phi, dt)
-        cap = np.concatenate([self.limit_damping_stance if s else self.limit_damping_swing
-                              for s in self.reflexes.stance])
+        stance = self.reflexes.stance
+        cap = self._limit_cap[bool(stance[0]), bool(stance[1])]
         tau_limit = soft_limit_torque(phi, rate, self.limit_lower, self.limit_upper,
                                       self.params['limits.stiffness'],
                                       self.params['limits.relax_speed'], cap)
@@ -340,9 +345,10 @@ class ReflexWalker:
         self._stances = []              # per completed stance: dict of GRF numbers
         self._loads = [[], []]          # 1 kHz load of the current stance, per leg
         self._stance_start = [None, None]
-        self._stance = np.zeros(len(LEGS), dtype=bool)
+        self._in_stance = np.zeros(len(LEGS), dtype=bool)   # debounced stance (metrics)
+        self._lift_time = [None, None]
         self._trace = {'time': [], 'phi': [], 'activation': [], 'load': [], 'stance': [],
-                       'x': [], 'z': [], 'pitch': [], 'tau': []}
+                       'step_stance': [], 'x': [], 'z': [], 'pitch': [], 'tau': []}
         self._next_trace = 0.0
         self._max_tau = 0.0
 
@@ -361,17 +367,7 @@ class ReflexWalker:
             self._work_joint += float(np.sum(power[power > 0.0])) * dt
             fiber = -self.muscles.force * self.muscles.v_ce
             self._work_muscle += float(np.sum(fiber[fiber > 0.0])) * dt
-            stance = self.reflexes.stance
-            for leg in range(len(LEGS)):
-                if stance[leg] and not self._stance[leg]:
-                    self._touchdowns.append((t, leg, x))
-                    self._stance_start[leg] = t
-                    self._loads[leg] = []
-                if stance[leg]:
-                    self._loads[leg].append(load[leg])
-                elif self._stance[leg] and self._stance_start[leg] is not None:
-                    self._close_stance(leg, t)
-            self._stance = stance.copy()
+            self._book_steps(t, x, load)
         if t >= self._next_trace:
             self._next_trace = t + self.params['metrics.trace_period'] - 1e-9
             tr = self._trace
@@ -380,15 +376,44 @@ class ReflexWalker:
             tr['activation'].append(self.muscles.activation)
             tr['load'].append(load)
             tr['stance'].append(self.reflexes.stance.copy())
+            tr['step_stance'].append(self._in_stance.copy())
             tr['x'].append(x)
             tr['z'].append(float(obs.base_position[2]))
             tr['pitch'].append(pitch)
             tr['tau'].append(tau)
 
+    def _book_steps(self, t: float, x: float, load) -> None:
+        """Steps for the metrics: the reflexes' stance, debounced: a lift-off shorter than
+        ``metrics.min_swing`` (a bounce, or contact chatter) does not end the stance."""
+        stance = self.reflexes.stance
+        min_swing = self.params['metrics.min_swing']
+        for leg in range(len(LEGS)):
+            if stance[leg]:
+                if not self._in_stance[leg]:            # touchdown after a real swing: a step
+                    self._in_stance[leg] = True
+                    self._touchdowns.append((t, leg, x))
+                    self._stance_start[leg] = t
+                    self._loads[leg] = []
+                self._lift_time[leg] = None
+                self._loads[leg].append(load[leg])
+            elif self._in_stance[leg]:
+                if self._lift_time[leg] is None:
+                    self._lift_time[leg] = t
+                if t - self._lift_time[leg] >= min_swing:
+                    self._in_stance[leg] = False
+                    self._close_stance(leg, self._lift_time[leg])
+                    self._lift_time[leg] = None
+                else:
+                    self._loads[leg].append(load[leg])
+
     def _close_stance(self, leg: int, t: float) -> None:
-        loads = np.asarray(self._loads[leg])
         start = self._stance_start[leg]
         self._stance_start[leg] = None
+        if start is None:               # the stance the run started in is not a step
+            return
+        loads = np.asarray(self._loads[leg])
+        # drop the samples of a final bounce after the lift-off
+        loads = loads[:max(1, int(round((t - start) / self.dt)))]
         if loads.size < 20:
             return
         half = loads.size // 2
@@ -398,8 +423,9 @@ class ReflexWalker:
                               'dip': float(loads[first:second + 1].min())})
 
     def trace(self) -> dict:
-        """The controller trace as arrays (time, phi (n, 6), activation (n, 14), load (n, 2),
-        stance (n, 2), hip x and z, trunk pitch, tau (n, 6) URDF torques)."""
+        """The controller trace as arrays: time, phi (n, 6), activation (n, 14), load (n, 2),
+        stance (n, 2) as the reflexes saw it, step_stance (n, 2) debounced, hip x and z, trunk
+        pitch, tau (n, 6) URDF torques."""
         return {k: np.asarray(v) for k, v in self._trace.items()}
 
     def metrics(self) -> dict:
@@ -412,12 +438,12 @@ class ReflexWalker:
         tds = [td for td in self._touchdowns if td[0] <= end_t]
         steps = len(tds)
         cadence = stride = math.nan
-        if steps >= 2:
+        if steps >= 3:
             span = tds[-1][0] - tds[0][0]
             cadence = (steps - 1) / span if span > 0 else math.nan
             stride = 2.0 * (tds[-1][2] - tds[0][2]) / (steps - 1)
-        # GRF: every completed stance after the first touchdown (the start stance is not a step)
-        stances = [s for s in self._stances if s['start'] > self._t0 + 1e-9]
+        # GRF: every completed stance after a touchdown (the start stance is not a step)
+        stances = self._stances
         peaks = [s['peak'] for s in stances]
         out = {
             'walked_s': walked,
@@ -433,14 +459,17 @@ class ReflexWalker:
             'muscle_cost_of_transport': (self._work_muscle / (m * GRAVITY * distance)
                                          if distance > 0.1 else math.nan),
             'grf_peak_bw': max(peaks) if peaks else math.nan,
-            'grf_peak_median_bw': float(np.median(peaks)) if peaks else math.nan,
-            'grf_first_hump_bw': float(np.median([s['first'] for s in stances])) if stances else math.nan,
-            'grf_second_hump_bw': float(np.median([s['second'] for s in stances])) if stances else math.nan,
-            'grf_dip_bw': float(np.median([s['dip'] for s in stances])) if stances else math.nan,
-            'stance_s': float(np.median([s['end'] - s['start'] for s in stances])) if stances else math.nan,
+            'grf_peak_median_bw': _median(peaks),
+            'grf_first_hump_bw': _median([s['first'] for s in stances]),
+            'grf_second_hump_bw': _median([s['second'] for s in stances]),
+            'grf_dip_bw': _median([s['dip'] for s in stances]),
+            'stance_s': _median([s['end'] - s['start'] for s in stances]),
             'max_torque_nm': self._max_tau,
             'torque_saturated_steps': self._saturated,
         }
+        # undefined numbers (too few steps, no distance) are None, as JSON has no NaN
+        out = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+               for k, v in out.items()}
         cycle = gait_cycle_average(self.trace(), leg=0)
         if cycle is not None:
             act = cycle['activation'][:, :len(MUSCLES)]
@@ -450,13 +479,17 @@ class ReflexWalker:
         return out
 
 
+def _median(values) -> float:
+    return float(np.median(values)) if len(values) else math.nan
+
+
 # -- gait-cycle averages and plots ----------------------------------------------------------------
 def gait_cycle_average(trace: dict, leg: int = 0, points: int = 101, skip: int = 1):
     """Mean of the trace over the gait cycles of ``leg`` (touchdown to touchdown), resampled on
     0..100 % ; None with fewer than 1 complete cycle after skipping ``skip`` cycles."""
     if not len(trace.get('time', ())):
         return None
-    stance = trace['stance'][:, leg]
+    stance = trace['step_stance' if 'step_stance' in trace else 'stance'][:, leg]
     td = np.flatnonzero(stance[1:] & ~stance[:-1]) + 1
     td = td[skip:]
     if td.size < 2:
