@@ -11,8 +11,9 @@ number bit for bit. Objectives (see docs/optimize.md for the formulas):
   1.4 body weights (when it reports ``grf_peak_bw``).
 - ``distance``: any robot, any controller: forward distance per second of the requested duration,
   and the fraction of the duration not survived.
-- ``stand``: hold the base at a target height with little effort (``effort_rms_nm`` when the
-  controller reports it); known optimum: the base settles at the target.
+- ``stand``: hold the base at a target height (after ``settle_s``) with little effort
+  (``effort_rms_nm`` when the controller reports it); known optimum: the base settles at the
+  target, and what remains is the effort term.
 """
 from __future__ import annotations
 
@@ -170,19 +171,24 @@ class DistanceObjective(Objective):
 
 
 class StandObjective(Objective):
-    """RMS base-height error (cm) + effort_weight x effort_rms_nm + 100 x fraction not survived."""
+    """100 x RMS base-height error (m) after ``settle_s`` + effort_weight x effort_rms_nm
+    + 100 x fraction not survived. Known optimum: the base settles at ``target_height`` (the error
+    term vanishes); what remains is the effort term."""
 
     name = 'stand'
-    description = ('100 x rms(z - target_height) [m] + effort_weight x effort_rms_nm '
-                   '+ 100 x (1 - t_end / duration)')
-    options = {'target_height': None, 'effort_weight': 0.1, 'termination_height': 0.5}
+    description = ('100 x rms(z - target_height) [m, t >= settle_s] + effort_weight x '
+                   'effort_rms_nm + 100 x (1 - t_end / duration)')
+    options = {'target_height': None, 'settle_s': 0.5, 'effort_weight': 0.1,
+               'termination_height': 0.5}
 
     def __call__(self, result, duration: float) -> Score:
         s = self.settings
         t, p = base_track(result)
         t_end, last = survival(result, duration, s['termination_height'])
         target = p[0, 2] if s['target_height'] is None else s['target_height']
-        error = p[:last + 1, 2] - target
+        # samples after settling (at least the last one that counts)
+        first = min(int(np.searchsorted(t, s['settle_s'])), last)
+        error = p[first:last + 1, 2] - target
         rms = float(np.sqrt(np.mean(error * error)))
         value = 100.0 * rms + 100.0 * (1.0 - t_end / duration)
         effort = _finite(result.metrics, 'effort_rms_nm')

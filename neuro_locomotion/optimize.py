@@ -57,7 +57,8 @@ REJECTED = 1e9                 # objective of a candidate that could not be run 
 PROVENANCE_NODE = 'optimizer_provenance'
 CHECKPOINT, HISTORY, BEST = 'checkpoint.pkl', 'history.csv', 'best.yaml'
 HISTORY_COLUMNS = ('generation', 'best_so_far', 'generation_best', 'generation_mean', 'sigma',
-                   'evaluations', 'rejected', 'generation_wall_s', 'total_wall_s')
+                   'evaluations', 'rejected', 'generation_wall_s', 'total_wall_s',
+                   'generation_cpu_s')
 SPACES = ('range', 'relative')
 BACKENDS = ('local', 'ray')
 
@@ -258,7 +259,7 @@ def evaluate(problem: Problem, u, seed: int) -> dict:
     """Run one candidate; return its objective, terms, values and a few metrics."""
     from .runner import run
     values = problem.values(u)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     out = {'values': values, 'seed': seed}
     try:
         with tempfile.TemporaryDirectory(prefix='neuroloco-eval-') as tmp:
@@ -276,6 +277,7 @@ def evaluate(problem: Problem, u, seed: int) -> dict:
         out.update(value=REJECTED, terms={}, metrics={},
                    error=f'{type(error).__name__}: {_first_line(error)}')
     out['wall_s'] = time.perf_counter() - t0
+    out['cpu_s'] = time.process_time() - cpu0
     return out
 
 
@@ -349,6 +351,19 @@ def params_yaml(problem: Problem, values: dict, header: str = '',
 
 
 # -- backends --------------------------------------------------------------------------------------
+def _exit_with_parent(parent: int) -> None:
+    """Pool worker: end when the optimizer's process is gone (killed, not shut down), instead of
+    waiting for work forever."""
+    import threading
+
+    def watch():
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+    threading.Thread(target=watch, daemon=True, name='exit-with-parent').start()
+
+
 class LocalBackend:
     """A pool of ``workers`` processes (spawn: each starts clean)."""
 
@@ -358,7 +373,8 @@ class LocalBackend:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         self.pool = ProcessPoolExecutor(max_workers=workers,
-                                        mp_context=multiprocessing.get_context('spawn'))
+                                        mp_context=multiprocessing.get_context('spawn'),
+                                        initializer=_exit_with_parent, initargs=(os.getpid(),))
 
     def map(self, tasks: list, done) -> list:
         from concurrent.futures import as_completed
@@ -586,7 +602,7 @@ def history_csv(rows: list) -> str:
     writer = csv.writer(buffer, lineterminator='\n')
     writer.writerow(HISTORY_COLUMNS)
     for row in rows:
-        writer.writerow([repr(row[c]) if isinstance(row[c], float) else row[c]
+        writer.writerow([repr(row[c]) if isinstance(row.get(c), float) else row.get(c, '')
                          for c in HISTORY_COLUMNS])
     return buffer.getvalue()
 
@@ -752,7 +768,8 @@ def optimize(robot: str, controller: str, *, generations: int = 10, popsize: int
                 'generation_best': float(min(values)), 'generation_mean': float(np.mean(ok)),
                 'sigma': float(state.es.sigma), 'evaluations': state.evaluations,
                 'rejected': len(rejected), 'generation_wall_s': round(wall, 3),
-                'total_wall_s': round(state.wall_s, 3)})
+                'total_wall_s': round(state.wall_s, 3),
+                'generation_cpu_s': round(sum(r['cpu_s'] for r in results), 3)})
             _save(state, out)
             line = (f'generation {generation}: best so far {state.best["value"]:.6g} '
                     f'(this generation: best {min(values):.6g}, mean {np.mean(ok):.6g}), '
