@@ -84,8 +84,8 @@ def main(argv=None) -> int:
     parser.add_argument('--stiffness', type=float, default=None, help='N/m (default BW / 1 cm)')
     parser.add_argument('--damping', type=float, default=DEFAULT_DAMPING, help='N s/m')
     parser.add_argument('--params', help='reflex_node parameter file')
-    parser.add_argument('--foot-height', type=float, default=None,
-                        help='initial.foot_height (default: sphere radius less the static sink)')
+    parser.add_argument('--foot-height', type=float, default=0.02,
+                        help='initial.foot_height (default: the spheres just touch the ground)')
     parser.add_argument('--plot', help='PNG file')
     parser.add_argument('--metrics-json', help='JSON file')
     args = parser.parse_args(argv)
@@ -93,9 +93,9 @@ def main(argv=None) -> int:
     from neuro_locomotion.runner import run
 
     k = gh2010_contact()[0] if args.stiffness is None else args.stiffness
-    # the stance foot starts sunk by its static load: one BW on two spheres
-    foot = args.foot_height if args.foot_height is not None else 0.02 - 80.0 * GRAVITY / 2 / k
-    options = {'overrides': {'initial.foot_height': foot}}
+    # The spheres start just touching: starting sunk by the static load (5 mm) makes the contact
+    # push 1 BW up at t = 0 on a leg whose muscles are still at 0.01, and the foot pops up.
+    options = {'overrides': {'initial.foot_height': args.foot_height}}
     if args.params:
         options['params'] = args.params
     with soft_feet_runs(k, args.damping):

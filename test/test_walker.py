@@ -203,12 +203,11 @@ def walk():
 
 @pytest.fixture(scope='module')
 def soft_walk():
-    """The same on the soft heel and ball contacts (GH2010 stiffness), the stance foot sunk by
-    its static load at the start."""
+    """The same on the soft heel and ball contacts (GH2010 stiffness, the shipped damping), the
+    contact spheres just touching the ground at the start (python -m reflex_modules.contact)."""
     k, _ = gh2010_contact()
     with soft_feet_runs(k, DEFAULT_DAMPING):
-        return run('human', 'reflex', duration=WALK_SECONDS, stop_on_fall=False,
-                   overrides={'initial.foot_height': 0.02 - 80.0 * 9.81 / 2 / k})
+        return run('human', 'reflex', duration=WALK_SECONDS, stop_on_fall=False)
 
 
 def test_reflex_controller_runs_from_the_initial_condition_with_finite_bounded_torques(walk):
@@ -268,8 +267,10 @@ def test_walking_regression_soft_contact(soft_walk):
     assert m['steps'] >= SOFT['steps']
     assert m['mean_speed_mps'] >= SOFT['mean_speed_mps']
     assert np.isfinite(soft_walk.controller.trace()['tau']).all()
-    # soft contact: no chatter, and the first touchdown carries a real heel-strike peak
-    assert 1.0 < m['grf_peak_bw'] < 6.0
+    # the first touchdown (right leg) loads the leg with a heel-strike peak of a few BW
+    trace = soft_walk.controller.trace()
+    walked = trace['time'] <= m['walked_s']
+    assert 1.0 < trace['load'][walked, 1].max() < 6.0
 
 
 def test_plot_panels(walk, tmp_path):
