@@ -85,6 +85,10 @@ class World:
         for link in range(-1, pb.getNumJoints(self.body, physicsClientId=c)):
             pb.changeDynamics(self.body, link, lateralFriction=p['lateral_friction'],
                               linearDamping=0.0, angularDamping=0.0, physicsClientId=c)
+        if p['contact_stiffness'] > 0:      # compliant feet (e.g. GH2010's BW / 1 cm per point)
+            for link in self.foot_index:
+                pb.changeDynamics(self.body, int(link), contactStiffness=p['contact_stiffness'],
+                                  contactDamping=p['contact_damping'], physicsClientId=c)
         # Disable the default velocity motors on every joint (torque control works only then).
         all_joints = list(range(pb.getNumJoints(self.body, physicsClientId=c)))
         pb.setJointMotorControlArray(self.body, all_joints, pb.VELOCITY_CONTROL,

@@ -14,7 +14,9 @@ from neuro_locomotion.params import ConfigError
 from neuro_locomotion.runner import body_info, run
 from neuro_locomotion.paths import config_file
 from neuro_locomotion.types import EFFORT, Command
-from reflex_modules.contact import DEFAULT_DAMPING, gh2010_contact, soft_feet, soft_feet_runs
+from locomotion_sim.world import sim_params
+from neuro_locomotion.paths import config_file
+from reflex_modules.contact import DEFAULT_DAMPING, gh2010_contact
 from reflex_modules.parameters import JOINT_NAMES, MUSCLE_NAMES, build_muscle_set
 from reflex_modules.walker import (JointMap, ReflexWalker, soft_limit_torque, standing_hip_height,
                                    trunk_pitch, walker_params)
@@ -29,14 +31,14 @@ def _stand(soft: bool, lean=0.05, seconds=1.5):
     between heel and ball) with the position servo; return (GRF / m g over the last 0.5 s,
     penetration of each contact sphere at the end, m)."""
     k, c = gh2010_contact()
-    with World('human') as world:
+    contact = {'contact_stiffness': k, 'contact_damping': DEFAULT_DAMPING} if soft else \
+        {'contact_stiffness': 0.0, 'contact_damping': 0.0}
+    with World('human', params=sim_params('human', overrides=contact)) as world:
         m = world.total_mass()
         sink = m * 9.81 / 4 / k if soft else 0.0
         q = [0.0, 0.0, -lean] * 2
         world.params.apply({'initial_joint_positions': q,
                             'passive_initial_positions': [0.0, math.cos(lean) + 0.02 - sink, lean]})
-        if soft:
-            soft_feet(world, k, c)
         world.reset(0)
         total = []
         for _ in range(int(seconds * 1000)):
@@ -194,20 +196,29 @@ def test_parameters_from_config_and_params_file(tmp_path):
 WALK_SECONDS = 4.0
 
 
+def _rigid_config(tmp_path_factory):
+    """config/human.yaml with PyBullet's rigid contact instead of the shipped soft feet."""
+    text = config_file('human').read_text()
+    assert 'contact_stiffness: 78480.0' in text
+    path = tmp_path_factory.mktemp('rigid') / 'human.yaml'
+    path.write_text(text.replace('contact_stiffness: 78480.0', 'contact_stiffness: 0.0'))
+    return path
+
+
 @pytest.fixture(scope='module')
-def walk():
-    """One run from the GH2010 initial condition with the shipped parameters (config/human.yaml)
-    through the lock-step runner as ``neuroloco run`` does it (PyBullet's rigid contact)."""
-    return run('human', 'reflex', duration=WALK_SECONDS, stop_on_fall=False)
+def walk(tmp_path_factory):
+    """One run from the GH2010 initial condition with the shipped parameters through the lock-step
+    runner, on PyBullet's rigid contact (the chatter and start-state checks need it)."""
+    return run('human', 'reflex', duration=WALK_SECONDS, stop_on_fall=False,
+               config=_rigid_config(tmp_path_factory))
 
 
 @pytest.fixture(scope='module')
 def soft_walk():
-    """The same on the soft heel and ball contacts (GH2010 stiffness, the shipped damping), the
-    contact spheres just touching the ground at the start (python -m reflex_modules.contact)."""
-    k, _ = gh2010_contact()
-    with soft_feet_runs(k, DEFAULT_DAMPING):
-        return run('human', 'reflex', duration=WALK_SECONDS, stop_on_fall=False)
+    """The same as ``neuroloco run human --controller reflex`` does it: config/human.yaml's soft
+    heel and ball contacts (GH2010 stiffness, the shipped damping)."""
+    assert sim_params('human')['contact_stiffness'] == pytest.approx(gh2010_contact()[0], rel=1e-3)
+    return run('human', 'reflex', duration=WALK_SECONDS, stop_on_fall=False)
 
 
 def test_reflex_controller_runs_from_the_initial_condition_with_finite_bounded_torques(walk):
