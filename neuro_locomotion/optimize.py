@@ -241,7 +241,6 @@ class Problem:
             values[c.name] = c.spec.check(values[c.name])      # never passes an infeasible value
         return values
 
-
     def score(self, result):
         from .objectives import make_objective
         settings = {k: v for k, v in self.objective_settings.items() if v is not None}
@@ -611,6 +610,7 @@ def best_yaml(state: State) -> str:
     p, s, b = state.problem, state.settings, state.best
     command = (f'neuroloco run {p.robot} --controller {p.controller} --duration {p.duration!r} '
                f'--seed {b["seed"]} --params best.yaml')
+    check = f'neuroloco optimize {p.robot} --controller {p.controller} --check best.yaml'
     header = '\n'.join([
         '# neuroloco optimize: the BEST parameter set so far = the candidate with the lowest',
         '# objective of all evaluated ones. It is NOT the CMA-ES mean (that is never evaluated',
@@ -619,7 +619,8 @@ def best_yaml(state: State) -> str:
         f'{b["value"]!r} (lower is better)',
         f'# found in generation {b["generation"]} (candidate {b["index"]}, evaluation seed '
         f'{b["seed"]}); {state.evaluations} evaluations in {state.generation} generations',
-        f'# the same objective, bit for bit: {command}',
+        f'# the same run: {command}',
+        f'# the same objective, bit for bit (exit 0 when equal): {check}',
         f'# git {state.commit}, neuro_locomotion {_version()}, cma {s["cma_version"]}, '
         f'written {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}',
         '# values: units and the searched range in the comments'])
@@ -659,7 +660,12 @@ def read_best(path: str | Path) -> dict:
     nodes = read_ros_params(path)
     if PROVENANCE_NODE not in nodes:
         raise ConfigError(f'{path}: no {PROVENANCE_NODE} section')
-    return nodes[PROVENANCE_NODE]
+    info = nodes[PROVENANCE_NODE]
+    missing = [k for k in ('robot', 'controller', 'objective', 'objective_value', 'duration_s',
+                           'evaluation_seed') if k not in info]
+    if missing:
+        raise ConfigError(f'{path}: {PROVENANCE_NODE} lacks {missing}')
+    return info
 
 
 def reevaluate(path: str | Path) -> float:
@@ -845,9 +851,28 @@ def add_parser(sub) -> None:
                    '[min, max] (range, default) or default ± span·|default| (relative)')
     p.add_argument('--span', type=positive, help='relative space: fraction of the default '
                    '(default 0.5)')
+    p.add_argument('--check', metavar='FILE', help='instead of optimizing: run a best.yaml again '
+                   'and compare its objective with the saved one (exit 0 equal, 1 different)')
+
+
+def cmd_check(args) -> int:
+    """``--check FILE``: re-evaluate a saved set; 0 when the objective is identical, else 1."""
+    info = read_best(args.check)
+    if (info.get('robot'), info.get('controller')) != (args.robot, args.controller):
+        raise ConfigError(f'{args.check} is a result of {info.get("robot")} --controller '
+                          f'{info.get("controller")}, not {args.robot} --controller '
+                          f'{args.controller}')
+    saved = info['objective_value']
+    value = reevaluate(args.check)
+    same = value == saved
+    print(f'{args.check}: objective {info["objective"]} = {value!r}, saved {saved!r}: '
+          + ('identical' if same else f'DIFFERENT by {value - saved!r}'))
+    return 0 if same else 1
 
 
 def cmd_optimize(args) -> int:
+    if args.check is not None:
+        return cmd_check(args)
     if args.resume is not None and not Path(args.resume).is_dir():
         raise ConfigError(f'resume directory not found: {args.resume}')
     result = optimize(args.robot, args.controller, generations=args.generations,

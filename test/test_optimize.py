@@ -85,6 +85,22 @@ def test_reevaluating_best_yaml_gives_the_same_objective_bit_for_bit(reference):
                  '--params', str(out / BEST)]) == 0
 
 
+def test_cli_check_reevaluates_best_yaml(reference, tmp_path, capsys):
+    out, _ = reference
+    assert main(['optimize', 'quadruped', '--controller', 'pose', '--check', str(out / BEST)]) == 0
+    assert 'identical' in capsys.readouterr().out
+    # a changed value gives another objective: reported, exit 1
+    changed = tmp_path / 'changed.yaml'
+    text = (out / BEST).read_text()
+    info = read_best(out / BEST)
+    changed.write_text(text.replace(f'objective_value: {info["objective_value"]!r}',
+                                    f'objective_value: {info["objective_value"] + 1.0!r}'))
+    assert main(['optimize', 'quadruped', '--controller', 'pose', '--check', str(changed)]) == 1
+    assert 'DIFFERENT' in capsys.readouterr().out
+    assert main(['optimize', 'salamander', '--controller', 'pose', '--check',
+                 str(out / BEST)]) == 2
+
+
 def test_resumed_run_equals_uninterrupted_run(reference, tmp_path):
     ref, ref_result = reference
     out = tmp_path / 'resumed'
