@@ -29,6 +29,7 @@ from neuro_locomotion.params import ConfigError, ParamSpec
 from cpg_controller import kernel as K
 from cpg_controller.neurons import CURRENT_UNIT, DEFAULT_DT, MODELS, NeuronModel, neuron_model
 
+_advance = K.advance
 SYNAPSE_TYPES = ('excitatory', 'inhibitory')
 NETWORK_KEYS = ('name', 'description', 'dt', 'noise_dt', 'seed', 'populations', 'projections')
 POPULATION_KEYS = ('name', 'model', 'size', 'params', 'drive', 'noise', 'v_init', 'bias')
@@ -121,7 +122,8 @@ def _range(spec: ParamSpec, value: Any, where: str) -> tuple[float, float]:
     """A number or a [low, high] list."""
     if isinstance(value, (list, tuple)):
         if len(value) != 2:
-            raise ConfigError(f'{where}.{spec.name}: expected a number or [low, high], got {value!r}')
+            raise ConfigError(f'{where}.{spec.name}: expected a number or [low, high], '
+                              f'got {value!r}')
         low, high = (_number(spec, v, where) for v in value)
         if low > high:
             raise ConfigError(f'{where}.{spec.name}: low {low} is above high {high}')
@@ -349,7 +351,7 @@ class CompiledNetwork:
         return source, column % n, sign * self.syn_w, self.syn_delay.copy()
 
 
-def compile(spec: NetworkSpec | Mapping | str | Path) -> CompiledNetwork:  # noqa: A001 (the brief's name)
+def compile(spec: NetworkSpec | Mapping | str | Path) -> CompiledNetwork:  # noqa: A001
     """Build the kernel's flat arrays: per-neuron parameters, CSR synapses, integer delays."""
     spec = load_network(spec)
     dt = spec.dt
@@ -427,7 +429,9 @@ def compile(spec: NetworkSpec | Mapping | str | Path) -> CompiledNetwork:  # noq
         proj_ids.append(np.full(i_pre.size, j, dtype=np.int64))
     if sources:
         source = np.concatenate(sources)
-        order = np.argsort(source, kind='stable')
+        # CSR by source; within a source by delay (the kernel handles one run of equal delays
+        # at a time), then by target
+        order = np.lexsort((np.concatenate(targets), np.concatenate(delays), source))
         source = source[order]
         slots = np.concatenate(targets)[order]
         weight = np.concatenate(weights)[order]
@@ -436,6 +440,7 @@ def compile(spec: NetworkSpec | Mapping | str | Path) -> CompiledNetwork:  # noq
     else:
         source = slots = delay = proj_id = np.zeros(0, dtype=np.int64)
         weight = np.zeros(0)
+    K.base_input(par, n_lif)
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(source, minlength=n), out=indptr[1:])
     return CompiledNetwork(
@@ -509,11 +514,13 @@ class Network:
         self._par = self._fa[head[K.H_PAR]:head[K.H_PAR] + K.N_PAR * n].reshape(K.N_PAR, n)
         self._rates = self._fa[head[K.H_RATES]:head[K.H_RATES] + n_pops]
         self._ring = self._fa[head[K.H_RING]:head[K.H_RING] + c.n_slots * 2 * n]
-        self._touched = self._ia[head[K.H_TOUCHED]:head[K.H_TOUCHED] + c.n_slots * (2 * n + 1)]
+        self._touched = self._ia[head[K.H_TOUCHED]:head[K.H_TOUCHED] + c.n_slots * (2 * n + 2)]
         self._ctl = np.zeros(K.N_CTL, dtype=np.uint64)
         self._rec = np.zeros((2, 0), dtype=np.int64)
         self._counts = np.zeros((1, n_pops))
         self._substeps: dict[float, int] = {}
+        self._last_dt = None      # step()'s cache of its last tick length and substep count
+        self._last_sub = 0
         self._n_rec = 0
         self.reset(seed)
 
@@ -588,6 +595,7 @@ class Network:
         k = self.index(pop)
         self._pops[k, K.Q_DRIVE] = float(value)
         self._par[K.P_DRIVE, self.compiled.neurons(k)] = float(value)
+        K.base_input(self._par, self.compiled.n_lif)
 
     def get_drive(self, pop: str | int) -> float:
         return float(self._pops[self.index(pop), K.Q_DRIVE])
@@ -618,9 +626,11 @@ class Network:
     def step(self, dt_control: float = 1e-3) -> np.ndarray:
         """Advance one control tick (a multiple of dt); return each population's rate in Hz
         (spikes per neuron per second over the tick), in population order."""
-        n_sub = self._substeps.get(dt_control) or self._n_sub(dt_control)
-        self._n_rec = K.advance(self._fa, self._ia, self._ctl, self._counts, self._rec, 1,
-                                n_sub)[1]
+        if dt_control != self._last_dt:
+            self._last_sub = self._n_sub(dt_control)
+            self._last_dt = dt_control
+        self._n_rec = _advance(self._fa, self._ia, self._ctl, self._counts, self._rec, 1,
+                               self._last_sub)[1]
         return self._rates.copy()
 
     @property
@@ -643,7 +653,8 @@ class Network:
             raise ValueError(f'duration must be a finite number of seconds >= 0, got {duration!r}')
         n_ticks = int(round(duration / dt_control))
         if abs(n_ticks * dt_control - duration) > 1e-9 * max(1.0, duration):
-            raise ValueError(f'duration {duration} s is not a multiple of dt_control {dt_control} s')
+            raise ValueError(f'duration {duration} s is not a multiple of dt_control '
+                             f'{dt_control} s')
         t0 = self.time
         counts = np.zeros((n_ticks, len(self.names)))
         chunks = []
@@ -755,8 +766,8 @@ def to_brian2(net: 'Network', codegen_target: str = 'numpy') -> Brian2Model:
         sigma = net._pops[k, K.Q_SIGMA]
         if sigma > 0:
             g.I_noise = st[K.S_NOISE, sl]
-            objects.append(g.run_regularly(f'I_noise = {sigma!r} * randn()',
-                                           dt=c.noise_steps * dt * b2.second, when='start'))
+            g.run_regularly(f'I_noise = {float(sigma)!r} * randn()',  # a group's own object
+                            dt=c.noise_steps * dt * b2.second, when='start')
         groups[pop.name] = g
         spikes[pop.name] = b2.SpikeMonitor(g, name=f'spikes_{k}')
         offsets[pop.name] = sl.start

@@ -70,7 +70,8 @@ LIF_PARAMS = (
     ParamSpec('b_w2', 0.0, 'increment of the second adaptation current per spike (0: none)', 'nA',
               min=0.0, max=1e6),
     ParamSpec('i_exc_max', math.inf, 'saturation of the excitatory synaptic current: the '
-              'membrane sees I_exc / (1 + I_exc / i_exc_max) (omit: linear)', 'nA', min=1e-9, max=1e9),
+              'membrane sees I_exc / (1 + I_exc / i_exc_max) (omit: linear)', 'nA',
+              min=1e-9, max=1e9),
     ParamSpec('i_inh_max', math.inf, 'saturation of the inhibitory synaptic current, likewise '
               '(omit: linear)', 'nA', min=1e-9, max=1e9),
     ParamSpec('integrator', 'exponential_euler', 'update rule of the linear equations',
@@ -93,7 +94,8 @@ IZHIKEVICH_PARAMS = (
     ParamSpec('b_w2', 0.0, 'increment of the second adaptation current per spike (0: none)', '1',
               min=0.0, max=1e6),
     ParamSpec('i_exc_max', math.inf, 'saturation of the excitatory synaptic current: the '
-              'membrane sees I_exc / (1 + I_exc / i_exc_max) (omit: linear)', '1', min=1e-9, max=1e9),
+              'membrane sees I_exc / (1 + I_exc / i_exc_max) (omit: linear)', '1',
+              min=1e-9, max=1e9),
     ParamSpec('i_inh_max', math.inf, 'saturation of the inhibitory synaptic current, likewise '
               '(omit: linear)', '1', min=1e-9, max=1e9),
     ParamSpec('integrator', 'euler', 'update rule (Izhikevich is always forward Euler)',
@@ -141,7 +143,7 @@ class NeuronModel:
 
 
 def neuron_model(model: str, params: Mapping | None = None, where: str = '') -> NeuronModel:
-    """Validate ``params`` for ``model`` ('lif' or 'izhikevich'); raise ConfigError naming the problem.
+    """Validate ``params`` for ``model`` ('lif' or 'izhikevich'); ConfigError names any problem.
 
     Izhikevich: ``preset`` (default RS) fills a, b, c, d; explicit a, b, c, d override it.
     LIF: give ``R`` or ``C`` (R = tau_m / C); neither means R = 10 MΩ.
@@ -191,7 +193,8 @@ def simulate_neuron(model: str = 'izhikevich', preset: str | None = None,
         raise ValueError(f'dt must be a positive finite number of seconds, got {dt!r}')
     if (isinstance(duration, bool) or not isinstance(duration, (int, float))
             or not math.isfinite(duration) or duration < 0):
-        raise ValueError(f'duration must be a non-negative finite number of seconds, got {duration!r}')
+        raise ValueError(f'duration must be a non-negative finite number of seconds, '
+                         f'got {duration!r}')
     n_steps = int(round(duration / dt))
     currents = np.asarray(current, dtype=float)
     if currents.ndim == 0:

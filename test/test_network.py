@@ -272,10 +272,11 @@ def dense_reference(net, n_steps):
     flush = lambda x: np.where(x > 1e-30, x, 0.0)  # noqa: E731
     spikes = []
     for k in range(n_steps):
-        current = (par[K.P_DRIVE] + par[K.P_BIAS] + 0.0 - w - w2
-                   + i_exc / (1.0 + par[K.P_KEXC] * i_exc)
-                   - i_inh / (1.0 + par[K.P_KINH] * i_inh))
-        v_inf = par[K.P_0] + par[K.P_1] * current
+        synaptic = (i_exc / (1.0 + par[K.P_KEXC] * i_exc)
+                    - i_inh / (1.0 + par[K.P_KINH] * i_inh))
+        # P_BASE: LIF v_rest + R (drive + bias), Izhikevich drive + bias
+        current = par[K.P_BASE] + 0.0 - w - w2 + synaptic
+        v_inf = par[K.P_BASE] + par[K.P_1] * (0.0 - w - w2 + synaptic)
         v_lif = v_inf + (v - v_inf) * par[K.P_2]
         r = np.where(ref > 0.5, ref - 1.0, 0.0)
         v_lif = np.where(r < 0.5, v_lif, v)
