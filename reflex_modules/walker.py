@@ -83,6 +83,17 @@ WALKER_PARAMS = [
               'muscle or 14 (MUSCLE_NAMES order: left HFL GLU HAM VAS GAS SOL TA, then right); '
               'every CE starts at its isometric equilibrium for the start angles', '1',
               min=0.01, max=1.0),
+    ParamSpec('initial.stance_angle_offset', [0.0, 0.0, 0.0], 'added to initial.stance_angles '
+              '(hip, knee, ankle): the start posture as optimizer variables with a zero default',
+              'rad', min=-0.5, max=0.5, length=3),
+    ParamSpec('initial.swing_angle_offset', [0.0, 0.0, 0.0], 'added to initial.swing_angles '
+              '(hip, knee, ankle)', 'rad', min=-0.5, max=0.5, length=3),
+    ParamSpec('initial.stance_preactivation', [0.0] * 7, 'added to initial.activation for the '
+              'stance leg muscles (HFL GLU HAM VAS GAS SOL TA), the sum clipped to [0.01, 1]: a '
+              'pre-loaded stance leg at the start', '1', min=0.0, max=1.0, length=7),
+    ParamSpec('initial.swing_preactivation', [0.0] * 7, 'added to initial.activation for the '
+              'swing leg muscles (HFL GLU HAM VAS GAS SOL TA), the sum clipped to [0.01, 1]', '1',
+              min=0.0, max=1.0, length=7),
     ParamSpec('metrics.fall_hip_height', 0.7, 'the walker has fallen when its hip is lower '
               'than this above the ground', 'm', min=0.0, max=2.0),
     ParamSpec('metrics.fall_pitch', 1.0, 'the walker has fallen when the trunk leans more than '
@@ -95,6 +106,63 @@ WALKER_PARAMS = [
 ]
 
 REFLEX_NODE_PARAMS: list[ParamSpec] = GH2010_PARAMS + WALKER_PARAMS
+
+# -- what `neuroloco optimize human --controller reflex` tunes (docs/optimize.md, docs/walking.md) --
+#: Search bounds per tuned number (the ParamSpecs' own [min, max] are the physical limits; these
+#: are the sensible ones). ``--space range`` searches [lo, hi]; ``--space relative`` searches
+#: default +- span |default| cut to [lo, hi]; a zero default (the start-state offsets and
+#: pre-activations) searches [lo, hi] in both spaces.
+_SEARCH = {
+    'reflex.stance_load_threshold': (0.03, 0.3),
+    'reflex.sol_g_f': (0.3, 3.0),
+    'reflex.gas_g_f': (0.3, 3.0),
+    'reflex.ta_g_l': (0.2, 3.0),
+    'reflex.ta_l_off': (0.5, 0.95),
+    'reflex.sol_ta_g_f': (0.0, 1.0),
+    'reflex.vas_g_f': (0.3, 2.5),
+    'reflex.vas_s0': (0.0, 0.3),
+    'reflex.vas_k_phi': (0.0, 6.0),
+    'reflex.vas_phi_off': (150.0 * DEG, 180.0 * DEG),
+    'reflex.trunk_k_p': (0.5, 5.0),
+    'reflex.trunk_k_d': (0.0, 1.0),
+    'reflex.trunk_theta_ref': (-0.05, 0.3),
+    'reflex.trunk_s0': (0.0, 0.3),
+    'reflex.swing_prep_delta_s': (0.0, 0.6),
+    'reflex.hfl_g_l': (0.05, 3.0),
+    'reflex.hfl_l_off': (0.3, 0.9),
+    'reflex.ham_hfl_g_l': (0.0, 10.0),
+    'reflex.ham_l_off': (0.6, 1.1),
+    'reflex.hfl_k_lean': (0.0, 4.0),
+    'reflex.ham_g_f': (0.1, 2.0),
+    'reflex.glu_g_f': (0.05, 2.0),
+    'initial.speed': (0.8, 1.8),
+    'initial.foot_height': (0.014, 0.024),
+    'initial.stance_angle_offset': (-0.26, 0.26),      # +-15 deg
+    'initial.swing_angle_offset': (-0.26, 0.26),
+    'initial.stance_preactivation': (0.0, 0.9),
+    'initial.swing_preactivation': (0.0, 0.9),
+}
+#: Array elements tuned (the others keep their value): all three start angles of each leg, all
+#: seven stance-leg pre-activations, and HFL, HAM, TA of the swing leg (the other swing muscles
+#: sit at S0 in swing and their start activation decays within ~30 ms).
+_ELEMENTS = {'initial.swing_preactivation': (0, 2, 6)}
+
+
+def _narrowed(spec: ParamSpec) -> ParamSpec:
+    import dataclasses
+    lo, hi = _SEARCH[spec.name]
+    return dataclasses.replace(spec, min=lo, max=hi)
+
+
+#: The node's parameters, with the search bounds above as [min, max] of the tuned ones (the
+#: optimizer looks the TUNABLE names up here; the walker itself checks against REFLEX_NODE_PARAMS).
+PARAM_SPECS: list[ParamSpec] = [_narrowed(s) if s.name in _SEARCH else s
+                                for s in REFLEX_NODE_PARAMS]
+#: 22 reflex gains/offsets/threshold + vx0, foot height, 6 start angles, 7 + 3 pre-activations.
+TUNABLE: list[str] = [item for name in _SEARCH for item in
+                      ([f'{name}[{i}]' for i in _ELEMENTS[name]] if name in _ELEMENTS
+                       else [name])]
+OBJECTIVE = 'gait'
 
 
 def walker_params(config: str | Path | None = None, params: str | Path | None = None,
@@ -254,8 +322,9 @@ class ReflexWalker:
         p = self.params
         phi = np.empty(len(LEGS) * len(JOINTS))
         for leg in range(len(LEGS)):
-            key = 'initial.stance_angles' if leg == self.stance_leg else 'initial.swing_angles'
-            phi[3 * leg:3 * leg + 3] = p[key]
+            key = 'stance' if leg == self.stance_leg else 'swing'
+            phi[3 * leg:3 * leg + 3] = (np.asarray(p[f'initial.{key}_angles'], dtype=float)
+                                        + np.asarray(p[f'initial.{key}_angle_offset'], dtype=float))
         return phi
 
     def initial_state(self) -> dict:
@@ -269,12 +338,21 @@ class ReflexWalker:
                 'base_start_velocity': [p['initial.speed'], 0.0, 0.0]}
 
     def _initial_activation(self) -> np.ndarray:
-        act = np.asarray(self.params['initial.activation'], dtype=float)
+        p = self.params
+        act = np.asarray(p['initial.activation'], dtype=float)
         n = self.muscles.n_muscles
         if act.size == 1:
-            return np.full(n, act[0])
-        if act.size != n:
+            act = np.full(n, act[0])
+        elif act.size != n:
             raise ConfigError(f'initial.activation has {act.size} values: give 1 or {n}')
+        pre = np.asarray(p['initial.stance_preactivation'], dtype=float)
+        swing = np.asarray(p['initial.swing_preactivation'], dtype=float)
+        if pre.any() or swing.any():
+            k = len(MUSCLES)
+            act = act.copy()
+            for leg in range(len(LEGS)):
+                act[k * leg:k * leg + k] += pre if leg == self.stance_leg else swing
+            act = np.clip(act, 0.01, 1.0)
         return act
 
     # -- Controller interface ---------------------------------------------------------------------
