@@ -104,8 +104,11 @@ QUADRUPED_PARAMS = [
               'stance legs carry by feedforward torque −Jᵀ(0, 0, m g / n_stance) (no sag, so the '
               'feet touch down when the decoder says)', '1', min=0.0, max=2.0),
     ParamSpec('heading.gain', 0.0, 'steering: stroke-length difference between the sides per '
-              'rad of yaw away from the start heading (0: open loop, reads no base sensor)',
-              '1/rad', min=0.0, max=5.0),
+              'rad of yaw away from the start heading (0 with integral_gain 0: open loop, reads '
+              'no base sensor)', '1/rad', min=0.0, max=5.0),
+    ParamSpec('heading.integral_gain', 0.0, 'steering: stroke-length difference per rad·s of '
+              'accumulated yaw error (cancels a gait\'s own turning, e.g. the gallop\'s)',
+              '1/(rad·s)', min=0.0, max=5.0),
 ] + [spec for gait, (drive, duty, length, height) in _GAIT_DEFAULTS.items() for spec in (
     ParamSpec(f'gaits.{gait}.drive', drive, f'default drive of the {gait}', '1', min=0.0, max=100.0),
     ParamSpec(f'gaits.{gait}.duty_factor', duty, f'stance fraction of the cycle of the {gait}',
@@ -300,22 +303,17 @@ def _servo_effort(q_leg, phase, amp, weight, position, velocity, kp, kd, order, 
                   force, ff, tau):
     """tau[k] = kp (q* − q) − kd q̇ + support torque, output joint k = leg-major index order[k].
 
-    Support: the legs on the ground (stance legs, and every leg as its amplitude goes to 0)
-    share ``weight`` (N) equally; torque −Jᵀ(0, 0, F) at the target posture."""
+    The legs on the ground (the stance legs, and every leg as its amplitude goes to 0) share
+    ``weight`` (N) equally; support torque −Jᵀ(0, 0, F) at the target posture."""
     total = 0.0
     for i in range(4):
         a = min(max(amp[i], 0.0), 1.0)
         st = 1.0 if (phase[i] % (2.0 * math.pi)) < math.pi else 0.0
         force[i] = (1.0 - a) + a * st
         total += force[i]
-    if weight > 0.0 and total > 1e-9:
-        for i in range(4):
-            force[i] *= weight / total
-        _support_rows(q_leg, force, d, l1, l2, ff)
-    else:
-        for i in range(4):
-            for j in range(3):
-                ff[i, j] = 0.0
+    for i in range(4):
+        force[i] = weight * force[i] / total if total > 1e-9 else 0.0
+    _support_rows(q_leg, force, d, l1, l2, ff)
     for k in range(order.shape[0]):
         m = order[k]
         tau[k] = kp[k] * (q_leg[m // 3, m % 3] - position[k]) - kd[k] * velocity[k] + ff[m // 3, m % 3]
@@ -381,6 +379,8 @@ class QuadrupedOscillatorController:
         self.decoder.configure(step_length_m=p[f'gaits.{gait}.step_length_m'],
                                step_height_m=p[f'gaits.{gait}.step_height_m'])
         self.heading_gain = p['heading.gain']
+        self.heading_ki = p['heading.integral_gain']
+        self._steer = self.heading_gain > 0 or self.heading_ki > 0
         self.pd = p['servo.mode'] == 'pd'
         kinds = [n.rsplit('_', 1)[-1] if not n.endswith('hip_abad') and not n.endswith('hip_flex')
                  else n[-8:] for n in body.joint_names]
@@ -392,7 +392,7 @@ class QuadrupedOscillatorController:
         self._ff = np.zeros((4, 3))
         self._force = np.zeros(4)
         sensors = {'contacts'}
-        if self.heading_gain > 0:
+        if self._steer:
             sensors.add('base')
         if self.pd:
             sensors.add('joints')
@@ -422,7 +422,8 @@ class QuadrupedOscillatorController:
         self._contacts.clear()
         self.decoder.clipped = 0
         self._ramp = p['oscillator.ramp_s']
-        if self.heading_gain > 0 and observation.base_orientation is not None:
+        self._yaw_integral = 0.0
+        if self._steer and observation.base_orientation is not None:
             self._yaw0 = _yaw(observation.base_orientation)
 
     def step(self, observation: Observation, dt: float) -> Command:
@@ -432,9 +433,14 @@ class QuadrupedOscillatorController:
         amp = out.amplitude / math.sqrt(cpg.mu)
         if t < self._ramp:
             amp = amp * (t / self._ramp)
-        if self.heading_gain > 0 and observation.base_orientation is not None:
+        if self._steer and observation.base_orientation is not None:
             err = _wrap(_yaw(observation.base_orientation) - self._yaw0)
-            s = float(np.clip(self.heading_gain * err, -0.5, 0.5))
+            if t >= self._ramp:
+                self._yaw_integral = float(np.clip(self._yaw_integral + err * dt,
+                                                   -0.5 / max(self.heading_ki, 1e-9),
+                                                   0.5 / max(self.heading_ki, 1e-9)))
+            s = float(np.clip(self.heading_gain * err + self.heading_ki * self._yaw_integral,
+                              -0.5, 0.5))
             # yaw to the left (err > 0): lengthen the left strokes, shorten the right ones
             self.decoder.set_step_scale([1 + s, 1 - s, 1 + s, 1 - s])
         self._phase, self._amp = out.phase, amp

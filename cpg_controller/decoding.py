@@ -318,6 +318,11 @@ class QuadrupedDecoder:
         return self._q.reshape(12)[self._order]
 
     @property
+    def last_feet(self) -> np.ndarray:
+        """Foot targets (4, 3) of the last :meth:`decode`, leg frames, a view."""
+        return self._feet
+
+    @property
     def last_leg_targets(self) -> np.ndarray:
         """The last :meth:`decode` result as (4 legs, 3 joints) (abad, flex, knee), a view."""
         return self._q

@@ -8,10 +8,8 @@ import math
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from neuro_locomotion.controllers import make_controller
 from neuro_locomotion.params import ConfigError
 from neuro_locomotion.runner import run
 
@@ -40,6 +38,47 @@ def test_quadruped_trot_phases_from_touchdowns(trot):
     assert all(abs(d - m['nominal_duty_factor']) < 0.05 for d in m['duty_factor']), m
     assert all(n >= 15 for n in m['touchdowns'])          # one touchdown per foot per cycle
     assert m['phase_locking'][1:] == pytest.approx([1.0] * 3, abs=0.02)
+
+
+@pytest.mark.parametrize('gait', ['bound', 'walk'])
+def test_other_quadruped_gaits_stay_up_in_their_pattern(gait):
+    m = run('quadruped', 'oscillator', duration=10.0, gait=gait).metrics
+    assert not m['fell'] and m['forward_m'] / m['sim_time_s'] > 0.2, m
+    assert m['gait'] == gait and m['phase_error'] <= 0.05, m
+
+
+def test_salamander_swims_a_third_of_a_body_length_per_second():
+    m = run('salamander', 'oscillator', duration=12.0, arena='water', gait='swim').metrics
+    assert m['gait'] == 'swim' and m['drive'] > 3
+    assert m['forward_m'] / m['sim_time_s'] >= 0.27, m          # 0.3 body lengths (0.90 m) per s
+    assert m['frequency_hz'] == pytest.approx(m['nominal_frequency_hz'], rel=0.02)
+    assert len(m['phase_offsets']) == 8                           # per body joint, head to tail
+    assert m['phase_error'] <= 0.02, m                            # 1/8 cycle per segment
+
+
+def test_salamander_walks_forward_on_land():
+    m = run('salamander', 'oscillator', duration=10.0, arena='flat', gait='walk').metrics
+    assert m['gait'] == 'walk' and m['drive'] < 3
+    assert not m['fell'] and m['forward_m'] / m['sim_time_s'] > 0.05, m
+    assert abs(m['lateral_m']) < 0.5 * m['forward_m']
+    assert m['frequency_hz'] == pytest.approx(m['nominal_frequency_hz'], rel=0.05)
+    assert m['phase_error'] <= 0.1, m                             # limbs trot (LF with RH)
+
+
+@pytest.mark.parametrize('options,words', [
+    ({'gait': 'fly'}, "unknown gait 'fly'"),
+    ({'drive': 5.5}, 'drive 5.5 is out of range'),
+    ({'drive': math.inf}, 'not finite'),
+    ({'gait': 'swim', 'drive': 2.0}, 'contradicts'),
+])
+def test_bad_salamander_options_name_the_problem(options, words):
+    with pytest.raises(ConfigError, match=words):
+        run('salamander', 'oscillator', duration=0.01, **options)
+
+
+def test_oscillator_has_no_model_for_the_human():
+    with pytest.raises(ConfigError, match="no model for robot 'human'"):
+        run('human', 'oscillator', duration=0.01)
 
 
 def test_metrics_json_from_the_command_line(tmp_path):
