@@ -1,0 +1,132 @@
+"""Spiking gait networks (cpg_controller.gait_networks): open-loop phase offsets from flexor burst
+onsets against config/gaits/*.yaml, the generated data, and refusals. No mocks: every number is a
+measured simulation of the real networks (8-12 s each; the whole file takes ~15-25 s)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from cpg_controller import phase as P
+from cpg_controller.bursts import detect_bursts
+from cpg_controller.gait_networks import (dump, load_template, quadruped_gait, quadruped_gaits,
+                                          quadruped_network)
+from cpg_controller.network import Network, load_network
+from neuro_locomotion.params import ConfigError
+
+TICK = 1e-3
+# acceptance targets (reference sheet §2/§8): trot, pace, bound <= 0.05 cycle; walk <= 0.07;
+# the gallop is only reported in docs/cpg.md, tested here at the trot's bound
+TARGET = {'walk': 0.07, 'trot': 0.05, 'pace': 0.05, 'bound': 0.05, 'gallop': 0.05}
+
+
+def flexor_onsets(rec, legs=P.LEGS, skip=2.0):
+    k = int(round(skip / TICK))
+    return [detect_bursts(rec.rate(f'{leg}_flexor')[k:], TICK).onsets for leg in legs]
+
+
+def open_loop(gait, seconds=10.0, seed=None, drive=None):
+    net = Network(quadruped_network(gait, drive), seed=seed)
+    rec = net.run(seconds)
+    onsets = flexor_onsets(rec)
+    offsets, strength = P.phase_offsets(onsets, return_strength=True)
+    return offsets, strength, [P.frequency(e) for e in onsets], rec
+
+
+@pytest.mark.parametrize('gait', ['walk', 'trot', 'pace', 'bound', 'gallop'])
+def test_open_loop_phase_offsets(gait):
+    target = quadruped_gait(gait)['offsets']
+    offsets, strength, freqs, _ = open_loop(gait)
+    assert offsets is not None, f'{gait}: no rhythm'
+    error = P.phase_error(offsets, target)
+    assert error <= TARGET[gait], (gait, offsets, error)
+    assert np.min(strength) > 0.95, (gait, strength)          # locked every cycle
+    assert all(f is not None and 1.5 < f < 3.0 for f in freqs), freqs
+
+
+def test_trot_holds_over_its_drive_range_and_seeds():
+    g = quadruped_gait('trot')
+    lo, hi = g['drive_range']
+    for drive, seed in ((lo, 3), (hi, 4)):
+        offsets, strength, freqs, _ = open_loop('trot', seconds=8.0, seed=seed, drive=drive)
+        assert P.phase_error(offsets, g['offsets']) <= 0.05, (drive, offsets)
+    # frequency rises with drive
+    f_lo = np.median(open_loop('trot', 8.0, drive=lo)[2])
+    f_hi = np.median(open_loop('trot', 8.0, drive=hi)[2])
+    assert f_hi > f_lo + 0.3, (f_lo, f_hi)
+
+
+def test_half_centres_alternate_and_are_regular():
+    """Each leg's flexor and extensor alternate (little overlap) and the period is regular."""
+    _, _, _, rec = open_loop('trot', seconds=8.0)
+    k = int(2.0 / TICK)
+    for leg in P.LEGS:
+        f = detect_bursts(rec.rate(f'{leg}_flexor')[k:], TICK)
+        e = detect_bursts(rec.rate(f'{leg}_extensor')[k:], TICK)
+        intervals = np.diff(f.onsets)
+        assert np.std(intervals) / np.mean(intervals) < 0.05, (leg, intervals)
+        from cpg_controller.bursts import overlap_fraction
+        assert overlap_fraction(f, e) < 0.05, leg
+
+
+def test_generated_networks_are_plain_valid_data():
+    for gait in quadruped_gaits():
+        net = quadruped_network(gait)
+        spec = load_network(net)                        # validates
+        assert len(spec.populations) == 8
+        names = [p.name for p in spec.populations]
+        assert names[:2] == ['LF_flexor', 'LF_extensor']
+        text = dump(net)                                 # YAML round trip
+        assert load_network(__import__('yaml').safe_load(text)).populations == spec.populations
+    # walk: the LF -> RH -> RF -> LH ring of delayed links, delay = lag * period
+    walk = quadruped_network('walk')
+    lagged = [(p['source'], p['target'], p['delay']) for p in walk['projections']
+              if p.get('delay', 0) > 0.01]
+    period = quadruped_gait('walk')['period_s']
+    assert sorted(lagged) == sorted([('LF_flexor', 'RH_flexor', 0.25 * period),
+                                     ('RH_flexor', 'RF_flexor', 0.25 * period),
+                                     ('RF_flexor', 'LH_flexor', 0.25 * period),
+                                     ('LH_flexor', 'LF_flexor', 0.25 * period)])
+    # trot: diagonal excitation, lateral/homolateral inhibition, no delays beyond 1 ms
+    trot = quadruped_network('trot')
+    kinds = {(p['source'], p['target']): p['type'] for p in trot['projections']
+             if p['source'][:2] != p['target'][:2]}
+    assert kinds[('LF_flexor', 'RH_flexor')] == 'excitatory'
+    assert kinds[('LF_flexor', 'RF_flexor')] == 'inhibitory'
+    assert kinds[('LF_flexor', 'LH_flexor')] == 'inhibitory'
+
+
+def test_same_seed_same_spikes():
+    a = Network(quadruped_network('walk'), seed=5).run(1.0)
+    b = Network(quadruped_network('walk'), seed=5).run(1.0)
+    assert np.array_equal(a.spike_times, b.spike_times)
+    assert np.array_equal(a.spike_indices, b.spike_indices)
+
+
+@pytest.mark.parametrize('gait, drive, words', [
+    ('canter', None, 'unknown gait'),
+    ('trot', math.nan, 'not finite'),
+    ('trot', 1e3, 'out of range'),
+    ('trot', 'fast', 'must be a number'),
+])
+def test_bad_gait_or_drive_refused(gait, drive, words):
+    with pytest.raises(ConfigError, match=words):
+        quadruped_network(gait, drive)
+
+
+def test_bad_template_refused():
+    t = load_template('quadruped')
+    t['gaits']['trot']['drive'] = 99.0
+    with pytest.raises(ConfigError, match='gaits.trot.drive'):
+        quadruped_network('trot', template=t)
+    t = load_template('quadruped')
+    t['legs'] = ['LF', 'LH', 'RF', 'RH']
+    with pytest.raises(ConfigError, match='legs'):
+        quadruped_network('trot', template=t)
+    t = load_template('quadruped')
+    t['coupling']['diagonal'] = {}
+    with pytest.raises(ConfigError, match='unknown key'):
+        quadruped_network('trot', template=t)
+    with pytest.raises(ConfigError):                     # a template is not a network file
+        load_network('quadruped')
