@@ -23,12 +23,15 @@ import math
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from neuro_locomotion.controllers import BodyInfo
 from neuro_locomotion.params import ConfigError, ParamSet, ParamSpec, read_ros_params
 from neuro_locomotion.types import EFFORT, Command, Observation
 
-from .geyer2010 import Gh2010Reflexes, ReflexSensors
+from .geyer2010 import _CH_F, _CH_KNEE, _CH_KNEE_RATE, _CH_L, _CH_PITCH, _CH_PITCH_RATE
+from .geyer2010 import Gh2010Reflexes, ReflexSensors, _laws, _phase
+from .muscle import _O_FORCE, _O_FSE, _O_VCE, _P_LOPT, _S_LCE, _step_kernel
 from .parameters import GH2010_PARAMS, JOINTS, LEGS, MUSCLES, build_muscle_set, build_reflex_config
 
 GRAVITY = 9.81
@@ -275,6 +278,202 @@ def standing_hip_height(angles, thigh, shank) -> tuple[float, float]:
     return thigh * math.cos(thigh_pitch) + shank * math.cos(shank_pitch), pitch
 
 
+# -- the fused per-step kernel ---------------------------------------------------------------------
+@njit(cache=True)
+def _np_sum(a, n):
+    """``np.sum(a[:n])`` bit for bit: numpy's pairwise summation (8 partial sums from n = 8 on;
+    exact for n <= 128, which is all the walker needs)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+    i = 8
+    stop = n - n % 8
+    while i < stop:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def _sum_positive(x, scratch):
+    """``np.sum(x[x > 0.0])`` bit for bit."""
+    n = 0
+    for v in x:
+        if v > 0.0:
+            scratch[n] = v
+            n += 1
+    return _np_sum(scratch, n)
+
+
+@njit(cache=True)
+def _walker_kernel(q, qd, forces, quat, pitch_rate, dt, weight,
+                   index, offset, sign, foot_of,
+                   cfg, threshold, lean_at_takeoff, step_count, buffer, read, head, channels,
+                   delayed, stance, touchdown, lean, prep, stim,
+                   prm, geo, cst, mstate, mout, mtorque,
+                   lower, upper, stiffness, relax_speed, cap_swing, cap_stance, effort,
+                   phi, rate, load, tau, info, scratch):
+    """One walker step (``ReflexWalker.step`` without the metrics), the same arithmetic as the
+    numpy/Python code it replaces, bit for bit. Returns 0, or 1 when a sensor value is not finite
+    (nothing changed: the caller re-runs the checked Python path, which names the field), or 2
+    when the muscles refused their input. info <- pitch, saturated (0/1), max |tau|, positive
+    joint power sum (W), positive CE power sum (W)."""
+    n_legs, n_m = stance.shape[0], stim.shape[0] // stance.shape[0]
+    nj = index.shape[0]
+    # 1. inner angles and rates (JointMap.phi / rate)
+    for k in range(nj):
+        phi[k] = offset[k] + sign[k] * q[index[k]]
+        rate[k] = sign[k] * qd[index[k]]
+    # 2. leg loads (BW), trunk pitch
+    for leg in range(n_legs):
+        if forces.shape[0] == 0:
+            load[leg] = 0.0
+            continue
+        n = 0
+        for f in range(forces.shape[0]):
+            if foot_of[f] == leg:
+                scratch[n] = forces[f]
+                n += 1
+        load[leg] = _np_sum(scratch, n) / weight
+    x, y, z, w = quat[0], quat[1], quat[2], quat[3]
+    pitch = math.atan2(2.0 * (w * y - z * x), 1.0 - 2.0 * (x * x + y * y))
+    # 3. the reflex sensors (Gh2010Reflexes._read): F/F_max and l_ce/l_opt of the last step
+    width = channels.shape[1]
+    for leg in range(n_legs):
+        for m in range(n_m):
+            i = leg * n_m + m
+            channels[leg, _CH_F + m] = mout[_O_FSE, i]
+            channels[leg, _CH_L + m] = mstate[_S_LCE, i] / prm[i, _P_LOPT]
+        channels[leg, _CH_KNEE] = phi[3 * leg + 1]
+        channels[leg, _CH_KNEE_RATE] = rate[3 * leg + 1]
+        channels[leg, _CH_PITCH] = pitch
+        channels[leg, _CH_PITCH_RATE] = pitch_rate
+    for leg in range(n_legs):
+        if not math.isfinite(load[leg]):
+            return 1
+        for c in range(width):
+            if not math.isfinite(channels[leg, c]):
+                return 1
+    # 4. delay lines (DelayLine.step), phase and laws (Gh2010Reflexes.step)
+    flat = buffer.reshape(-1)
+    total = n_legs * width
+    for c in range(total):
+        buffer[head, c] = channels[c // width, c % width]
+    for c in range(total):
+        delayed[c // width, c % width] = flat[read[head, c]]
+    _phase(load, threshold, step_count, lean_at_takeoff, delayed, stance, touchdown, lean, prep)
+    out = stim.reshape(n_legs, n_m)
+    _laws(cfg, stance, prep, delayed, lean, out)
+    # 5. muscles (MuscleSet.step)
+    if not _step_kernel(stim, phi, dt, prm, geo, cst, mstate, mout, mtorque):
+        return 2
+    # 6. soft joint limits (soft_limit_torque), the damping cap by the new stance
+    exceeded = False
+    for k in range(nj):
+        if phi[k] - upper[k] > 0.0 or lower[k] - phi[k] > 0.0:
+            exceeded = True
+    for k in range(nj):
+        limit = 0.0
+        if exceeded:
+            leg = k // 3
+            cap = cap_stance[k % 3] if stance[leg] else cap_swing[k % 3]
+            d = max(phi[k] - upper[k], 0.0)
+            damping = min(stiffness * d / relax_speed, cap)
+            push = stiffness * d + damping * (1.0 * rate[k])
+            limit -= 1.0 * max(push, 0.0)
+            d = max(lower[k] - phi[k], 0.0)
+            damping = min(stiffness * d / relax_speed, cap)
+            push = stiffness * d + damping * (-1.0 * rate[k])
+            limit -= -1.0 * max(push, 0.0)
+        phi_tau = mtorque[k] + limit
+        # 7. URDF torques (JointMap.torque), clipped to the effort limits
+        tau[index[k]] = sign[k] * phi_tau
+    saturated = False
+    for j in range(tau.shape[0]):
+        if abs(tau[j]) > effort[j]:
+            saturated = True
+    big = 0.0
+    for j in range(tau.shape[0]):
+        if saturated:
+            if tau[j] < -effort[j]:
+                tau[j] = -effort[j]
+            elif tau[j] > effort[j]:
+                tau[j] = effort[j]
+        big = max(big, abs(tau[j]))
+    # 8. work of the joints and of the contractile elements over this step
+    power = np.empty(tau.shape[0])
+    for j in range(tau.shape[0]):
+        power[j] = tau[j] * qd[j]
+    fiber = np.empty(stim.shape[0])
+    for i in range(stim.shape[0]):
+        fiber[i] = -mout[_O_FORCE, i] * mout[_O_VCE, i]
+    info[0] = pitch
+    info[1] = 1.0 if saturated else 0.0
+    info[2] = big
+    info[3] = _sum_positive(power, scratch)
+    info[4] = _sum_positive(fiber, scratch)
+    return 0
+
+
+#: Fields of the packed float buffer (``ReflexWalker._init_kernel``), in order.
+_F_FIELDS = ('offset', 'sign', 'lower', 'upper', 'cap_swing', 'cap_stance', 'effort', 'cfg', 'prm',
+             'geo', 'cst', 'lean', 'channels', 'delayed', 'stim', 'dbuf', 'mstate', 'mout',
+             'mtorque', 'phi', 'rate', 'load', 'info', 'scratch')
+_I_FIELDS = ('index', 'foot_of', 'read', 'touchdown')
+
+
+@njit(cache=True)
+def _walker_packed(q, qd, forces, quat, pitch_rate, dt, weight, F, I, B, lay, ilay, shapes,
+                   threshold, lean_at_takeoff, step_count, head, stiffness, relax_speed, tau):
+    """:func:`_walker_kernel` on the packed buffers: three arrays instead of thirty, because
+    numba's dispatcher costs about 0.45 us per array argument."""
+    n_legs, nm, nj, dl, dw = shapes[0], shapes[1], shapes[2], shapes[3], shapes[4]
+    width = dw // n_legs
+    return _walker_kernel(
+        q, qd, forces, quat, pitch_rate, dt, weight,
+        I[ilay[0]:ilay[1]], F[lay[0]:lay[1]], F[lay[1]:lay[2]], I[ilay[1]:ilay[2]],
+        F[lay[7]:lay[8]], threshold, lean_at_takeoff, step_count,
+        F[lay[15]:lay[16]].reshape((dl, dw)), I[ilay[2]:ilay[3]].reshape((dl, dw)), head,
+        F[lay[12]:lay[13]].reshape((n_legs, width)), F[lay[13]:lay[14]].reshape((n_legs, width)),
+        B[0:n_legs], I[ilay[3]:ilay[4]], F[lay[11]:lay[12]], B[n_legs:2 * n_legs],
+        F[lay[14]:lay[15]],
+        F[lay[8]:lay[9]].reshape((nm, 4)), F[lay[9]:lay[10]].reshape((6, nm, nj)),
+        F[lay[10]:lay[11]], F[lay[16]:lay[17]].reshape((2, nm)),
+        F[lay[17]:lay[18]].reshape((4, nm)), F[lay[18]:lay[19]],
+        F[lay[2]:lay[3]], F[lay[3]:lay[4]], stiffness, relax_speed, F[lay[4]:lay[5]],
+        F[lay[5]:lay[6]], F[lay[6]:lay[7]],
+        F[lay[19]:lay[20]], F[lay[20]:lay[21]], F[lay[21]:lay[22]], tau, F[lay[22]:lay[23]],
+        F[lay[23]:lay[24]])
+
+
+def _pack(fields: dict, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """One buffer of ``dtype`` holding every field's values; each owner's attribute is pointed
+    at its slice (reshaped as the original array). Returns (buffer, boundaries)."""
+    sizes = [np.asarray(values).size for _owner, _attr, values in fields.values()]
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    buffer = np.zeros(int(bounds[-1]), dtype=dtype)
+    for k, (owner, attr, values) in enumerate(fields.values()):
+        values = np.asarray(values)
+        view = buffer[bounds[k]:bounds[k + 1]].reshape(values.shape)
+        view[...] = values
+        setattr(owner, attr, view)
+    return buffer, bounds
+
+
 # -- the controller -------------------------------------------------------------------------------
 class ReflexWalker:
     """GH2010 reflex walker on the planar human (``neuroloco run human --controller reflex``)."""
@@ -315,7 +514,53 @@ class ReflexWalker:
         self.effort = np.asarray(body.effort, dtype=float)
         self.stance_leg = LEGS.index(p['initial.stance_leg'])
         self.plot_panels = _Panels(self)
+        self._init_kernel()
         self._reset_bookkeeping()
+
+    def _init_kernel(self) -> None:
+        """Pack every array the fused per-step kernel reads or writes into one float, one int
+        and one bool buffer, and point the reflexes', muscles' and map's arrays at their slices
+        (same values, same memory): the kernel then takes three arrays (numba's dispatcher costs
+        about 0.45 us per array argument), and the objects' own methods (reset, metrics, the
+        checked step) still see and update the same state."""
+        rx, mu, delay, jm = self.reflexes, self.muscles, self.reflexes._delay, self.map
+        feet = tuple(self.body.foot_names)
+        foot_of = np.full(len(feet), -1, dtype=np.int64)
+        for leg, idx in enumerate(self.foot_leg):
+            foot_of[idx] = leg
+        nj = len(jm.index)
+        n_scratch = max(len(feet), mu.n_muscles, jm.n_urdf, 8)
+        floats = {  # name: (owner, attribute or None, values)
+            'offset': (jm, 'offset', jm.offset), 'sign': (jm, 'sign', jm.sign),
+            'lower': (self, 'limit_lower', self.limit_lower),
+            'upper': (self, 'limit_upper', self.limit_upper),
+            'cap_swing': (self, '_cap_swing', np.asarray(self.params['limits.damping_max'], float)),
+            'cap_stance': (self, '_cap_stance',
+                           np.asarray(self.params['limits.damping_max_stance'], float)),
+            'effort': (self, 'effort', self.effort), 'cfg': (rx, '_cfg', rx._cfg),
+            'prm': (mu, '_prm', mu._prm), 'geo': (mu, '_geo', mu._geo), 'cst': (mu, '_cst', mu._cst),
+            'lean': (rx, 'lean_pitch', rx.lean_pitch), 'channels': (rx, '_channels', rx._channels),
+            'delayed': (self, '_delayed', np.zeros_like(rx._channels)),
+            'stim': (rx, '_out', rx._out), 'dbuf': (delay, '_buffer', delay._buffer),
+            'mstate': (mu, '_state', mu._state), 'mout': (mu, '_out', mu._out),
+            'mtorque': (mu, '_torque', mu._torque), 'phi': (self, '_phi', np.zeros(nj)),
+            'rate': (self, '_rate', np.zeros(nj)), 'load': (self, '_load', np.zeros(len(LEGS))),
+            'info': (self, '_info', np.zeros(5)), 'scratch': (self, '_scratch', np.zeros(n_scratch)),
+        }
+        ints = {'index': (self, '_index', jm.index.astype(np.int64)),
+                'foot_of': (self, '_foot_of', foot_of),
+                'read': (delay, '_read', delay._read.astype(np.int64)),
+                'touchdown': (rx, '_touchdown', rx._touchdown)}
+        assert tuple(floats) == _F_FIELDS and tuple(ints) == _I_FIELDS
+        self._F, self._lay = _pack(floats, np.float64)
+        self._I, self._ilay = _pack(ints, np.int64)
+        self._B, _ = _pack({'stance': (rx, 'stance', rx.stance),
+                            'prep': (rx, 'swing_prep', rx.swing_prep)}, np.bool_)
+        delay._flat = delay._buffer.reshape(-1)
+        self._shapes = np.array([len(LEGS), mu.n_muscles, nj, delay._buffer.shape[0],
+                                 delay._buffer.shape[1]], dtype=np.int64)
+        self._stiffness = float(self.params['limits.stiffness'])
+        self._relax_speed = float(self.params['limits.relax_speed'])
 
     # -- initial condition ------------------------------------------------------------------------
     def initial_phi(self) -> np.ndarray:
@@ -378,6 +623,56 @@ class ReflexWalker:
         self._last_t = self._t0
 
     def step(self, observation: Observation, dt: float) -> Command:
+        """One control step through the fused numba kernel (the same arithmetic as
+        :meth:`step_checked`, bit for bit); input it cannot take goes the checked way."""
+        forces = observation.foot_forces
+        if not (type(forces) is np.ndarray and forces.dtype == np.float64
+                and forces.ndim == 1 and abs(dt - self.reflexes.dt) <= 1e-12):
+            return self.step_checked(observation, dt)
+        rx, delay = self.reflexes, self.reflexes._delay
+        q = np.asarray(observation.position, dtype=float)
+        qd = np.asarray(observation.velocity, dtype=float)
+        quat = np.asarray(observation.base_orientation, dtype=float)
+        tau = np.zeros(self.map.n_urdf)
+        status = _walker_packed(
+            q, qd, forces, quat, float(observation.base_angular_velocity[1]), float(dt),
+            self.weight, self._F, self._I, self._B, self._lay, self._ilay, self._shapes,
+            rx.config.stance_load_threshold, rx.config.lean_at_takeoff, rx._step_count + 1,
+            delay._head, self._stiffness, self._relax_speed, tau)
+        if status == 1:                     # a sensor is not finite: raise naming it
+            return self.step_checked(observation, dt)
+        rx._step_count += 1
+        head = delay._head + 1
+        delay._head = head if head < delay.length else 0
+        if status == 2:
+            raise ValueError('non-finite input to MuscleSet.step: stimulation '
+                             f'{rx.stimulation.tolist()}, joint angles {self._phi.tolist()}')
+        info = self._info
+        if info[1]:
+            self._saturated += 1
+        t = float(observation.time)
+        x = float(observation.base_position[0])
+        self._last_t, self._last_x = t, x
+        self._max_tau = max(self._max_tau, float(info[2]))
+        pitch = float(info[0])
+        load = self._load
+        if self._fell_at is None:
+            if float(observation.base_position[2]) < self._fall_height or \
+                    abs(pitch) > self._fall_pitch:
+                self._fell_at, self._fall_x = t, x
+            else:
+                self._work_joint += info[3] * dt
+                self._work_muscle += info[4] * dt
+                self._book_steps(t, x, load)
+        if t >= self._next_trace:
+            self._record(t, x, float(observation.base_position[2]), self._phi.copy(),
+                         load.copy(), pitch, tau)
+        return Command(EFFORT, tau)
+
+    def step_checked(self, observation: Observation, dt: float) -> Command:
+        """One control step through the checked objects (``Gh2010Reflexes.step``,
+        ``MuscleSet.step``, :func:`soft_limit_torque`): the reference of the fused kernel, and the
+        path that names a bad input."""
         phi = self.map.phi(observation.position)
         rate = self.map.rate(observation.velocity)
         load = self._leg_load(observation)
@@ -429,6 +724,9 @@ class ReflexWalker:
                        'step_stance': [], 'x': [], 'z': [], 'pitch': [], 'tau': []}
         self._next_trace = 0.0
         self._max_tau = 0.0
+        self._fall_height = self.params['metrics.fall_hip_height']
+        self._fall_pitch = self.params['metrics.fall_pitch']
+        self._min_swing = self.params['metrics.min_swing']
 
     def _book(self, obs, phi, rate, load, pitch, tau, dt) -> None:
         t = float(obs.time)
@@ -437,8 +735,7 @@ class ReflexWalker:
         self._max_tau = max(self._max_tau, float(np.max(np.abs(tau))))
         if self._fell_at is None:
             height = float(obs.base_position[2])
-            if height < self.params['metrics.fall_hip_height'] or \
-                    abs(pitch) > self.params['metrics.fall_pitch']:
+            if height < self._fall_height or abs(pitch) > self._fall_pitch:
                 self._fell_at, self._fall_x = t, x
         if self._fell_at is None:
             power = tau * np.asarray(obs.velocity, dtype=float)
@@ -447,24 +744,27 @@ class ReflexWalker:
             self._work_muscle += float(np.sum(fiber[fiber > 0.0])) * dt
             self._book_steps(t, x, load)
         if t >= self._next_trace:
-            self._next_trace = t + self.params['metrics.trace_period'] - 1e-9
-            tr = self._trace
-            tr['time'].append(t)
-            tr['phi'].append(phi)
-            tr['activation'].append(self.muscles.activation)
-            tr['load'].append(load)
-            tr['stance'].append(self.reflexes.stance.copy())
-            tr['step_stance'].append(self._in_stance.copy())
-            tr['x'].append(x)
-            tr['z'].append(float(obs.base_position[2]))
-            tr['pitch'].append(pitch)
-            tr['tau'].append(tau)
+            self._record(t, x, float(obs.base_position[2]), phi, load, pitch, tau)
+
+    def _record(self, t, x, z, phi, load, pitch, tau) -> None:
+        self._next_trace = t + self.params['metrics.trace_period'] - 1e-9
+        tr = self._trace
+        tr['time'].append(t)
+        tr['phi'].append(phi)
+        tr['activation'].append(self.muscles.activation)
+        tr['load'].append(load)
+        tr['stance'].append(self.reflexes.stance.copy())
+        tr['step_stance'].append(self._in_stance.copy())
+        tr['x'].append(x)
+        tr['z'].append(z)
+        tr['pitch'].append(pitch)
+        tr['tau'].append(tau)
 
     def _book_steps(self, t: float, x: float, load) -> None:
         """Steps for the metrics: the reflexes' stance, debounced: a lift-off shorter than
         ``metrics.min_swing`` (a bounce, or contact chatter) does not end the stance."""
         stance = self.reflexes.stance
-        min_swing = self.params['metrics.min_swing']
+        min_swing = self._min_swing
         for leg in range(len(LEGS)):
             if stance[leg]:
                 if not self._in_stance[leg]:            # touchdown after a real swing: a step

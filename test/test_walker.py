@@ -290,3 +290,46 @@ def test_plot_panels(walk, tmp_path):
     plot_run(walk, path)
     assert path.stat().st_size > 10000
     assert walk.controller.plot_panels.count == 3
+
+
+def test_fused_kernel_step_equals_the_checked_step_bit_for_bit(tmp_path, monkeypatch):
+    """``ReflexWalker.step`` (one numba kernel) does the same arithmetic as ``step_checked`` (the
+    reflex and muscle objects, soft_limit_torque, numpy sums): identical trajectories, traces and
+    metrics, also with soft limits engaged, pre-activations and start offsets."""
+    params = tmp_path / 'variant.yaml'
+    params.write_text('reflex_node:\n  ros__parameters:\n'
+                      '    reflex: {sol_g_f: 2.2, hfl_g_l: 1.5, stance_load_threshold: 0.15}\n'
+                      '    initial:\n'
+                      '      stance_preactivation: [0.1, 0.2, 0.1, 0.5, 0.3, 0.6, 0.05]\n'
+                      '      swing_preactivation: [0.4, 0.0, 0.1, 0.0, 0.0, 0.0, 0.2]\n'
+                      '      stance_angle_offset: [0.05, -0.1, 0.02]\n'
+                      '      swing_angle_offset: [-0.1, -0.2, 0.1]\n')
+    fast = run('human', 'reflex', duration=1.5, stop_on_fall=False, params=params)
+    monkeypatch.setattr(ReflexWalker, 'step', ReflexWalker.step_checked)
+    slow = run('human', 'reflex', duration=1.5, stop_on_fall=False, params=params)
+    a, b = fast.controller.trace(), slow.controller.trace()
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+    assert np.array_equal(np.asarray(fast.trace.base_position), np.asarray(slow.trace.base_position))
+    skip = {'wall_time_s', 'real_time_factor'}
+    assert {k: v for k, v in fast.metrics.items() if k not in skip} == \
+        {k: v for k, v in slow.metrics.items() if k not in skip}
+    assert fast.metrics['max_torque_nm'] > 0 and fast.metrics['cost_of_transport'] > 0
+
+
+def test_a_non_finite_sensor_is_refused_naming_it_and_the_state_is_kept():
+    with World('human') as world:
+        walker = make_controller('reflex', body_info(world, config_file('human')))
+        world.params.apply(walker.initial_state())
+        world.reset(0)
+        walker.reset(world.observe())
+        world.apply(walker.step(world.observe(), world.dt))
+        world.step()
+        obs = world.observe()
+        before = walker.reflexes._step_count, walker.muscles.l_ce
+        obs.velocity = obs.velocity.copy()
+        obs.velocity[1] = math.nan                     # left knee rate
+        with pytest.raises(ValueError, match='knee_rate'):
+            walker.step(obs, world.dt)
+        assert walker.reflexes._step_count == before[0]
+        assert np.array_equal(walker.muscles.l_ce, before[1])

@@ -1,0 +1,128 @@
+"""Real-time factor of the GH2010 reflex walker in the lock-step runner, next to bare physics.
+
+For each repeat (interleaved, so machine noise hits all rows alike), in one process:
+
+- bare physics: the human body (config/human.yaml: soft feet), ``stepSimulation`` only;
+- runner ``hold``: ``run('human', 'hold')`` (observe + position servo + physics);
+- runner ``reflex``: ``run('human', 'reflex', duration=D, stop_on_fall=False)``, by default with
+  the shipped parameters (``--params FILE``: e.g. an optimizer's best.yaml that walks);
+- the same with ``ReflexWalker.step_checked`` (the per-step Python path before the fused kernel);
+- the walker alone: median wall time of ``ReflexWalker.step`` (and ``step_checked``) per 1 ms
+  step (from a timed run).
+
+    PYTHONPATH=$PWD .venv/bin/python bench/bench_reflex.py [--duration 10] [--repeats 3]
+        [--params config/reflex/human_walk.yaml]
+
+The numba kernels are compiled (or loaded from the cache) by a warm-up run first. The machine is
+usually shared: the load average is printed with the numbers, and the RTF is also given by the
+process's CPU time (simulated s / CPU s of the whole ``run`` call, World construction included),
+which is what an idle core would give (less cache and memory-bandwidth contention).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import pybullet as pb
+
+from locomotion_sim.world import World
+from neuro_locomotion.runner import run
+
+
+def bare_rtf(duration: float) -> tuple[float, float]:
+    """(wall, CPU) real-time factor of stepSimulation alone on the human (soft feet)."""
+    with World('human') as world:
+        world.hold(world.observe().position)
+        n = int(duration / world.dt)
+        client = world.client
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            pb.stepSimulation(physicsClientId=client)
+        return n * world.dt / (time.perf_counter() - t0), n * world.dt / (time.process_time() - c0)
+
+
+def runner_rtf(controller: str, duration: float, **options) -> tuple[float, float, dict]:
+    """(wall RTF of the stepping loop, CPU RTF of the whole run call, metrics)."""
+    c0 = time.process_time()
+    r = run('human', controller, duration=duration, stop_on_fall=False, **options)
+    cpu = time.process_time() - c0
+    return r.metrics['real_time_factor'], r.metrics['sim_time_s'] / cpu, r.metrics
+
+
+def walker_step_us(params, duration: float, checked: bool = False) -> float:
+    """Median wall time of the controller's step() per call, in microseconds; ``checked``: the
+    step through the checked objects (``ReflexWalker.step_checked``, the code before the fused
+    kernel) instead."""
+    from neuro_locomotion import runner
+    from reflex_modules.walker import ReflexWalker
+    samples = []
+    original = ReflexWalker.step
+    inner = ReflexWalker.step_checked if checked else original
+
+    def timed(self, observation, dt):
+        t0 = time.perf_counter()
+        command = inner(self, observation, dt)
+        samples.append(time.perf_counter() - t0)
+        return command
+    ReflexWalker.step = timed
+    try:
+        runner.run('human', 'reflex', duration=duration, stop_on_fall=False,
+                   **({'params': params} if params else {}))
+    finally:
+        ReflexWalker.step = original
+    return 1e6 * statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--duration', type=float, default=10.0)
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--params', default=None, help='reflex_node parameter file')
+    args = parser.parse_args()
+    extra = {'params': args.params} if args.params else {}
+    warm = run('human', 'reflex', duration=0.05, **extra)          # compile / load the kernels
+    del warm
+    from reflex_modules.walker import ReflexWalker
+    fused_step = ReflexWalker.step
+    rows = {k: ([], []) for k in ('bare', 'hold', 'reflex', 'checked')}
+    walked = []
+    for _ in range(args.repeats):
+        for key, value in zip(('bare',), (bare_rtf(args.duration),)):
+            rows[key][0].append(value[0])
+            rows[key][1].append(value[1])
+        wall, cpu, _m = runner_rtf('hold', args.duration)
+        rows['hold'][0].append(wall)
+        rows['hold'][1].append(cpu)
+        wall, cpu, m = runner_rtf('reflex', args.duration, **extra)
+        rows['reflex'][0].append(wall)
+        rows['reflex'][1].append(cpu)
+        walked.append(m['walked_s'])
+        ReflexWalker.step = ReflexWalker.step_checked         # the walker before the kernel
+        try:
+            wall, cpu, _m = runner_rtf('reflex', args.duration, **extra)
+        finally:
+            ReflexWalker.step = fused_step
+        rows['checked'][0].append(wall)
+        rows['checked'][1].append(cpu)
+    step_us = walker_step_us(args.params, min(args.duration, 3.0))
+    checked_us = walker_step_us(args.params, min(args.duration, 3.0), checked=True)
+    load = os.getloadavg()[0]
+    print(f'params: {args.params or "shipped (config/human.yaml)"}; {args.duration:g} s per run, '
+          f'{args.repeats} repeats; walked {statistics.median(walked):.3f} s; '
+          f'load average {load:.1f} on {os.cpu_count()} CPUs')
+    print('| | bare physics | runner, hold | runner, reflex (fused kernel) | runner, reflex '
+          '(step_checked, before) |')
+    print('|---|---|---|---|---|')
+    fmt = lambda xs: f'{statistics.median(xs):.2f} ({min(xs):.2f}-{max(xs):.2f})'
+    keys = ('bare', 'hold', 'reflex', 'checked')
+    print('| RTF by wall clock, median (min-max) | ' + ' | '.join(fmt(rows[k][0]) for k in keys)
+          + ' |')
+    print('| RTF by process CPU time (an idle core) | ' + ' | '.join(fmt(rows[k][1]) for k in keys)
+          + ' |')
+    print(f'| walker step, median | | | {step_us:.1f} µs | {checked_us:.1f} µs |', flush=True)
+
+
+if __name__ == '__main__':
+    main()
