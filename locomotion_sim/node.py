@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from neuro_locomotion.params import ConfigError, ParamSet, ParamSpec
@@ -408,23 +409,45 @@ def make_executor(kind: str, context=None):
     raise ConfigError(f'unknown executor {kind!r}; use events or single')
 
 
-def spin(executor, context, duration: float | None = None) -> None:
-    """Run ``executor`` until the context shuts down (SIGINT/SIGTERM) or ``duration`` s pass.
+def init_rclpy(args=None, context=None):
+    """``rclpy.init`` with rclpy's SIGINT and SIGTERM handlers, for any context.
 
-    A loop of ``spin_once`` rather than ``spin()``: in the rclpy 9.1 wheels EventsExecutor.spin()
-    (and spin_until_future_complete) neither return nor raise when a signal shuts the context
-    down; they keep a core busy. ``spin_once`` raises KeyboardInterrupt (SIGINT) or
-    ExternalShutdownException (SIGTERM) as SingleThreadedExecutor does.
+    rclpy installs its handlers by default only when initialising its default context; a
+    process main that uses its own context (``neuroloco ros``) must ask. On either signal the
+    handlers shut the context down and :func:`spin` raises.
+    """
+    import rclpy
+    from rclpy.signals import SignalHandlerOptions
+    rclpy.init(args=args, context=context, signal_handler_options=SignalHandlerOptions.ALL)
+
+
+def spin(executor, context, duration: float | None = None) -> None:
+    """Run ``executor`` for ``duration`` wall seconds (None: for ever) or until shutdown.
+
+    Returns when ``duration`` has passed; raises KeyboardInterrupt (SIGINT) or
+    ExternalShutdownException (SIGTERM, or any shutdown of the context) otherwise.
+    A loop of ``spin_once`` rather than ``spin()``: in the rclpy 9.1.2 wheels
+    EventsExecutor.spin() (and spin_until_future_complete) neither return nor raise when a
+    signal shuts the context down, and keep a core busy until SIGKILL.
     """
     end = None if duration is None else time.monotonic() + duration
     while context.ok():
-        if end is None:
-            executor.spin_once(timeout_sec=0.1)
-            continue
-        left = end - time.monotonic()
-        if left <= 0:
-            return
-        executor.spin_once(timeout_sec=min(0.1, left))
+        timeout = 0.1
+        if end is not None:
+            timeout = min(timeout, end - time.monotonic())
+            if timeout <= 0:
+                return
+        try:
+            executor.spin_once(timeout_sec=timeout)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            raise
+        except Exception:
+            if context.ok():
+                raise
+            # A signal shut the context down while spin_once was starting (e.g. "failed to
+            # initialize wait set: the given context is not valid"): that is a shutdown too.
+            raise ExternalShutdownException() from None
+    raise ExternalShutdownException()
 
 
 def main(args=None) -> int:
@@ -432,14 +455,13 @@ def main(args=None) -> int:
     import argparse
 
     import rclpy
-    from rclpy.executors import ExternalShutdownException
     from rclpy.utilities import remove_ros_args
 
     argv = sys.argv if args is None else args
     parser = argparse.ArgumentParser(prog='sim_node', description=__doc__.splitlines()[0])
     parser.add_argument('--executor', choices=('events', 'single'), default='events')
     options = parser.parse_args(remove_ros_args(argv)[1:])
-    rclpy.init(args=argv)
+    init_rclpy(argv)
     node = None
     try:
         node = SimNode()

@@ -46,14 +46,12 @@ def run_graph(robot: str, duration: float | None = None, namespace: str = '',
     """Run ``robot``'s graph for ``duration`` wall-clock seconds (None: until SIGINT/SIGTERM)."""
     import rclpy
     from rclpy.executors import ExternalShutdownException
-    from rclpy.signals import SignalHandlerOptions
 
-    from locomotion_sim.node import spin
+    from locomotion_sim.node import init_rclpy, spin
 
     specs = build_graph(robot, namespace, arena, use_sim_time=True, config=config)
     context = rclpy.Context()
-    # SIGINT and SIGTERM shut the context down (rclpy installs them only for its default context).
-    rclpy.init(args=[], context=context, signal_handler_options=SignalHandlerOptions.ALL)
+    init_rclpy([], context)             # SIGINT and SIGTERM end spin() cleanly
     built, recorder, ex = [], None, None
     interrupted = False
     try:
@@ -84,7 +82,8 @@ def run_graph(robot: str, duration: float | None = None, namespace: str = '',
     for name, d in summary.items():
         print(f'  {name}: sim_time {d.get("sim_time", 0):.3f} s, published {d.get("published")}, '
               f'commands accepted {d.get("accepted")}, refused {d.get("refused_total")}, '
-              f'state {d.get("state")}, fallen {d.get("fallen")}', file=out)
+              f'state {d.get("state")}, fallen {d.get("fallen")}, overruns {d.get("overruns")}',
+              file=out)
     if record:
         print(f'  recorded {record}', file=out)
     return 130 if interrupted and duration is not None else 0

@@ -32,8 +32,10 @@ N = len(NAMES)
 Q0 = np.array([0.0, 0.8, -1.5] * 4)
 # rad past a URDF limit that counts as leaving it. Commands are clamped exactly; what remains is
 # PyBullet's soft joint-limit constraint when a joint hits its stop at speed or is pushed into it
-# at the full effort limit (measured up to about 0.06 rad in both modes).
-POSITION_TOL = EFFORT_TOL = 0.08
+# at the full effort limit. Measured in-process over 3 seeds x 3 s: 0.063 rad with targets at the
+# limits, 0.080 rad with every joint at +effort limit, 0.098 rad with alternating +/- effort limits.
+POSITION_TOL = 0.10
+EFFORT_TOL = 0.15
 
 
 @pytest.fixture(scope='module')

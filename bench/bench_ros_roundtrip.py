@@ -1,0 +1,235 @@
+"""ROS round trip: sim_node at 500 Hz (real_time_factor 1) in a closed loop with a controller process.
+
+    .venv/bin/python bench/bench_ros_roundtrip.py [--duration 10] [--repeats 2]
+        [--executors events single] [--rate 500]
+
+Two processes per run, both with the executor under test:
+* **sim**: the real ``SimNode`` (quadruped, physics 1 kHz, publish_rate 500 Hz, real_time_factor 1),
+  with two probes: the wall time right after each ``/joint_states`` is published (keyed by its
+  stamp), and the wall time each command arrives in the node's command callback;
+* **controller**: answers every ``/joint_states`` with a position command (the standing posture)
+  on ``/forward_position_controller/commands``, echoing the state's stamp in ``layout.dim[0].label``
+  (a single label, which sim_node accepts as a generic label).
+
+Per run, over ``--duration`` seconds after a 2 s warm-up: latency = command receipt - publication of
+the state it answers (two hops, one process's clock), median and p99; loss = states published in
+the window whose answer never arrived; CPU per cycle of each process (process CPU time / states
+published); the achieved publish rate and sim overruns.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WARMUP_S = 2.0
+GRACE_S = 0.5
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env.setdefault('AMENT_PREFIX_PATH', sys.prefix)
+    env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    env.setdefault('ROS_DOMAIN_ID', str(random.SystemRandom().randint(1, 101)))
+    env['PYTHONPATH'] = str(ROOT) + os.pathsep + env.get('PYTHONPATH', '')
+    return env
+
+
+# ---------------------------------------------------------------------------- sim role
+def run_sim(args) -> None:
+    import numpy as np
+    import rclpy
+
+    from locomotion_sim.node import SimNode, init_rclpy, make_executor, spin
+    from neuro_locomotion.paths import config_file
+
+    sent: dict[int, float] = {}
+    received: list[tuple[int, float]] = []
+
+    class TimedPublisher:
+        def __init__(self, publisher):
+            self.publisher = publisher
+
+        def publish(self, msg):
+            self.publisher.publish(msg)
+            stamp = msg.header.stamp
+            sent[stamp.sec * 1_000_000_000 + stamp.nanosec] = time.perf_counter()
+
+    class ProbedSimNode(SimNode):
+        def _on_command(self, mode, msg):
+            t = time.perf_counter()
+            super()._on_command(mode, msg)
+            if msg.layout.dim and msg.layout.dim[0].label.isdigit():
+                received.append((int(msg.layout.dim[0].label), t))
+
+    init_rclpy([])
+    node = ProbedSimNode(cli_args=['--ros-args', '--params-file', str(config_file('quadruped')),
+                                   '-p', f'publish_rate:={args.rate}', '-p', 'real_time_factor:=1.0',
+                                   '-p', 'command_timeout:=0.5'])
+    node._joint_pub = TimedPublisher(node._joint_pub)
+    executor = make_executor(args.executor)
+    executor.add_node(node)
+    try:
+        # Wait for the loop to close, warm up, then measure.
+        while not received:
+            spin(executor, node.context, 0.1)
+        spin(executor, node.context, WARMUP_S)
+        t0, c0, s0 = time.perf_counter(), time.process_time(), node.sim_time()
+        diag0 = node.diagnostics()
+        spin(executor, node.context, args.duration)
+        t1, c1, s1 = time.perf_counter(), time.process_time(), node.sim_time()
+        diag1 = node.diagnostics()
+        spin(executor, node.context, GRACE_S)
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    window = {k: t for k, t in sent.items() if t0 <= t < t1}
+    answers = {}
+    for stamp, t in received:
+        answers.setdefault(stamp, t)
+    latencies = np.array([answers[k] - t for k, t in window.items() if k in answers]) * 1e3
+    result = {
+        'states': len(window),
+        'answered': int(latencies.size),
+        'lost': len(window) - int(latencies.size),
+        'late_or_duplicate': len(received) - len(answers),
+        'latency_p50_ms': float(np.median(latencies)) if latencies.size else None,
+        'latency_p99_ms': float(np.percentile(latencies, 99)) if latencies.size else None,
+        'latency_max_ms': float(latencies.max()) if latencies.size else None,
+        'publish_rate_hz': len(window) / (t1 - t0),
+        'rtf': (s1 - s0) / (t1 - t0),
+        'sim_cpu_ms_per_cycle': (c1 - c0) * 1e3 / max(1, len(window)),
+        'sim_cpu_share': (c1 - c0) / (t1 - t0),
+        'overruns': diag1['overruns'] - diag0['overruns'],
+        'refused': diag1['refused_total'],
+        'window': [t0, t1],
+    }
+    Path(args.out).write_text(json.dumps(result))
+
+
+# ---------------------------------------------------------------------------- controller role
+def run_controller(args) -> None:
+    import rclpy
+    from rclpy.qos import QoSProfile
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+
+    from locomotion_sim.node import init_rclpy, make_executor, spin
+
+    init_rclpy([])
+    node = rclpy.create_node('bench_controller')
+    posture = [0.0, 0.8, -1.5] * 4
+    pub = node.create_publisher(Float64MultiArray, '/forward_position_controller/commands',
+                                QoSProfile(depth=10))
+    count = [0]
+
+    def on_state(msg: JointState) -> None:
+        out = Float64MultiArray(data=posture)
+        stamp = msg.header.stamp
+        out.layout.dim = [MultiArrayDimension(label=str(stamp.sec * 1_000_000_000 + stamp.nanosec),
+                                              size=len(posture), stride=len(posture))]
+        pub.publish(out)
+        count[0] += 1
+
+    node.create_subscription(JointState, '/joint_states', on_state, QoSProfile(depth=10))
+    executor = make_executor(args.executor)
+    executor.add_node(node)
+    try:
+        while not count[0]:
+            spin(executor, node.context, 0.1)
+        spin(executor, node.context, WARMUP_S)
+        t0, c0, n0 = time.perf_counter(), time.process_time(), count[0]
+        spin(executor, node.context, args.duration)
+        t1, c1, n1 = time.perf_counter(), time.process_time(), count[0]
+        spin(executor, node.context, GRACE_S + 1.0)
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    Path(args.out).write_text(json.dumps({
+        'answered': n1 - n0,
+        'controller_cpu_ms_per_cycle': (c1 - c0) * 1e3 / max(1, n1 - n0),
+        'controller_cpu_share': (c1 - c0) / (t1 - t0)}))
+
+
+# ---------------------------------------------------------------------------- driver
+def one_run(executor: str, duration: float, rate: float, tmp: Path, env: dict) -> dict:
+    files = {role: tmp / f'{role}_{executor}_{time.monotonic_ns()}.json'
+             for role in ('sim', 'controller')}
+    procs = [subprocess.Popen([sys.executable, __file__, '--role', role, '--executor', executor,
+                               '--duration', str(duration), '--rate', str(rate),
+                               '--out', str(files[role])], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for role in ('sim', 'controller')]
+    errors = []
+    for proc in procs:
+        try:
+            _, err = proc.communicate(timeout=duration + 60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        if proc.returncode != 0:
+            errors.append(err[-2000:])
+    if errors or not all(f.is_file() for f in files.values()):
+        raise RuntimeError('benchmark process failed:\n' + '\n'.join(errors))
+    result = json.loads(files['sim'].read_text())
+    result.update(json.loads(files['controller'].read_text()))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--duration', type=float, default=10.0, help='measured seconds per run')
+    parser.add_argument('--repeats', type=int, default=2)
+    parser.add_argument('--rate', type=float, default=500.0, help='sim_node publish_rate (Hz)')
+    parser.add_argument('--executors', nargs='+', default=['events', 'single'],
+                        choices=['events', 'single'])
+    parser.add_argument('--json', help='also write every run as JSON to this file')
+    parser.add_argument('--role', choices=['sim', 'controller'], help=argparse.SUPPRESS)
+    parser.add_argument('--executor', default='events', help=argparse.SUPPRESS)
+    parser.add_argument('--out', help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.role == 'sim':
+        return run_sim(args)
+    if args.role == 'controller':
+        return run_controller(args)
+
+    env = _env()
+    runs = {}
+    print(f'sim_node quadruped, physics 1 kHz, publish_rate {args.rate:g} Hz, real_time_factor 1; '
+          f'{args.duration:g} s measured per run, {args.repeats} runs per executor; '
+          f'{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start', flush=True)
+    print('| executor (both processes) | latency p50 | latency p99 | lost / states | '
+          'publish rate | sim CPU per cycle | controller CPU per cycle | sim overruns | load avg |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    with tempfile.TemporaryDirectory() as d:
+        for executor in args.executors:
+            runs[executor] = []
+            for _ in range(args.repeats):
+                r = one_run(executor, args.duration, args.rate, Path(d), env)
+                runs[executor].append(r)
+                print(f'| {executor} | {r["latency_p50_ms"]:.2f} ms | {r["latency_p99_ms"]:.2f} ms '
+                      f'| {r["lost"]} / {r["states"]} | {r["publish_rate_hz"]:.0f} Hz '
+                      f'| {r["sim_cpu_ms_per_cycle"]:.3f} ms ({100 * r["sim_cpu_share"]:.0f}%) '
+                      f'| {r["controller_cpu_ms_per_cycle"]:.3f} ms '
+                      f'({100 * r["controller_cpu_share"]:.0f}%) | {r["overruns"]} '
+                      f'| {os.getloadavg()[0]:.1f} |', flush=True)
+    for executor, rs in runs.items():
+        print(f'{executor}: median over runs: p50 '
+              f'{statistics.median(r["latency_p50_ms"] for r in rs):.2f} ms, p99 '
+              f'{statistics.median(r["latency_p99_ms"] for r in rs):.2f} ms, controller CPU '
+              f'{statistics.median(r["controller_cpu_ms_per_cycle"] for r in rs):.3f} ms/cycle, '
+              f'sim CPU {statistics.median(r["sim_cpu_ms_per_cycle"] for r in rs):.3f} ms/cycle')
+    if args.json:
+        Path(args.json).write_text(json.dumps(runs, indent=2))
+
+
+if __name__ == '__main__':
+    main()
