@@ -117,6 +117,9 @@ QUADRUPED_PARAMS = [
               'decoder.step_length_m)', 'm', min=0.0, max=0.30),
     ParamSpec(f'gaits.{gait}.step_height_m', height, f'swing clearance of the {gait} '
               '(overrides decoder.step_height_m)', 'm', min=0.0, max=0.15),
+    ParamSpec(f'gaits.{gait}.steer_front_share', 0.5, f'share of the steering stroke difference '
+              f'made by the front legs in the {gait} (0.5: front and hind alike; 1: front legs '
+              'only, at twice the difference)', '1', min=0.0, max=1.0),
 )] + QUADRUPED_DECODER_PARAMS + _COMMON_METRIC_PARAMS
 
 SALAMANDER_PARAMS = [
@@ -375,18 +378,19 @@ class QuadrupedOscillatorController:
         except (ValueError, KeyError) as error:
             raise ConfigError(f'controller oscillator: {error}') from None
         self.cpg.gait = gait
-        self.decoder = QuadrupedDecoder(p, joint_names=body.joint_names)
+        self.decoder = QuadrupedDecoder(p, _body_geometry(body), joint_names=body.joint_names)
         self.decoder.configure(step_length_m=p[f'gaits.{gait}.step_length_m'],
                                step_height_m=p[f'gaits.{gait}.step_height_m'])
         self.heading_gain = p['heading.gain']
         self.heading_ki = p['heading.integral_gain']
         self._steer = self.heading_gain > 0 or self.heading_ki > 0
+        share = p[f'gaits.{gait}.steer_front_share']
+        self._steer_legs = (2.0 * share, 2.0 * (1.0 - share))
         self.pd = p['servo.mode'] == 'pd'
-        kinds = [n.rsplit('_', 1)[-1] if not n.endswith('hip_abad') and not n.endswith('hip_flex')
-                 else n[-8:] for n in body.joint_names]
-        column = {'hip_abad': 0, 'hip_flex': 1, 'knee': 2}
-        self.kp = np.array([p['servo.kp'][column[k]] for k in kinds])
-        self.kd = np.array([p['servo.kd'][column[k]] for k in kinds])
+        column = [0 if n.endswith('hip_abad') else 1 if n.endswith('hip_flex') else 2
+                  for n in body.joint_names]          # joint kind: abad, flex, knee
+        self.kp = np.asarray(p['servo.kp'], dtype=float)[column]
+        self.kd = np.asarray(p['servo.kd'], dtype=float)[column]
         geometry = self.decoder.geometry
         self._weight = float(p['servo.weight_feedforward'] * geometry.total_mass * 9.81)
         self._ff = np.zeros((4, 3))
@@ -442,7 +446,8 @@ class QuadrupedOscillatorController:
             s = float(np.clip(self.heading_gain * err + self.heading_ki * self._yaw_integral,
                               -0.5, 0.5))
             # yaw to the left (err > 0): lengthen the left strokes, shorten the right ones
-            self.decoder.set_step_scale([1 + s, 1 - s, 1 + s, 1 - s])
+            f, h = self._steer_legs
+            self.decoder.set_step_scale([1 + f * s, 1 - f * s, 1 + h * s, 1 - h * s])
         self._phase, self._amp = out.phase, amp
         q = self.decoder.decode(out.phase, amp)
         if observation.foot_forces is not None and observation.foot_forces.size == self._n_feet:
@@ -572,6 +577,22 @@ class SalamanderOscillatorController:
             'phase_error': m['phase_error'],
             'phase_locking': m['phase_locking'],
         }
+
+
+def _body_geometry(body: BodyInfo):
+    """Leg geometry of the URDF the body's config names (sim_node.urdf), else the default."""
+    from neuro_locomotion.paths import urdf_file
+
+    from .kinematics import quadruped_geometry
+    try:
+        name = read_ros_params(body.config).get('sim_node', {}).get('urdf', 'quadruped.urdf')
+    except ConfigError:
+        name = 'quadruped.urdf'
+    try:
+        return quadruped_geometry(urdf_file(name))
+    except (OSError, ValueError, AttributeError) as error:
+        raise ConfigError(f'controller oscillator: cannot read the leg geometry of {name}: '
+                          f'{error}') from None
 
 
 def _yaw(q) -> float:

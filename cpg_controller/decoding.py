@@ -384,6 +384,41 @@ SALAMANDER_DECODER_PARAMS = [
 ]
 
 
+def _f64(x) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)
+    return a if a.ndim == 1 else a.reshape(-1)
+
+
+@njit(cache=True)
+def _finite_or(x, default):
+    return x if math.isfinite(x) else default
+
+
+@njit(cache=True)
+def _salamander_joints(left, right, phase, amp, a_walk, a_swim, p_off, p_amp, st_elev, lift,
+                       fold_p, fold_e, fold_below, body, prot, elev, lower, upper, out):
+    n = left.shape[0]
+    w = np.empty(4)
+    a = np.empty(4)
+    wm = 0.0
+    for i in range(4):
+        a[i] = min(max(_finite_or(amp[i], 0.0), 0.0), 1.0)
+        w[i] = min(a[i] / fold_below, 1.0)
+        wm += 0.25 * w[i]
+    for k in range(n):
+        d = _finite_or(left[k], 0.0) - _finite_or(right[k], 0.0)
+        d = min(max(d, -1.0), 1.0)
+        out[body[k]] = (wm * a_walk[k] + (1.0 - wm) * a_swim[k]) * d
+    for i in range(4):
+        ph = _finite_or(phase[i], 0.0)
+        p = p_off[i] + a[i] * p_amp[i] * math.cos(ph)
+        e = st_elev + a[i] * lift * max(0.0, -math.sin(ph))
+        out[prot[i]] = w[i] * p + (1.0 - w[i]) * fold_p
+        out[elev[i]] = w[i] * e + (1.0 - w[i]) * fold_e
+    for j in range(out.shape[0]):
+        out[j] = min(max(out[j], lower[j]), upper[j])
+
+
 class SalamanderDecoder:
     """Salamander rhythm state -> 16 position targets (8 body yaw joints, 4 x 2 limb joints).
 
@@ -415,8 +450,8 @@ class SalamanderDecoder:
         except ValueError as error:
             raise ConfigError(f'salamander decoder: joint missing ({error})') from None
         n = len(names)
-        self.lower = np.full(n, -np.inf) if lower is None else np.asarray(lower, dtype=float)
-        self.upper = np.full(n, np.inf) if upper is None else np.asarray(upper, dtype=float)
+        self.lower = np.full(n, -1e9) if lower is None else np.array(lower, dtype=float)
+        self.upper = np.full(n, 1e9) if upper is None else np.array(upper, dtype=float)
         self._out = np.zeros(n)
         self.configure(**{k.split('.', 1)[1]: v for k, v in values.items()})
 
@@ -434,35 +469,35 @@ class SalamanderDecoder:
                 setattr(self, name, value)
                 continue
             setattr(self, name, specs[name].check(value))
-        self._a_swim = np.asarray(self.body_amplitude_swim_rad, dtype=float)
-        self._a_walk = np.asarray(self.body_amplitude_walk_rad, dtype=float)
+        self._a_swim = np.array(self.body_amplitude_swim_rad, dtype=float)
+        self._a_walk = np.array(self.body_amplitude_walk_rad, dtype=float)
         fore_hind = np.array([0, 0, 1, 1])
-        self._p_amp = np.asarray(self.protraction_amplitude_rad)[fore_hind]
-        self._p_off = np.asarray(self.protraction_offset_rad)[fore_hind]
+        self._p_amp = np.array(self.protraction_amplitude_rad, dtype=float)[fore_hind]
+        self._p_off = np.array(self.protraction_offset_rad, dtype=float)[fore_hind]
 
     def limb_weight(self, amplitude) -> np.ndarray:
         a = np.nan_to_num(np.asarray(amplitude, dtype=float), nan=0.0)
         return np.clip(a / self.fold_below_amplitude, 0.0, 1.0)
 
     def decode(self, body_left, body_right, limb_phase, limb_amplitude) -> np.ndarray:
-        """16 joint targets (rad, output order); always finite and within the limits."""
-        left = np.nan_to_num(np.asarray(body_left, dtype=float), nan=0.0)
-        right = np.nan_to_num(np.asarray(body_right, dtype=float), nan=0.0)
+        """16 joint targets (rad, output order); always finite and within the limits.
+
+        Non-finite activities and amplitudes count as 0, non-finite phases as touchdown."""
+        left = _f64(body_left)
+        right = _f64(body_right)
         if left.shape != (self.n_seg,) or right.shape != (self.n_seg,):
             raise ValueError(f'body activities need {self.n_seg} values per side')
-        ph = np.nan_to_num(_vector(limb_phase, 4, 'limb_phase'), nan=0.0, posinf=0.0, neginf=0.0)
-        am = np.clip(np.nan_to_num(_vector(limb_amplitude, 4, 'limb_amplitude'), nan=0.0), 0.0, 1.0)
-        w = np.clip(am / self.fold_below_amplitude, 0.0, 1.0)
-        wm = float(w.mean())
-        amp_body = wm * self._a_walk + (1.0 - wm) * self._a_swim
-        out = self._out
-        out[self._body] = amp_body * np.clip(left - right, -1.0, 1.0)
-        c, s = np.cos(ph), np.sin(ph)
-        prot = self._p_off + am * self._p_amp * c
-        elev = self.stance_elevation_rad + am * self.swing_lift_rad * np.maximum(0.0, -s)
-        out[self._prot] = w * prot + (1.0 - w) * self.fold_protraction_rad
-        out[self._elev] = w * elev + (1.0 - w) * self.fold_elevation_rad
-        return np.clip(out, self.lower, self.upper)
+        ph = _f64(limb_phase)
+        am = _f64(limb_amplitude)
+        if ph.shape != (4,) or am.shape != (4,):
+            ph, am = _vector(ph, 4, 'limb_phase'), _vector(am, 4, 'limb_amplitude')
+        out = np.empty(self._out.shape[0])
+        _salamander_joints(left, right, ph, am, self._a_walk, self._a_swim, self._p_off,
+                           self._p_amp, float(self.stance_elevation_rad),
+                           float(self.swing_lift_rad), float(self.fold_protraction_rad),
+                           float(self.fold_elevation_rad), float(self.fold_below_amplitude),
+                           self._body, self._prot, self._elev, self.lower, self.upper, out)
+        return out
 
     def decode_state(self, state: RhythmState) -> np.ndarray:
         return self.decode(state.body_left, state.body_right, state.phase, state.amplitude).copy()
