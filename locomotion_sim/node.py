@@ -471,7 +471,10 @@ def main(args=None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except ConfigError as error:
-        print(f'sim_node: error: {error}', file=sys.stderr)
+        hint = '' if '--params-file' in argv else (
+            ' (no --params-file given: pass the robot\'s, e.g. --ros-args --params-file '
+            'share/neuro_locomotion/config/quadruped.yaml)')
+        print(f'sim_node: error: {error}{hint}', file=sys.stderr)
         return 2
     finally:
         if node is not None:

@@ -120,3 +120,42 @@ def test_neuroloco_ros_stops_cleanly_on_sigterm():
             proc.wait()
     assert proc.returncode == 0, err
     assert 'sim_time' in out and 'Traceback' not in err
+
+
+def test_a_diverged_simulation_is_reset_and_never_published():
+    """NaN in PyBullet's state (a physics blow-up) resets the world; no NaN is published."""
+    import math
+    import time
+
+    import pybullet as pb
+    specs = build_graph('quadruped')
+    context = Context()
+    rclpy.init(context=context)
+    nodes = []
+    try:
+        executor, nodes = compose(specs, context)
+        sim = nodes[0]
+        client = rclpy.create_node('client', context=context)
+        executor.add_node(client)
+        states = []
+        client.create_subscription(JointState, '/joint_states', states.append, 10)
+
+        def spin_until(predicate, timeout=15):
+            end = time.monotonic() + timeout
+            while not predicate() and time.monotonic() < end:
+                executor.spin_once(timeout_sec=0.05)
+            return predicate()
+
+        assert spin_until(lambda: len(states) >= 3)
+        with sim._lock:
+            w = sim.world
+            pb.resetJointState(w.body, w.joint_index[1], math.nan, 0.0, physicsClientId=w.client)
+        assert spin_until(lambda: sim.diagnostics()['divergence_resets'] == 1)
+        count = len(states)
+        assert spin_until(lambda: len(states) >= count + 5)
+        assert all(all(math.isfinite(q) for q in s.position) for s in states)
+        client.destroy_node()
+    finally:
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown(context=context)
