@@ -439,28 +439,26 @@ class QuadrupedOscillatorController:
             amp = amp * (t / self._ramp)
         if self._steer and observation.base_orientation is not None:
             err = _wrap(_yaw(observation.base_orientation) - self._yaw0)
-            if t >= self._ramp:
-                self._yaw_integral = float(np.clip(self._yaw_integral + err * dt,
-                                                   -0.5 / max(self.heading_ki, 1e-9),
-                                                   0.5 / max(self.heading_ki, 1e-9)))
-            s = float(np.clip(self.heading_gain * err + self.heading_ki * self._yaw_integral,
-                              -0.5, 0.5))
+            if t >= self._ramp and self.heading_ki > 0:
+                bound = 0.5 / self.heading_ki
+                self._yaw_integral = min(max(self._yaw_integral + err * dt, -bound), bound)
+            s = self.heading_gain * err + self.heading_ki * self._yaw_integral
+            s = min(max(s, -0.5), 0.5)
             # yaw to the left (err > 0): lengthen the left strokes, shorten the right ones
             f, h = self._steer_legs
-            self.decoder.set_step_scale([1 + f * s, 1 - f * s, 1 + h * s, 1 - h * s])
+            self.decoder.set_side_scale(1 + f * s, 1 - f * s, 1 + h * s, 1 - h * s)
         self._phase, self._amp = out.phase, amp
-        q = self.decoder.decode(out.phase, amp)
         if observation.foot_forces is not None and observation.foot_forces.size == self._n_feet:
             self._contacts.add(observation.time, observation.foot_forces)
-        if self.pd:
-            g = self.decoder.geometry
-            tau = np.empty(12)
-            _servo_effort(self.decoder.last_leg_targets, out.phase, amp, self._weight,
-                          observation.position, observation.velocity, self.kp, self.kd,
-                          self.decoder.output_order, g.lateral_offset, g.thigh, g.calf,
-                          self._force, self._ff, tau)
-            return Command(EFFORT, tau)
-        return Command(POSITION, q)
+        if not self.pd:
+            return Command(POSITION, self.decoder.decode(out.phase, amp))
+        q_leg = self.decoder.decode_legs(out.phase, amp)
+        g = self.decoder.geometry
+        tau = np.empty(12)
+        _servo_effort(q_leg, out.phase, amp, self._weight, observation.position,
+                      observation.velocity, self.kp, self.kd, self.decoder.output_order,
+                      g.lateral_offset, g.thigh, g.calf, self._force, self._ff, tau)
+        return Command(EFFORT, tau)
 
     def state_for_recording(self) -> dict:
         return {'phase': self._phase, 'amplitude': self._amp}

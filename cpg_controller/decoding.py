@@ -203,7 +203,7 @@ QUADRUPED_DECODER_PARAMS = [
 def _quadruped_feet(phase, amp, length, height, penetration, z0, x0, y0, shape, out):
     for i in range(phase.shape[0]):
         a = amp[i]
-        if a < 0.0:
+        if not (a > 0.0):          # also NaN
             a = 0.0
         elif a > 1.0:
             a = 1.0
@@ -255,6 +255,7 @@ class QuadrupedDecoder:
         self._feet = np.zeros((4, 3))
         self._q = np.zeros((4, 3))
         self.step_scale = np.ones(4)
+        self._length = np.zeros(4)
         self.clipped = 0                        # legs projected/clipped by the IK, cumulative
         self.configure(**{k.split('.', 1)[1]: v for k, v in values.items()})
 
@@ -278,16 +279,22 @@ class QuadrupedDecoder:
         fx, hx = self.foot_x_offset_m
         self._x0 = np.array([fx, fx, hx, hx], dtype=float)
         self._y0 = g.lateral_offset + np.sign(g.lateral_offset) * self.foot_y_offset_m
-        self._length = self.step_length_m * self.step_scale
+        np.multiply(self.step_scale, self.step_length_m, out=self._length)
         self._height = np.full(4, float(self.step_height_m))
         self._shape = 0 if self.trajectory == 'cpg_rl' else 1
 
     def set_step_scale(self, scale) -> None:
+        """Per-leg stroke multiplier (LF, RF, LH, RH), clipped to [-1.5, 1.5]."""
         s = _vector(scale, 4, 'step_scale')
         if not np.all(np.isfinite(s)):
             raise ValueError('step_scale must be finite')
-        self.step_scale = np.clip(s, -1.5, 1.5)
-        self._length = self.step_length_m * self.step_scale
+        self.set_side_scale(s[0], s[1], s[2], s[3])
+
+    def set_side_scale(self, lf: float, rf: float, lh: float, rh: float) -> None:
+        """Fast path of :meth:`set_step_scale` for finite floats (steering every control tick)."""
+        sc = self.step_scale
+        sc[0], sc[1], sc[2], sc[3] = (min(max(v, -1.5), 1.5) for v in (lf, rf, lh, rh))
+        np.multiply(sc, self.step_length_m, out=self._length)
 
     def feet(self, phase, amplitude=1.0) -> np.ndarray:
         """Foot-sphere targets (4, 3) in the leg frames (origin at each ab/adduction joint)."""
@@ -304,18 +311,21 @@ class QuadrupedDecoder:
         Non-finite phases count as touchdown, non-finite amplitudes as 0: the output is always
         finite and within the URDF limits.
         """
-        ph = phase if (isinstance(phase, np.ndarray) and phase.shape == (4,)
+        return self.decode_legs(phase, amplitude).reshape(12)[self._order]
+
+    def decode_legs(self, phase, amplitude=1.0) -> np.ndarray:
+        """Like :meth:`decode`, as (4 legs LF, RF, LH, RH) x (abad, flex, knee); a view of an
+        internal buffer that the next call overwrites."""
+        ph = phase if (type(phase) is np.ndarray and phase.shape == (4,)
                        and phase.dtype == np.float64) else _vector(phase, 4, 'phase')
-        am = amplitude if (isinstance(amplitude, np.ndarray) and amplitude.shape == (4,)
+        am = amplitude if (type(amplitude) is np.ndarray and amplitude.shape == (4,)
                            and amplitude.dtype == np.float64) else _vector(amplitude, 4, 'amplitude')
-        if not np.isfinite(am).all():
-            am = np.nan_to_num(am, nan=0.0, posinf=1.0, neginf=0.0)
         _quadruped_feet(ph, am, self._length, self._height, self.ground_penetration_m, self._z0,
                         self._x0, self._y0, self._shape, self._feet)
         self.clipped += _ik_rows(self._feet, self.geometry.lateral_offset, self.geometry.thigh,
                                  self.geometry.calf, self._lo, self._hi, self._rmin, self._rmax,
                                  self._q)
-        return self._q.reshape(12)[self._order]
+        return self._q
 
     @property
     def last_feet(self) -> np.ndarray:
