@@ -32,7 +32,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from neuro_locomotion.params import ConfigError, ParamSet, ParamSpec
-from neuro_locomotion.safety import CommandGuard, LogThrottle, STATE_ACTIVE
+from neuro_locomotion.safety import STATE_ACTIVE, STATE_WATCHDOG, CommandGuard, LogThrottle
 from neuro_locomotion.types import EFFORT, POSITION, Command
 
 from .settings import SIM_PARAMS
@@ -69,6 +69,7 @@ class SimNode(Node):
         self._stop = threading.Event()
         self._thread = None
         self.world = None
+        self.failure = None             # set if the physics thread died (the context is shut down)
         try:
             self._setup()
         except ParameterException as error:   # a -p or YAML value out of its declared range/type
@@ -230,8 +231,12 @@ class SimNode(Node):
         except Exception as error:
             if self._stop.is_set() or not self.context.ok():
                 return                      # shutting down (SIGINT/SIGTERM): publishers are gone
-            self.get_logger().fatal(f'physics thread stopped: {error!r}')   # never die silently
-            raise
+            # Never die silently, and never leave a node up whose body no longer moves: shut the
+            # context down so the process (or the composed graph) ends, with status 1.
+            import traceback
+            self.failure = f'physics thread stopped: {error!r}'
+            self.get_logger().fatal(f'{self.failure}\n{traceback.format_exc()}')
+            self.context.try_shutdown()
 
     def _run_physics(self) -> None:
         w = self.world
@@ -291,11 +296,11 @@ class SimNode(Node):
 
     def _log_state(self, old: str, new: str) -> None:
         log = self.get_logger()
-        if new == 'watchdog':
+        if new == STATE_WATCHDOG:
             log.warning(f'watchdog: no valid command for {self.guard.command_timeout:g} s; '
                         + ('going limp (zero torque)' if self.guard.diagnostics()['mode'] == EFFORT
                            else 'holding posture'))
-        elif new == STATE_ACTIVE and old == 'watchdog':
+        elif new == STATE_ACTIVE and old == STATE_WATCHDOG:
             log.info('commands are back: watchdog released')
 
     def _publish_state(self, obs, stamp: float) -> None:
@@ -469,7 +474,9 @@ def main(args=None) -> int:
         executor.add_node(node)
         spin(executor, node.context)
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        if node is not None and node.failure:
+            print(f'sim_node: error: {node.failure}', file=sys.stderr)
+            return 1
     except ConfigError as error:
         hint = '' if '--params-file' in argv else (
             ' (no --params-file given: pass the robot\'s, e.g. --ros-args --params-file '

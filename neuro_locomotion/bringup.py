@@ -66,6 +66,8 @@ def run_graph(robot: str, duration: float | None = None, namespace: str = '',
         interrupted = True
     finally:
         summary = {}
+        failed = [(n.get_fully_qualified_name(), n.failure) for n in built
+                  if getattr(n, 'failure', None)]
         for node in built:
             if hasattr(node, 'diagnostics'):
                 try:
@@ -86,4 +88,8 @@ def run_graph(robot: str, duration: float | None = None, namespace: str = '',
               file=out)
     if record:
         print(f'  recorded {record}', file=out)
+    failures = [f'{n}: {f}' for n, f in failed]
+    if failures:
+        print('neuroloco: error: ' + '; '.join(failures), file=sys.stderr)
+        return 1
     return 130 if interrupted and duration is not None else 0

@@ -159,3 +159,28 @@ def test_a_diverged_simulation_is_reset_and_never_published():
         for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown(context=context)
+
+
+def test_a_dead_physics_thread_ends_the_graph():
+    """If stepping fails, the node does not stay up with a frozen body: the context shuts down."""
+    from rclpy.executors import ExternalShutdownException
+
+    from locomotion_sim.node import spin
+    context = Context()
+    rclpy.init(context=context)
+    nodes = []
+    try:
+        executor, nodes = compose(build_graph('quadruped'), context)
+        sim = nodes[0]
+
+        def broken_step(n=1):
+            raise RuntimeError('physics engine lost')
+        with sim._lock:
+            sim.world.step = broken_step
+        with pytest.raises(ExternalShutdownException):
+            spin(executor, context, 15.0)
+        assert sim.failure == "physics thread stopped: RuntimeError('physics engine lost')"
+    finally:
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown(context=context)
