@@ -43,7 +43,9 @@ __all__ = ['load_template', 'quadruped_gaits', 'quadruped_gait', 'quadruped_netw
 QUADRUPED_KEYS = ('name', 'description', 'dt', 'noise_dt', 'seed', 'legs', 'gait_table', 'leg',
                   'coupling', 'gaits')
 COUPLING_KINDS = ('in_phase', 'anti_phase', 'lagged')
-GAIT_KEYS = ('table', 'drive', 'drive_range', 'period_s', 'extensor_drive_offset')
+GAIT_KEYS = ('table', 'drive', 'drive_range', 'period_s', 'extensor_drive_offset', 'leg_params',
+             'coupling')
+RULE_EXTRA = ('lag_delay',)      # rule key: delay = max(lag * period_s, 1 ms)
 _LAG_TOL = 1e-6
 
 
@@ -123,7 +125,7 @@ def _quadruped_template(template) -> dict:
         _need(t, key, where)
     if list(t['legs']) != list(P.LEGS):
         raise ConfigError(f'{where}: legs must be {list(P.LEGS)} (the order of the gait tables)')
-    _check_keys(t['coupling'], COUPLING_KINDS, f'{where}: coupling')
+    _check_rules(t['coupling'], f'{where}: coupling')
     if not isinstance(t['gaits'], Mapping) or not t['gaits']:
         raise ConfigError(f'{where}: gaits must be a non-empty mapping')
     for name, g in t['gaits'].items():
@@ -138,7 +140,26 @@ def _quadruped_template(template) -> dict:
             raise ConfigError(f'{here}.drive_range: {[lo, hi]} must be (min, max)')
         _number(_need(g, 'drive', here), f'{here}.drive', lo, hi)
         _number(g.get('period_s', 0.5), f'{here}.period_s', 0.01, 5.0)
+        if 'coupling' in g:
+            _check_rules(g['coupling'], f'{here}.coupling')
+        halves = [p.get('name') for p in t['leg'].get('populations', [])]
+        for half, values in (g.get('leg_params') or {}).items():
+            if half not in halves or not isinstance(values, Mapping):
+                raise ConfigError(f'{here}.leg_params: {half!r} must be one of {halves} with a '
+                                  'mapping of neuron parameters')
     return t
+
+
+def _check_rules(rules, where: str) -> None:
+    if not isinstance(rules, Mapping):
+        raise ConfigError(f'{where}: expected a mapping of {list(COUPLING_KINDS)}')
+    _check_keys(rules, COUPLING_KINDS, where)
+    for kind, entries in rules.items():
+        if not isinstance(entries, list):
+            raise ConfigError(f'{where}.{kind}: expected a list of projections')
+        for e in entries:
+            if not isinstance(e, Mapping) or 'source' not in e or 'target' not in e:
+                raise ConfigError(f'{where}.{kind}: every entry needs source and target halves')
 
 
 def quadruped_gaits(template='quadruped') -> tuple[str, ...]:
@@ -196,14 +217,16 @@ def quadruped_network(gait: str = 'trot', drive: float | None = None, *,
                   f'quadruped {gait} (offsets {np.round(target, 4).tolist()}), generated from '
                   f'{Path(where).name} by cpg_controller.gait_networks')
     pops, projs = [], []
+    overrides = g.get('leg_params') or {}
     for leg in t['legs']:
         p, q = _prefixed(t['leg'], f'{leg}_', f'{where}: leg')
         for pop in p:
-            pop['drive'] = drive + (g['extensor_drive_offset'] if pop['name'].endswith('extensor')
-                                    else 0.0)
+            half = pop['name'][len(leg) + 1:]
+            pop['params'] = dict(pop.get('params') or {}, **overrides.get(half, {}))
+            pop['drive'] = drive + (g['extensor_drive_offset'] if half == 'extensor' else 0.0)
         pops += p
         projs += q
-    rules = t['coupling']
+    rules = dict(t['coupling'], **(g.get('coupling') or {}))
     legs = list(t['legs'])
     for i, j in itertools.permutations(range(4), 2):
         lag = float((target[j] - target[i]) % 1.0)
@@ -215,15 +238,13 @@ def quadruped_network(gait: str = 'trot', drive: float | None = None, *,
             kind = 'lagged'
         else:
             continue
-        rule = rules.get(kind)
-        if rule is None:
-            continue
-        proj = copy.deepcopy(dict(rule))
-        proj['source'] = f'{legs[i]}_{_need(proj, "source", f"{where}: coupling.{kind}")}'
-        proj['target'] = f'{legs[j]}_{_need(proj, "target", f"{where}: coupling.{kind}")}'
-        if kind == 'lagged':
-            proj['delay'] = round(max(lag * float(g['period_s']), 1e-3), 6)
-        projs.append(proj)
+        for rule in rules.get(kind) or []:
+            proj = copy.deepcopy(dict(rule))
+            proj['source'] = f'{legs[i]}_{proj["source"]}'
+            proj['target'] = f'{legs[j]}_{proj["target"]}'
+            if proj.pop('lag_delay', False):
+                proj['delay'] = round(max(lag * float(g['period_s']), 1e-3), 6)
+            projs.append(proj)
     net['populations'] = pops
     net['projections'] = projs
     return net
@@ -254,7 +275,7 @@ def _salamander_template(template) -> dict:
     for key, value in dm.items():
         if not isinstance(value, Mapping):
             raise ConfigError(f'{where}: drive_map.{key} must be a mapping')
-        _check_keys(value, ('gain', 'offset', 'min'), f'{where}: drive_map.{key}')
+        _check_keys(value, ('gain', 'offset', 'min', 'max'), f'{where}: drive_map.{key}')
     for g in SALAMANDER_GAITS:
         _number(_need(_need(t, 'gaits', where), g, f'{where}: gaits').get('drive'),
                 f'{where}: gaits.{g}.drive', lo, hi)
@@ -264,8 +285,8 @@ def _salamander_template(template) -> dict:
 def salamander_drives(d: float, template='salamander') -> dict[str, float]:
     """Population drives (nA) for Ijspeert's drive ``d``: ``{'body': .., 'limb': .., ...}``.
 
-    Each group's drive is ``gain * d + offset`` (at least ``min`` if given), from the template's
-    ``drive_map`` (documented there and in docs/cpg.md)."""
+    Each group's drive is ``gain * d + offset``, clipped to ``[min, max]`` where given, from the
+    template's ``drive_map`` (documented there and in docs/cpg.md)."""
     t = _salamander_template(template)
     lo, hi = t['drive_range']
     d = check_drive(d, lo, hi, 'salamander')
@@ -274,6 +295,8 @@ def salamander_drives(d: float, template='salamander') -> dict[str, float]:
         x = float(m.get('gain', 0.0)) * d + float(m.get('offset', 0.0))
         if 'min' in m:
             x = max(x, float(m['min']))
+        if 'max' in m:
+            x = min(x, float(m['max']))
         out[group] = x
     return out
 
@@ -328,10 +351,13 @@ def salamander_network(d: float | None = None, *, template='salamander') -> dict
         for x, y in ((a, b), (b, a)):
             projs.append(dict(lc['anti_phase'], source=f'{x}_flexor', target=f'{y}_flexor'))
     lb = t.get('limb_to_body') or {}
-    _check_keys(lb, ('projection', 'map'), f'{where}: limb_to_body')
+    _check_keys(lb, ('projections', 'map'), f'{where}: limb_to_body')
     for leg, (side, first, last) in (lb.get('map') or {}).items():
         for k in range(int(first), int(last) + 1):
-            projs.append(dict(lb['projection'], source=f'{leg}_flexor', target=f'body{k}_{side}'))
+            for rule in lb.get('projections') or []:
+                proj = dict(rule)
+                proj['source'] = f'{leg}_{_need(proj, "source", f"{where}: limb_to_body")}'
+                projs.append(dict(proj, target=f'body{k}_{side}'))
     if t.get('inhibitor') and t.get('inhibitor_to_limbs'):
         for leg in limbs:
             for half in ('flexor', 'extensor'):

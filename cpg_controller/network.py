@@ -633,6 +633,35 @@ class Network:
                                self._last_sub)[1]
         return self._rates.copy()
 
+    def tick(self) -> int:
+        """Advance one control tick of the length last given to ``step`` (default 1 ms) with as
+        little Python as possible (for control loops): nothing is copied; read the result from
+        the live views :attr:`rates`, :attr:`counts` and ``spikes_last_tick``. Returns the number
+        of spikes in the tick."""
+        if self._last_dt is None:
+            self._last_sub = self._n_sub(1e-3)
+            self._last_dt = 1e-3
+        n = _advance(self._fa, self._ia, self._ctl, self._counts, self._rec, 1, self._last_sub)[1]
+        self._n_rec = n
+        return n
+
+    @property
+    def rates(self) -> np.ndarray:
+        """Rate (Hz per neuron) of each population in the last tick: a live view, overwritten by
+        the next tick (copy it to keep it)."""
+        return self._rates
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Spikes per population in the last ``step``/``tick``: a live view."""
+        return self._counts[0]
+
+    @property
+    def spike_buffer(self) -> tuple[np.ndarray, int]:
+        """(rec, n): the last tick's spikes as rec[0, :n] substep indices (times = substep *
+        dt) and rec[1, :n] neuron indices, a live view (no copy)."""
+        return self._rec, self._n_rec
+
     @property
     def counts_last_tick(self) -> np.ndarray:
         """Spikes per population in the last tick of ``step``."""

@@ -31,6 +31,7 @@ REGISTRY = {
     'pose': 'neuro_locomotion.pose:PoseController',
     'reflex': 'reflex_modules.walker:ReflexWalker',
     'oscillator': 'cpg_controller.controllers:OscillatorController',
+    'cpg': 'cpg_controller.spiking:CpgController',
 }
 
 

@@ -1,0 +1,416 @@
+"""``cpg``: the spiking central pattern generator driving the bodies through the shared decoders.
+
+- quadruped: the gait network of :func:`cpg_controller.gait_networks.quadruped_network` (one
+  flexor/extensor half-centre per leg, coupling from the gait's phase table) -> per-leg flexor and
+  extensor activity -> :class:`~cpg_controller.decoding.FlexorExtensorPhase` semantics (phase,
+  amplitude) -> the oscillator controller's decoder, PD servo, steering and touchdown metrics
+  (:class:`QuadrupedCpgController` subclasses
+  :class:`~cpg_controller.controllers.QuadrupedOscillatorController` and only replaces its rhythm
+  generator);
+- salamander: :func:`cpg_controller.gait_networks.salamander_network` (left/right body
+  half-centres, limb half-centres, limb inhibitor) -> per-segment left/right activity and limb
+  phase/amplitude -> :class:`~cpg_controller.decoding.SalamanderDecoder`.
+
+The network advances in 1 ms ticks, one kernel call per tick (``Network.tick``); population rates
+(spikes per neuron per tick) are low-pass filtered (``spiking.rate_tau_s``) and divided by
+``spiking.rate_scale_hz`` to give activities in 0..1. Options: ``gait`` (the template's gaits),
+``drive`` (quadruped: tonic drive of the rhythm generators, nA, within the gait's
+``drive_range``; salamander: Ijspeert's d in [1, 5], mapped to population drives by the
+template's ``drive_map``), ``params`` (a parameter file: ``cpg_node`` keys as for ``oscillator``
+plus the ``spiking.*`` keys below).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from neuro_locomotion.controllers import BodyInfo
+from neuro_locomotion.params import ConfigError, ParamSet, ParamSpec
+from neuro_locomotion.types import POSITION, Command, Observation
+
+from . import phase as P
+from .controllers import (NODE, SALAMANDER_PARAMS, QuadrupedOscillatorController, _override_values,
+                          _Recorder, _round, swimming_metrics, touchdown_metrics)
+from .decoding import FlexorExtensorPhase, SalamanderDecoder
+from .gait_networks import (SALAMANDER_GAITS, check_drive, quadruped_gait, quadruped_gaits,
+                            quadruped_network, salamander_drives, salamander_network,
+                            load_template)
+from .network import Network
+
+try:
+    from numba import njit
+except ImportError:  # pragma: no cover
+    def njit(*args, **kwargs):
+        if args and callable(args[0]):
+            return args[0]
+        return lambda f: f
+
+TICK = 1e-3                 # s, one network tick per control step of the 1 kHz physics
+PREFIX = 'spiking.'
+
+_COMMON = [
+    ParamSpec('spiking.seed', 0, 'seed of the network\'s initial potentials and noise', '',
+              min=0, max=2**31 - 1),
+    ParamSpec('spiking.rate_scale_hz', 150.0, 'population rate read as activity 1 (bursts fire '
+              'at 120-175 Hz)', 'Hz', min=1.0, max=1000.0),
+    ParamSpec('spiking.rate_tau_s', 0.01, 'time constant of the low-pass filter on the '
+              'population rates', 's', min=0.001, max=0.5),
+    ParamSpec('spiking.raster_neurons', 5, 'neurons per population whose spikes are kept for the '
+              'raster plot', '', min=0, max=1000),
+    ParamSpec('spiking.raster_s', 4.0, 'the raster keeps the last this many seconds', 's',
+              min=0.0, max=600.0),
+    ParamSpec('spiking.hysteresis', 0.05, 'flexor-extensor activity difference that switches a '
+              'limb between stance and swing (FlexorExtensorPhase)', '1', min=0.0, max=0.99),
+    ParamSpec('spiking.adapt', 0.5, 'weight of the last measured half duration in the expected '
+              'one (FlexorExtensorPhase)', '1', min=0.01, max=1.0),
+    ParamSpec('spiking.amplitude_decay_s', 0.3, 'limb amplitude decays with this time constant '
+              'when the activities fall (FlexorExtensorPhase)', 's', min=0.001, max=10.0),
+    ParamSpec('spiking.min_activity', 0.05, 'activities below this count as a silent limb', '1',
+              min=0.0, max=0.99),
+]
+
+QUADRUPED_SPIKING_PARAMS = [
+    ParamSpec('spiking.network', 'quadruped', 'network template (config/networks/<name>.yaml)'),
+    ParamSpec('spiking.gait', 'trot', 'gait when --gait is not given', ''),
+] + _COMMON
+
+SALAMANDER_SPIKING_PARAMS = [
+    ParamSpec('spiking.network', 'salamander', 'network template (config/networks/<name>.yaml)'),
+    ParamSpec('spiking.walk_drive', 2.0, 'Ijspeert drive d of --gait walk', '1', min=1.0, max=3.0),
+    ParamSpec('spiking.swim_drive', 4.0, 'Ijspeert drive d of --gait swim', '1', min=3.0, max=5.0),
+    ParamSpec('spiking.settle_s', 3.0, 'the network runs alone this long before the first step',
+              's', min=0.0, max=60.0),
+    ParamSpec('spiking.body_scale', 1.0, 'left-right activity difference that gives the '
+              'decoder\'s full body bend', '1', min=0.01, max=10.0),
+] + _COMMON
+
+
+def _split(overrides) -> tuple[dict, dict]:
+    """A --params file or mapping -> (the oscillator's cpg_node keys, the spiking.* keys)."""
+    if overrides is None:
+        return {}, {}
+    values = _override_values(overrides)
+    mine = {k: v for k, v in values.items() if k.startswith(PREFIX)}
+    return {k: v for k, v in values.items() if not k.startswith(PREFIX)}, mine
+
+
+def _spiking_params(specs, values: dict, where: str) -> ParamSet:
+    return ParamSet(specs, values, where=where)
+
+
+# ---------------------------------------------------------------------------------------------
+# rates -> activities -> phase/amplitude (the FlexorExtensorPhase rules, one numba call per tick)
+
+@njit(cache=True)
+def _rhythm_update(rates, act, k_filter, inv_scale, flex, ext, hyst, adapt, decay, min_act, dt,
+                   swing, elapsed, expected, amplitude, phase, rec, n_rec, keep, raster, ctr):
+    """One tick: filter every population's rate (act, Hz), then per limb the rules of
+    ``decoding.FlexorExtensorPhase.update`` on (flexor, extensor) activities; append the spikes
+    of the kept neurons to the raster ring buffer. Returns the number of touchdowns (stance
+    onsets) in this tick. ctr = [raster write position, spikes written in total]."""
+    for p in range(rates.shape[0]):
+        act[p] += k_filter * (rates[p] - act[p])
+    touch = 0
+    for i in range(flex.shape[0]):
+        f = act[flex[i]] * inv_scale
+        f = 0.0 if f < 0.0 else (1.0 if f > 1.0 else f)
+        e = act[ext[i]] * inv_scale
+        e = 0.0 if e < 0.0 else (1.0 if e > 1.0 else e)
+        u = f - e
+        if (not swing[i] and u > hyst) or (swing[i] and u < -hyst):
+            half = 1 if swing[i] else 0
+            measured = elapsed[i]
+            if measured > 1e-3:
+                expected[i, half] += adapt * (measured - expected[i, half])
+            if swing[i]:
+                touch += 1
+            swing[i] = not swing[i]
+            elapsed[i] = 0.0
+        elapsed[i] += dt
+        half = 1 if swing[i] else 0
+        progress = elapsed[i] / expected[i, half]
+        if progress > 0.999:
+            progress = 0.999
+        phase[i] = math.pi * (half + progress)
+        peak = f if f > e else e
+        if peak < min_act:
+            peak = 0.0
+        a = amplitude[i] * decay
+        amplitude[i] = peak if peak > a else a
+    cap = raster.shape[1]
+    if cap > 0:
+        pos = ctr[0]
+        for s in range(n_rec):
+            j = rec[1, s]
+            if keep[j]:
+                raster[0, pos] = rec[0, s]
+                raster[1, pos] = j
+                pos += 1
+                if pos == cap:
+                    pos = 0
+                ctr[1] += 1
+        ctr[0] = pos
+    return touch
+
+
+class _Output:
+    __slots__ = ('phase', 'amplitude')
+
+    def __init__(self, phase, amplitude):
+        self.phase, self.amplitude = phase, amplitude
+
+
+class SpikingRhythm:
+    """A spiking network read out as per-limb phase and amplitude, one 1 ms tick per call.
+
+    Duck-types the part of :class:`~cpg_controller.oscillators.HopfCPG` the oscillator
+    controller uses (``reset``, ``run``, ``step(dt) -> .phase, .amplitude``, ``mu``, ``t``), so
+    the controller's decoder, servo, steering and metrics are reused unchanged.
+    """
+
+    mu = 1.0
+
+    def __init__(self, network: dict, limbs=P.LEGS, *, seed: int = 0, rate_scale_hz=150.0,
+                 rate_tau_s=0.01, hysteresis=0.05, adapt=0.5, amplitude_decay_s=0.3,
+                 min_activity=0.05, raster_neurons=5, raster_s=4.0, record_every=10):
+        self.net = Network(network, seed=seed)
+        self.seed = int(seed)
+        net = self.net
+        self.limbs = tuple(limbs)
+        self.flex = np.array([net.index(f'{leg}_flexor') for leg in self.limbs], dtype=np.int64)
+        self.ext = np.array([net.index(f'{leg}_extensor') for leg in self.limbs], dtype=np.int64)
+        # the estimator's own state arrays (its rules run in _rhythm_update)
+        self.estimator = FlexorExtensorPhase(len(self.limbs), hysteresis=hysteresis, adapt=adapt,
+                                             amplitude_decay_s=amplitude_decay_s,
+                                             min_activity=min_activity)
+        self._fe = (float(hysteresis), float(adapt), math.exp(-TICK / amplitude_decay_s),
+                    float(min_activity))
+        self._k = 1.0 - math.exp(-TICK / rate_tau_s)
+        self._inv_scale = 1.0 / rate_scale_hz
+        self.act = np.zeros(len(net.names))
+        self.keep = np.zeros(net.n_neurons, dtype=np.bool_)
+        for name in net.names:
+            sl = net.neurons(name)
+            self.keep[sl.start:min(sl.start + int(raster_neurons), sl.stop)] = True
+        kept = int(self.keep.sum())
+        self.raster = np.zeros((2, int(kept * raster_s * 200.0) if kept else 0), dtype=np.int64)
+        self._ctr = np.zeros(2, dtype=np.int64)
+        self.record_every = int(record_every)
+        self.rates = _Recorder(len(net.names))
+        self.reset()
+
+    def reset(self, seed: int | None = None) -> None:
+        self.net.reset(self.seed if seed is None else seed)
+        self.estimator.reset()
+        self.act[:] = 0.0
+        self._ctr[:] = 0
+        self.rates.clear()
+        self.counts = np.zeros(len(self.net.names))      # spikes per population since settled()
+        self.ticks = 0                                    # ticks since settled()
+        self.touchdowns = 0                               # estimator touchdowns since settled()
+        self.t = 0.0
+        self.t0 = 0.0                # controller time at settled() (the body's clock)
+        self._net_t0 = 0.0           # network time at settled()
+
+    def _tick(self) -> None:
+        net = self.net
+        net.tick()
+        rec, n = net.spike_buffer
+        est = self.estimator
+        h, a, d, m = self._fe
+        self.touchdowns += _rhythm_update(net.rates, self.act, self._k, self._inv_scale, self.flex,
+                                          self.ext, h, a, d, m, TICK, est.swing, est.elapsed,
+                                          est.expected, est.amplitude, est.phase, rec, n,
+                                          self.keep, self.raster, self._ctr)
+        self.counts += net.counts
+        self.ticks += 1
+        self.t += TICK
+        if self.ticks % self.record_every == 0:
+            self.rates.add(self.ticks * TICK, self.act)
+
+    def step(self, dt: float = TICK) -> _Output:
+        n = max(1, int(round(dt / TICK)))
+        for _ in range(n):
+            self._tick()
+        est = self.estimator
+        return _Output(est.phase, est.amplitude)
+
+    def run(self, duration: float, dt: float = TICK) -> None:
+        """Run alone (no body) for ``duration`` s, in 1 ms ticks; statistics restart after it."""
+        for _ in range(int(round(duration / TICK))):
+            self._tick()
+        self.settled()
+
+    def settled(self, t0: float = 0.0) -> None:
+        """Restart the spike statistics, raster and rate record; ``t0``: the body's time now."""
+        self.counts[:] = 0.0
+        self._ctr[:] = 0
+        self.rates.clear()
+        self.ticks = 0
+        self.touchdowns = 0
+        self.t0 = float(t0)
+        self._net_t0 = self.net.time
+
+    def activities(self) -> np.ndarray:
+        """Filtered population rates (Hz), in ``net.names`` order (a copy)."""
+        return self.act.copy()
+
+    def spike_stats(self) -> dict:
+        """Spike statistics since the last settle/reset."""
+        net = self.net
+        seconds = self.ticks * TICK
+        sizes = net.compiled.sizes
+        rate = self.counts / (sizes * seconds) if seconds > 0 else np.zeros_like(self.counts)
+        return {
+            'cpg_frequency_hz': _round(self.touchdowns / len(self.limbs) / seconds)
+            if seconds > 0 and self.limbs and self.touchdowns else None,
+            'neurons': int(net.n_neurons),
+            'synapses': int(net.compiled.n_synapses),
+            'spikes': int(self.counts.sum()),
+            'spikes_per_s': _round(self.counts.sum() / seconds if seconds > 0 else 0.0, 1),
+            'mean_rate_hz': [_round(r, 2) for r in rate],
+        }
+
+    def raster_spikes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(times on the body's clock (s), neuron indices) of the kept neurons' spikes since
+        settled() (at most the last ``raster_s`` seconds), oldest first."""
+        pos, total = int(self._ctr[0]), int(self._ctr[1])
+        cap = self.raster.shape[1]
+        if cap == 0 or total == 0:
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
+        if total < cap:
+            r = self.raster[:, :pos]
+        else:
+            r = np.concatenate([self.raster[:, pos:], self.raster[:, :pos]], axis=1)
+        return r[0] * self.net.dt - self._net_t0 + self.t0, r[1].copy()
+
+    def rate_trace(self) -> tuple[np.ndarray, np.ndarray]:
+        """(times on the body's clock, filtered rates (Hz) per population) every 10 ms."""
+        t, rates = self.rates.arrays()
+        return t + self.t0, rates
+
+
+def _spike_panels(rhythm: SpikingRhythm):
+    """``plot_panels`` hook: spike raster (kept neurons) and filtered population rates."""
+
+    class Panels:
+        count = 2
+
+        def __call__(self, axes, result) -> None:
+            raster_ax, rate_ax = axes
+            net = rhythm.net
+            times, index = rhythm.raster_spikes()
+            row = np.full(net.n_neurons, -1)
+            k = 0
+            ticks, labels = [], []
+            for name in net.names:
+                sl = net.neurons(name)
+                kept = np.nonzero(rhythm.keep[sl])[0] + sl.start
+                row[kept] = np.arange(k, k + kept.size)
+                ticks.append(k + kept.size / 2.0)
+                labels.append(name)
+                k += kept.size
+            if times.size:
+                raster_ax.scatter(times, row[index], s=1.5, c='k', marker='|')
+            raster_ax.set_yticks(ticks)
+            raster_ax.set_yticklabels(labels, fontsize=5)
+            raster_ax.set_ylabel('spikes')
+            t, rates = rhythm.rate_trace()
+            if t.size:
+                shown = [j for j, name in enumerate(net.names)
+                         if name.endswith(('_flexor', '_left'))] or list(range(len(net.names)))
+                for j in shown:
+                    rate_ax.plot(t, rates[:, j], linewidth=0.7, label=net.names[j])
+                rate_ax.legend(loc='upper right', fontsize=5, ncol=4)
+            rate_ax.set_ylabel('population rate (Hz)')
+
+    return Panels()
+
+
+# ---------------------------------------------------------------------------------------------
+# controllers
+
+def CpgController(body: BodyInfo, gait: str | None = None, drive: float | None = None,
+                  params=None, **options):
+    """Registry factory: the spiking CPG controller for ``body.robot``."""
+    if options:
+        raise ConfigError(f'controller cpg: unknown options {sorted(options)}')
+    if body.robot == 'quadruped':
+        return QuadrupedCpgController(body, gait=gait, drive=drive, params=params)
+    if body.robot == 'salamander':
+        return SalamanderCpgController(body, gait=gait, drive=drive, params=params)
+    raise ConfigError(f'controller cpg has no network for robot {body.robot!r} '
+                      '(quadruped, salamander)')
+
+
+class QuadrupedCpgController(QuadrupedOscillatorController):
+    """Spiking gait network -> flexor/extensor activities -> phase -> decoder -> servo.
+
+    Everything after the rhythm (decoder, PD servo with weight feedforward, heading PI, contact
+    recording, touchdown metrics, ``initial_state``) is the oscillator controller's; only
+    ``self.cpg`` is a :class:`SpikingRhythm` instead of a Hopf network.
+    """
+
+    name = 'cpg'
+
+    def __init__(self, body: BodyInfo, gait: str | None = None, drive: float | None = None,
+                 params=None):
+        shared, mine = _split(params)
+        self.spiking = _spiking_params(QUADRUPED_SPIKING_PARAMS, mine, 'controller cpg')
+        template = load_template(self.spiking['spiking.network'])
+        gaits = quadruped_gaits(template)
+        gait = self.spiking['spiking.gait'] if gait is None else gait
+        if gait not in gaits:
+            raise ConfigError(f'controller cpg: unknown gait {gait!r} for the quadruped; '
+                              f'choose one of {list(gaits)}')
+        g = quadruped_gait(gait, template)
+        lo, hi = g['drive_range']
+        drive = g['drive'] if drive is None else check_drive(drive, lo, hi,
+                                                              f'controller cpg ({gait})')
+        super().__init__(body, gait=gait if gait in _OSC_GAITS else 'trot', drive=None,
+                         params=shared or None)
+        self.gait, self.drive = gait, drive
+        self.target_offsets = np.asarray(g['offsets'], dtype=float)
+        self.network = quadruped_network(gait, self.drive, template=template)
+        s = self.spiking
+        self.cpg = SpikingRhythm(self.network, seed=s['spiking.seed'],
+                                 rate_scale_hz=s['spiking.rate_scale_hz'],
+                                 rate_tau_s=s['spiking.rate_tau_s'],
+                                 hysteresis=s['spiking.hysteresis'], adapt=s['spiking.adapt'],
+                                 amplitude_decay_s=s['spiking.amplitude_decay_s'],
+                                 min_activity=s['spiking.min_activity'],
+                                 raster_neurons=s['spiking.raster_neurons'],
+                                 raster_s=s['spiking.raster_s'])
+        self.plot_panels = _spike_panels(self.cpg)
+
+    def reset(self, observation: Observation) -> None:
+        super().reset(observation)            # resets the network and runs oscillator.settle_s
+        self.cpg.settled(observation.time)
+
+    def state_for_recording(self) -> dict:
+        return {'population_rates_hz': self.cpg.act, 'phase': self.cpg.estimator.phase,
+                'amplitude': self._amp}
+
+    def metrics(self) -> dict:
+        m = super().metrics()
+        for key in ('nominal_frequency_hz', 'nominal_duty_factor'):
+            m.pop(key, None)
+        m['gait'] = self.gait
+        m['drive'] = self.drive
+        m['drive_unit'] = 'nA (tonic drive of every flexor and extensor population)'
+        m['populations'] = list(self.cpg.net.names)
+        m.update(self.cpg.spike_stats())
+        return m
+
+
+_OSC_GAITS = ('walk', 'trot', 'pace', 'bound', 'gallop')
+
+
+class SalamanderCpgController:
+    """Placeholder until the salamander network is in (see gait_networks.salamander_network)."""
+
+    name = 'cpg'
+
+    def __init__(self, body, gait=None, drive=None, params=None):
+        raise ConfigError('controller cpg: the salamander network is not available yet')
