@@ -49,9 +49,9 @@ SIM_PARAMS = [
               max=2000.0, read_only=True),
     ParamSpec('water.body_density_kg_m3', 1000.0, 'density of the body (link volume = mass / density) '
               'for buoyancy', 'kg/m^3', min=1.0, max=20000.0, read_only=True),
-    ParamSpec('water.drag_coefficients', [0.1, 1.0, 1.0], 'quadratic drag coefficient C_d along each '
-              'link axis x (lengthways), y, z; F = -1/2 rho C_d A v|v|', '1', min=0.0, max=10.0,
-              length=3, read_only=True),
+    ParamSpec('water.drag_coefficients', [0.1, 1.0, 1.0], 'quadratic drag coefficients C_d (axial: '
+              'along each link\'s longest axis, lateral, vertical); F = -1/2 rho C_d A v|v|', '1',
+              min=0.0, max=10.0, length=3, read_only=True),
     ParamSpec('amphibious.shore_x_m', 1.0, 'x where the land ends and the ramp starts', 'm',
               min=-100.0, max=100.0, read_only=True),
     ParamSpec('amphibious.ramp_slope_rad', 0.2, 'slope of the ramp down into the water', 'rad',

@@ -2,7 +2,10 @@
 
 Drag: F_i = -1/2 rho C_d,i A_i v_i |v_i| along each link axis i (v relative to still water, in the
 link's inertial frame), where A_i is the link's area projected across axis i from its collision
-box. Buoyancy: rho g V f upward at the link's centre of mass, with V = mass / body density and f the
+box. The coefficients are (axial, lateral, vertical): the axial one applies along the link's
+longest axis, whatever local axis that is (a limb rod along y, a trunk segment along x); the other
+two apply to the remaining axes in order. A link with no clear long axis (longest < 1.2 x the
+next) is treated as bluff: the lateral coefficient on every axis. Buoyancy: rho g V f upward at the link's centre of mass, with V = mass / body density and f the
 immersed fraction of the link's height. Both scale with f, so nothing acts above the surface.
 """
 from __future__ import annotations
@@ -30,7 +33,8 @@ class WaterForces:
         self.extents = np.array(extents)                # (n, 3) local box size, m
         ex, ey, ez = self.extents.T
         areas = np.stack([ey * ez, ex * ez, ex * ey], axis=1)   # projected across x, y, z
-        self.drag_gain = 0.5 * water.fluid_density * np.asarray(drag_coefficients) * areas
+        coefficients = np.array([_axis_coefficients(e, drag_coefficients) for e in self.extents])
+        self.drag_gain = 0.5 * water.fluid_density * coefficients * areas
         self.buoyancy = water.fluid_density * GRAVITY * np.array(volumes)
         self.height = np.maximum(self.extents[:, 2], 1e-3)
         self.last_forces = np.zeros((len(self.links), 3))
@@ -59,6 +63,20 @@ class WaterForces:
         return float(immersed.sum())
 
 
+def _axis_coefficients(extents: np.ndarray, coefficients) -> np.ndarray:
+    """Per local axis drag coefficients for a link of the given extents (see module docstring)."""
+    axial, lateral, vertical = (float(c) for c in coefficients)
+    order = np.argsort(-extents, kind='stable')
+    if extents[order[0]] < 1.2 * extents[order[1]]:
+        return np.full(3, lateral)
+    long_axis = int(order[0])
+    result = np.empty(3)
+    result[long_axis] = axial
+    others = [i for i in range(3) if i != long_axis]
+    result[others[0]], result[others[1]] = lateral, vertical
+    return result
+
+
 def _local_extents(client: int, body: int, link: int) -> np.ndarray:
     """Size of the link's collision geometry along its own axes (a box around its shapes)."""
     shapes = pb.getCollisionShapeData(body, link, physicsClientId=client)
@@ -76,6 +94,10 @@ def _local_extents(client: int, body: int, link: int) -> np.ndarray:
             half = np.array([radius, radius, length / 2 + (radius if geom == pb.GEOM_CAPSULE else 0)])
             rot = np.abs(np.array(pb.getMatrixFromQuaternion(shape[6])).reshape(3, 3))
             half = rot @ half
+        elif geom == pb.GEOM_MESH:   # URDF cylinders load as convex meshes: measure the vertices
+            count, vertices = pb.getMeshData(body, link, physicsClientId=client)
+            vertices = np.asarray(vertices, dtype=float).reshape(-1, 3)
+            half = (vertices.max(0) - vertices.min(0)) / 2 if count else np.full(3, 0.05)
         else:
             half = np.full(3, 0.05)
         lo, hi = np.minimum(lo, offset - half), np.maximum(hi, offset + half)
