@@ -30,12 +30,12 @@ from neuro_locomotion.params import ConfigError, ParamSet, ParamSpec
 from neuro_locomotion.types import POSITION, Command, Observation
 
 from . import phase as P
-from .controllers import (NODE, SALAMANDER_PARAMS, QuadrupedOscillatorController, _override_values,
-                          _Recorder, _round, swimming_metrics, touchdown_metrics)
-from .decoding import FlexorExtensorPhase, SalamanderDecoder
-from .gait_networks import (SALAMANDER_GAITS, check_drive, quadruped_gait, quadruped_gaits,
-                            quadruped_network, salamander_drives, salamander_network,
-                            load_template)
+from .controllers import (QuadrupedOscillatorController, SalamanderOscillatorController,
+                          _override_values, _Recorder, _round)
+from .decoding import FlexorExtensorPhase
+from .gait_networks import (check_drive, load_template, quadruped_gait, quadruped_gaits,
+                            quadruped_network, salamander_drives, salamander_network)
+from .oscillators import SalamanderCPG
 from .network import Network
 
 try:
@@ -77,12 +77,11 @@ QUADRUPED_SPIKING_PARAMS = [
 
 SALAMANDER_SPIKING_PARAMS = [
     ParamSpec('spiking.network', 'salamander', 'network template (config/networks/<name>.yaml)'),
-    ParamSpec('spiking.walk_drive', 2.0, 'Ijspeert drive d of --gait walk', '1', min=1.0, max=3.0),
-    ParamSpec('spiking.swim_drive', 4.0, 'Ijspeert drive d of --gait swim', '1', min=3.0, max=5.0),
-    ParamSpec('spiking.settle_s', 3.0, 'the network runs alone this long before the first step',
-              's', min=0.0, max=60.0),
-    ParamSpec('spiking.body_scale', 1.0, 'left-right activity difference that gives the '
-              'decoder\'s full body bend', '1', min=0.01, max=10.0),
+    ParamSpec('spiking.body_gain', 1.0, 'body joint command = decoder amplitude x gain x '
+              '(left - right activity), clipped to +-1 before the amplitude', '1', min=0.0,
+              max=10.0),
+    ParamSpec('spiking.body_tau_s', 0.05, 'extra low-pass filter on the body activities (smooths '
+              'the on/off bursts into a bend wave)', 's', min=0.001, max=1.0),
 ] + _COMMON
 
 
@@ -407,10 +406,79 @@ class QuadrupedCpgController(QuadrupedOscillatorController):
 _OSC_GAITS = ('walk', 'trot', 'pace', 'bound', 'gallop')
 
 
-class SalamanderCpgController:
-    """Placeholder until the salamander network is in (see gait_networks.salamander_network)."""
+class SalamanderCpgController(SalamanderOscillatorController):
+    """Spiking salamander network -> body left/right activities and limb phase/amplitude ->
+    the oscillator controller's salamander decoder and metrics (walk: limb touchdowns; swim: body
+    wave from the joint angles). ``gait`` walk | swim picks the oscillator's ``walk_drive`` /
+    ``swim_drive``; ``drive`` is Ijspeert's d in [1, 5] (d > 3 swims), mapped to population
+    drives by the template's ``drive_map``."""
 
     name = 'cpg'
 
-    def __init__(self, body, gait=None, drive=None, params=None):
-        raise ConfigError('controller cpg: the salamander network is not available yet')
+    def __init__(self, body: BodyInfo, gait: str | None = None, drive: float | None = None,
+                 params=None):
+        shared, mine = _split(params)
+        try:
+            super().__init__(body, gait=gait, drive=drive, params=shared or None)
+        except ConfigError as error:
+            raise ConfigError(str(error).replace('controller oscillator', 'controller cpg')) \
+                from None
+        self.spiking = s = _spiking_params(SALAMANDER_SPIKING_PARAMS, mine, 'controller cpg')
+        template = load_template(s['spiking.network'])
+        if int(template.get('n_segments', 0)) != len(self._body_idx):
+            raise ConfigError(f'controller cpg: network has {template.get("n_segments")} '
+                              f'segments, the body {len(self._body_idx)}')
+        self.population_drives = salamander_drives(self.drive, template)
+        self.network = salamander_network(self.drive, template=template)
+        self.cpg = SpikingRhythm(self.network, seed=s['spiking.seed'],
+                                 rate_scale_hz=s['spiking.rate_scale_hz'],
+                                 rate_tau_s=s['spiking.rate_tau_s'],
+                                 hysteresis=s['spiking.hysteresis'], adapt=s['spiking.adapt'],
+                                 amplitude_decay_s=s['spiking.amplitude_decay_s'],
+                                 min_activity=s['spiking.min_activity'],
+                                 raster_neurons=s['spiking.raster_neurons'],
+                                 raster_s=s['spiking.raster_s'])
+        net = self.cpg.net
+        n = len(self._body_idx)
+        self._left_pop = np.array([net.index(f'body{k + 1}_left') for k in range(n)])
+        self._right_pop = np.array([net.index(f'body{k + 1}_right') for k in range(n)])
+        self._body_gain = s['spiking.body_gain']
+        self._kb = 1.0 - math.exp(-TICK / s['spiking.body_tau_s'])
+        self._body = np.zeros((2, n))
+        self.plot_panels = _spike_panels(self.cpg)
+
+    def reset(self, observation: Observation) -> None:
+        super().reset(observation)            # resets the network and runs oscillator.settle_s
+        self.cpg.settled(observation.time)
+        self._body[:] = 0.0
+
+    def step(self, observation: Observation, dt: float) -> Command:
+        cpg = self.cpg
+        body = self._body
+        inv = cpg._inv_scale
+        for _ in range(max(1, int(round(dt / TICK)))):
+            cpg._tick()
+            act = cpg.act
+            body[0] += self._kb * (act[self._left_pop] * inv - body[0])
+            body[1] += self._kb * (act[self._right_pop] * inv - body[1])
+        est = cpg.estimator
+        g = self._body_gain
+        q = self.decoder.decode(g * body[0], g * body[1], est.phase, est.amplitude)
+        if observation.position is not None:
+            self._angles.add(observation.time, observation.position[self._body_idx])
+        if observation.foot_forces is not None and observation.foot_forces.size == self._n_feet:
+            self._contacts.add(observation.time, observation.foot_forces)
+        return Command(POSITION, q)
+
+    def state_for_recording(self) -> dict:
+        return {'population_rates_hz': self.cpg.act, 'limb_phase': self.cpg.estimator.phase,
+                'limb_amplitude': self.cpg.estimator.amplitude}
+
+    def metrics(self) -> dict:
+        m = super().metrics()
+        m['ijspeert_frequency_hz'] = m.pop('nominal_frequency_hz', None)
+        m['drive_unit'] = 'Ijspeert d (population drives: population_drives_na)'
+        m['population_drives_na'] = {k: _round(v, 3) for k, v in self.population_drives.items()}
+        m['populations'] = list(self.cpg.net.names)
+        m.update(self.cpg.spike_stats())
+        return m

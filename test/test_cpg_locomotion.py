@@ -118,3 +118,35 @@ def test_rhythm_readout_follows_flexor_extensor_phase():
         np.testing.assert_allclose(mine.phase, phase, rtol=0, atol=1e-12)
         np.testing.assert_allclose(mine.amplitude, amp, rtol=0, atol=1e-12)
     assert reference.touchdowns > 30
+
+
+# --- salamander --------------------------------------------------------------------------------
+def test_salamander_swims_a_third_of_a_body_length_per_second():
+    m = run('salamander', 'cpg', duration=12.0, arena='water', gait='swim').metrics
+    assert m['gait'] == 'swim' and m['drive'] > 3
+    assert m['forward_m'] / m['sim_time_s'] >= 0.27, m          # measured 0.36 over 20 s
+    assert len(m['phase_offsets']) == 8
+    assert m['phase_error'] <= 0.03, m                          # 1/8 cycle per joint
+    assert 1.3 < m['frequency_hz'] < 1.7
+    assert m['population_drives_na']['inhibitor'] > 2.0         # limbs switched off
+
+
+def test_salamander_walks_forward_on_land():
+    m = run('salamander', 'cpg', duration=10.0, arena='flat', gait='walk').metrics
+    assert m['gait'] == 'walk' and m['drive'] < 3
+    assert not m['fell'] and m['forward_m'] / m['sim_time_s'] > 0.08, m   # measured 0.16
+    assert abs(m['lateral_m']) < 0.5 * m['forward_m'], m
+    assert m['phase_error'] <= 0.1, m                           # limbs trot (LF with RH)
+    assert m['frequency_hz'] == pytest.approx(m['cpg_frequency_hz'], rel=0.1)
+
+
+@pytest.mark.parametrize('options, words', [
+    ({'gait': 'fly'}, "unknown gait 'fly'"),
+    ({'drive': 5.5}, 'drive 5.5 is out of range'),
+    ({'drive': math.nan}, 'not finite'),
+    ({'gait': 'swim', 'drive': 2.0}, 'contradicts'),
+])
+def test_bad_salamander_options_are_refused(options, words):
+    with pytest.raises(ConfigError, match=words) as info:
+        run('salamander', 'cpg', duration=0.01, **options)
+    assert 'controller cpg' in str(info.value)

@@ -130,3 +130,68 @@ def test_bad_template_refused():
         quadruped_network('trot', template=t)
     with pytest.raises(ConfigError):                     # a template is not a network file
         load_network('quadruped')
+
+
+# --- salamander --------------------------------------------------------------------------------
+from cpg_controller.gait_networks import salamander_drives, salamander_network  # noqa: E402
+
+N_SEG = 8
+
+
+def salamander_open_loop(d, seconds=10.0, seed=None):
+    rec = Network(salamander_network(d), seed=seed).run(seconds)
+    k = int(round(3.0 / TICK))
+    left = [detect_bursts(rec.rate(f'body{i + 1}_left')[k:], TICK).onsets for i in range(N_SEG)]
+    right = detect_bursts(rec.rate('body1_right')[k:], TICK).onsets
+    limbs = flexor_onsets(rec, skip=3.0)
+    return rec, left, right, limbs
+
+
+@pytest.mark.parametrize('d', [4.0, 5.0])
+def test_salamander_swims_with_one_wavelength_per_body(d):
+    rec, left, right, limbs = salamander_open_loop(d)
+    lags = P.travelling_wave_lags(left)
+    assert lags is not None and np.max(np.abs(lags - 1.0 / N_SEG)) < 0.015, lags
+    assert abs(np.mean(lags) - 1.0 / N_SEG) < 0.002, lags                 # exactly one wavelength
+    lr = P.phase_offsets([left[0], right])[1]
+    assert abs(lr - 0.5) < 0.03, lr
+    assert 1.3 < P.frequency(left[0]) < 1.7
+    k = int(3.0 / TICK)
+    for leg in P.LEGS:                                                      # limbs silent
+        assert rec.rate(f'{leg}_flexor')[k:].mean() < 1.0
+        assert rec.rate(f'{leg}_extensor')[k:].mean() < 1.0
+
+
+@pytest.mark.parametrize('d', [1.5, 2.0, 2.5])
+def test_salamander_walks_with_a_standing_wave_and_trotting_limbs(d):
+    rec, left, right, limbs = salamander_open_loop(d)
+    lags = P.travelling_wave_lags(left)
+    halves = np.r_[lags[:3], lags[4:]]
+    assert np.max(np.abs(halves)) < 0.07, lags                      # in phase within a half
+    assert abs(abs(lags[3]) - 0.5) < 0.1, lags                      # girdle jump (> 0.3)
+    offsets = P.phase_offsets(limbs)
+    assert P.phase_error(offsets, [0.0, 0.5, 0.5, 0.0]) < 0.05, offsets
+    f_body, f_limb = P.frequency(left[0]), np.median([P.frequency(e) for e in limbs])
+    assert f_body == pytest.approx(f_limb, rel=0.03)                 # body entrained by limbs
+    assert 0.5 < f_limb < 0.8
+
+
+def test_salamander_switch_at_d3_limbs_stop_body_frequency_jumps():
+    drives = {d: salamander_drives(d) for d in (2.9, 3.1)}
+    assert drives[2.9]['inhibitor'] < 2.0 < drives[3.1]['inhibitor']  # LIF rheobase 2 nA
+    rec_w, left_w, _, limbs_w = salamander_open_loop(2.9)
+    rec_s, left_s, _, _ = salamander_open_loop(3.5)
+    k = int(3.0 / TICK)
+    assert rec_w.rate('limb_inhibitor')[k:].mean() < 0.1
+    assert rec_s.rate('limb_inhibitor')[k:].mean() > 50.0
+    f_walk, f_swim = P.frequency(left_w[0]), P.frequency(left_s[0])
+    assert f_swim - f_walk > 0.5, (f_walk, f_swim)
+
+
+def test_salamander_drive_refused_outside_1_to_5():
+    with pytest.raises(ConfigError, match='out of range'):
+        salamander_network(5.5)
+    with pytest.raises(ConfigError, match='not finite'):
+        salamander_drives(math.inf)
+    spec = load_network(salamander_network(4.0))
+    assert len(spec.populations) == 2 * N_SEG + 8 + 1
