@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 import yaml
@@ -34,7 +34,10 @@ from neuro_locomotion.params import ConfigError, ParamSet, ParamSpec, node_param
 from neuro_locomotion.types import EFFORT, POSITION, Command, Observation
 
 from . import phase as P
+from .decoding import (QUADRUPED_DECODER_PARAMS, SALAMANDER_DECODER_PARAMS, QuadrupedDecoder,
+                       SalamanderDecoder)
 from .kinematics import _support_rows
+from .oscillators import BODY_SATURATION, LIMB_SATURATION, HopfCPG, SalamanderCPG
 
 try:
     from numba import njit
@@ -43,9 +46,6 @@ except ImportError:  # pragma: no cover
         if args and callable(args[0]):
             return args[0]
         return lambda f: f
-from .decoding import (QUADRUPED_DECODER_PARAMS, SALAMANDER_DECODER_PARAMS, QuadrupedDecoder,
-                       SalamanderDecoder)
-from .oscillators import BODY_SATURATION, LIMB_SATURATION, HopfCPG, SalamanderCPG
 
 NODE = 'cpg_node'
 QUADRUPED_GAITS = ('walk', 'trot', 'pace', 'bound', 'gallop')
@@ -110,7 +110,8 @@ QUADRUPED_PARAMS = [
               'accumulated yaw error (cancels a gait\'s own turning, e.g. the gallop\'s)',
               '1/(rad·s)', min=0.0, max=5.0),
 ] + [spec for gait, (drive, duty, length, height) in _GAIT_DEFAULTS.items() for spec in (
-    ParamSpec(f'gaits.{gait}.drive', drive, f'default drive of the {gait}', '1', min=0.0, max=100.0),
+    ParamSpec(f'gaits.{gait}.drive', drive, f'default drive of the {gait}', '1', min=0.0,
+              max=100.0),
     ParamSpec(f'gaits.{gait}.duty_factor', duty, f'stance fraction of the cycle of the {gait}',
               '1', min=0.05, max=0.95),
     ParamSpec(f'gaits.{gait}.step_length_m', length, f'stroke length of the {gait} (overrides '
@@ -319,7 +320,8 @@ def _servo_effort(q_leg, phase, amp, weight, position, velocity, kp, kd, order, 
     _support_rows(q_leg, force, d, l1, l2, ff)
     for k in range(order.shape[0]):
         m = order[k]
-        tau[k] = kp[k] * (q_leg[m // 3, m % 3] - position[k]) - kd[k] * velocity[k] + ff[m // 3, m % 3]
+        i, j = m // 3, m % 3
+        tau[k] = kp[k] * (q_leg[i, j] - position[k]) - kd[k] * velocity[k] + ff[i, j]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ The input is a small, explicit **rhythm state** that any rhythm generator can pr
 
 - per limb a **phase** (rad) and an **amplitude** (0..1). Phase convention (the Hopf CPG's):
   ``0`` = touchdown, ``[0, π)`` = stance (foot on the ground moving backward), ``π`` = lift-off,
-  ``[π, 2π)`` = swing (foot lifted, moving forward). Amplitude 0 = the limb stands still (or folds,
-  salamander), 1 = full step.
+  ``[π, 2π)`` = swing (foot lifted, moving forward). Amplitude 0 = the limb stands still (or
+  folds, salamander), 1 = full step.
 - or per limb **flexor** and **extensor** activities (normalised 0..1), from which
   :class:`FlexorExtensorPhase` derives phase and amplitude (swing while the flexor dominates,
   stance while the extensor does; progress inside each half from the durations of the last ones).
@@ -17,12 +17,15 @@ Two decoders turn a rhythm state into position targets in the URDF's actuated-jo
 clipped to the URDF limits, finite for any finite input:
 
 - :class:`QuadrupedDecoder`: CPG-RL-style foot-space mapping (Bellegarda & Ijspeert 2022, reference
-  sheet §8) then leg inverse kinematics (:mod:`cpg_controller.kinematics`)::
+  sheet §8) then leg inverse kinematics (:mod:`cpg_controller.kinematics`). Trajectory 'cpg_rl'::
 
-      x = x_0 + a · L/2 · cos φ                          (front at touchdown, back at lift-off)
-      z = −(h − r_foot) − a · g_p · sin φ   if sin φ ≥ 0  (stance: slight ground penetration)
-      z = −(h − r_foot) − a · g_c · sin φ   if sin φ < 0  (swing: clearance g_c at mid-swing)
-      y = ±(d + y_0)                                      (d: hip-flexion joint offset, + left)
+      x = x_0 + a · L/2 · cos φ                    (front at touchdown, back at lift-off)
+      z = z_0 − a · g_p · sin φ   if sin φ ≥ 0      (stance: slight ground penetration)
+      z = z_0 − a · g_c · sin φ   if sin φ < 0      (swing: clearance g_c at mid-swing)
+      y = ±(d + y_0),  z_0 = −(H − r_foot)          (d: hip-flexion joint offset, + left)
+
+  Trajectory 'cycloid' (default): the same end points, constant foot speed in stance and a
+  cycloid swing (no touchdown impact); see docs/decoding.md.
 
 - :class:`SalamanderDecoder`: body bends from left−right activity with a per-segment amplitude
   that blends between a walking and a swimming profile; limbs protract/retract with the phase and
@@ -162,7 +165,8 @@ class FlexorExtensorPhase:
             half = self.swing[k].astype(int)               # the half that just ended
             measured = self.elapsed[k]
             ok = measured > 1e-3
-            self.expected[k[ok], half[ok]] += self.adapt * (measured[ok] - self.expected[k[ok], half[ok]])
+            rows, cols = k[ok], half[ok]
+            self.expected[rows, cols] += self.adapt * (measured[ok] - self.expected[rows, cols])
             self.swing[k] = ~self.swing[k]
             self.elapsed[k] = 0.0
             self.touchdowns += int(to_stance.sum())
@@ -191,9 +195,10 @@ QUADRUPED_DECODER_PARAMS = [
               min=0.0, max=0.05),
     ParamSpec('decoder.foot_x_offset_m', [0.0, 0.0], 'neutral foot x relative to the hip axis '
               '(+ forward), front legs then hind legs', 'm', min=-0.15, max=0.15, length=2),
-    ParamSpec('decoder.trajectory', 'cycloid', "foot path: 'cpg_rl' (x = L/2 cos φ, z = −h − g sin φ, "
-              "as CPG-RL) or 'cycloid' (constant foot speed in stance, cycloid swing: the foot "
-              "lands and lifts with zero vertical speed)", choices=('cpg_rl', 'cycloid')),
+    ParamSpec('decoder.trajectory', 'cycloid', "foot path: 'cpg_rl' (x = L/2 cos φ, "
+              "z = −h − g sin φ, as CPG-RL) or 'cycloid' (constant foot speed in stance, cycloid "
+              "swing: the foot lands and lifts with zero vertical speed)",
+              choices=('cpg_rl', 'cycloid')),
     ParamSpec('decoder.foot_y_offset_m', 0.0, 'neutral foot y outward of the hip-flexion joint '
               '(+ away from the midline)', 'm', min=-0.08, max=0.10),
 ]
@@ -319,7 +324,8 @@ class QuadrupedDecoder:
         ph = phase if (type(phase) is np.ndarray and phase.shape == (4,)
                        and phase.dtype == np.float64) else _vector(phase, 4, 'phase')
         am = amplitude if (type(amplitude) is np.ndarray and amplitude.shape == (4,)
-                           and amplitude.dtype == np.float64) else _vector(amplitude, 4, 'amplitude')
+                           and amplitude.dtype == np.float64) else \
+            _vector(amplitude, 4, 'amplitude')
         _quadruped_feet(ph, am, self._length, self._height, self.ground_penetration_m, self._z0,
                         self._x0, self._y0, self._shape, self._feet)
         self.clipped += _ik_rows(self._feet, self.geometry.lateral_offset, self.geometry.thigh,
@@ -475,7 +481,8 @@ class SalamanderDecoder:
             if isinstance(value, np.ndarray):
                 value = value.tolist()
             if specs[name].length == N_SEG and self.n_seg != N_SEG:
-                value = list(np.interp(np.linspace(0, 1, self.n_seg), np.linspace(0, 1, N_SEG), value))
+                value = list(np.interp(np.linspace(0, 1, self.n_seg),
+                                       np.linspace(0, 1, N_SEG), value))
                 setattr(self, name, value)
                 continue
             setattr(self, name, specs[name].check(value))

@@ -86,10 +86,11 @@ class LegGeometry:
             if joint is None:
                 raise ValueError(f'{path}: no joint {name!r}')
             o = joint.find('origin')
-            xyz = [0.0, 0.0, 0.0] if o is None else [float(v) for v in o.get('xyz', '0 0 0').split()]
-            rpy = [0.0, 0.0, 0.0] if o is None else [float(v) for v in o.get('rpy', '0 0 0').split()]
+            xyz = [0.0] * 3 if o is None else [float(v) for v in o.get('xyz', '0 0 0').split()]
+            rpy = [0.0] * 3 if o is None else [float(v) for v in o.get('rpy', '0 0 0').split()]
             if any(abs(v) > 1e-12 for v in rpy):
-                raise ValueError(f'{path}: joint {name!r} has a rotated origin; not an A1-style leg')
+                raise ValueError(f'{path}: joint {name!r} has a rotated origin; '
+                                 'not an A1-style leg')
             return np.array(xyz)
 
         def axis(name):
@@ -256,7 +257,8 @@ def _rows(a, legs, geometry, what):
         raise ValueError(f'{what} must end in a dimension of 3, got shape {a.shape}')
     if legs is None:
         if a.ndim < 2 or a.shape[-2] != 4:
-            raise ValueError(f'{what}: without legs=..., the shape must be (..., 4, 3), got {a.shape}')
+            raise ValueError(f'{what}: without legs=..., the shape must be (..., 4, 3), '
+                             f'got {a.shape}')
         legs = np.arange(4)
     legs = np.broadcast_to(np.asarray(legs), a.shape[:-1])
     flat = np.ascontiguousarray(a.reshape(-1, 3))

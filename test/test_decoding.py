@@ -1,7 +1,5 @@
 """Rhythm -> joints: quadruped leg kinematics, the CPG-RL foot-space decoder, the flexor/extensor
 phase estimator and the salamander decoder (real URDF, real PyBullet, no mocks)."""
-import math
-
 import numpy as np
 import pybullet as pb
 import pytest
@@ -36,7 +34,8 @@ def test_geometry_is_read_from_the_urdf():
     assert np.allclose(G.hip_positions[:, :2], [[0.183, 0.047], [0.183, -0.047],
                                                 [-0.183, 0.047], [-0.183, -0.047]])
     assert np.allclose(G.lateral_offset, [0.08505, -0.08505, 0.08505, -0.08505])
-    assert np.allclose(G.lower.reshape(12), QUAD.lower) and np.allclose(G.upper.reshape(12), QUAD.upper)
+    assert np.allclose(G.lower.reshape(12), QUAD.lower)
+    assert np.allclose(G.upper.reshape(12), QUAD.upper)
     # docs/bodies.md: hip 0.8, knee -1.5 stands the trunk at 0.3123 m, feet 0.0146 m behind the hips
     assert G.standing_height() == pytest.approx(0.3123, abs=1e-4)
     p = leg_fk(np.array([0.0, 0.8, -1.5]), G, 0)
@@ -139,7 +138,8 @@ def test_quadruped_foot_path_stance_backward_swing_lifted(trajectory):
 
 
 def test_quadruped_amplitude_zero_stands_at_the_configured_height():
-    dec = QuadrupedDecoder({'decoder.standing_height_m': 0.3123, 'decoder.foot_x_offset_m': [-0.0146, -0.0146]})
+    dec = QuadrupedDecoder({'decoder.standing_height_m': 0.3123,
+                            'decoder.foot_x_offset_m': [-0.0146, -0.0146]})
     q = dec.standing_posture()
     assert np.allclose(q, np.tile([0.0, 0.8, -1.5], 4), atol=2e-4)
     for phase in (0.0, 1.0, 4.0):
@@ -230,7 +230,8 @@ def test_salamander_body_sign_limb_path_and_folding():
     walking = dec.decode(left, right, np.zeros(4), np.ones(4))
     swimming = dec.decode(left, right, np.zeros(4), np.zeros(4))
     body = [idx[f'body_{k}'] for k in range(1, 9)]
-    assert np.allclose(walking[body], 0.3) and np.allclose(swimming[body], 0.5)   # left: concave left
+    assert np.allclose(walking[body], 0.3)           # left activity: concave to the left
+    assert np.allclose(swimming[body], 0.5)
     prot = [idx[f'{leg}_limb_protraction'] for leg in ('lf', 'rf', 'lh', 'rh')]
     elev = [idx[f'{leg}_limb_elevation'] for leg in ('lf', 'rf', 'lh', 'rh')]
     assert np.allclose(walking[prot], 0.4)                      # touchdown: limb forward
