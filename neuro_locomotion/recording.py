@@ -664,7 +664,7 @@ def _info(path) -> str:
              f'({st.message_start_time / 1e9:.3f} .. {st.message_end_time / 1e9:.3f})']
     for cid, ch in sorted(s.channels.items()):
         schema = s.schemas[ch.schema_id]
-        lines.append(f'  {ch.topic:45s} {schema.name:35s} {st.channel_message_counts[cid]:8d}  '
+        lines.append(f'  {ch.topic:45s} {schema.name:35s} {st.channel_message_counts.get(cid, 0):8d}  '
                      f'{schema.encoding}/{ch.message_encoding}')
     return '\n'.join(lines)
 

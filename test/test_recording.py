@@ -471,3 +471,18 @@ def test_diagnostics_messages():
     assert math.isnan(values['watchdog_engaged_at'])        # None -> NaN keeps the layout stable
     g.current(1.0)
     assert rc.array_labels(rc.diagnostics_array(g.diagnostics())) == labels
+
+
+def test_info_lists_channels_without_messages(tmp_path):
+    """A channel registered but never written (e.g. an unused command topic) is listed with 0."""
+    from std_msgs.msg import String
+
+    from neuro_locomotion.recording import McapRecorder, _info
+    path = tmp_path / 'empty_channel.mcap'
+    with McapRecorder(path) as recorder:
+        recorder.channel('/unused', 'std_msgs/msg/Float64MultiArray')
+        recorder.write('/text', String(data='x'), 1)
+    text = _info(path)
+    assert '/unused' in text and '/text' in text
+    unused = next(line for line in text.splitlines() if '/unused' in line)
+    assert ' 0 ' in unused
