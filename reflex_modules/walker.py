@@ -633,6 +633,10 @@ class ReflexWalker:
         q = np.asarray(observation.position, dtype=float)
         qd = np.asarray(observation.velocity, dtype=float)
         quat = np.asarray(observation.base_orientation, dtype=float)
+        n = self.map.n_urdf
+        if q.shape != (n,) or qd.shape != (n,) or quat.shape != (4,) or \
+                forces.shape[0] not in (0, self._foot_of.shape[0]):
+            return self.step_checked(observation, dt)     # the kernel does not check shapes
         tau = np.zeros(self.map.n_urdf)
         status = _walker_packed(
             q, qd, forces, quat, float(observation.base_angular_velocity[1]), float(dt),
