@@ -138,7 +138,7 @@ _SEARCH = {
     'reflex.hfl_k_lean': (0.0, 4.0),
     'reflex.ham_g_f': (0.1, 2.0),
     'reflex.glu_g_f': (0.05, 2.0),
-    'initial.speed': (0.8, 1.8),
+    'initial.speed': (0.5, 1.8),
     'initial.foot_height': (0.014, 0.024),
     'initial.stance_angle_offset': (-0.26, 0.26),      # +-15 deg
     'initial.swing_angle_offset': (-0.26, 0.26),
