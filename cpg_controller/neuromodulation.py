@@ -1,0 +1,419 @@
+"""Neuromodulation layer for the spiking networks: named modulators with concentrations in [0, 1]
+that follow commanded targets with release/uptake time constants, and per-population and
+per-projection sensitivities (as data) that scale a running Network's drives, adaptation
+increments and synaptic weights.
+
+    nm = load_neuromodulation('config/networks/half_centre_neuromodulation.yaml')
+    mnet = ModulatedNetwork('half_centre', nm)      # a Network (or spec) + its sensitivities
+    mnet.command(serotonin=0.8)                     # targets; ConfigError (nothing changed) if bad
+    rates = mnet.step(1e-3)                         # concentrations advance, scaling applied, kernel
+    mnet.concentrations                             # {'serotonin': ...}
+
+Equations (docs/neuromodulation.md):
+
+    c <- target + (c - target) exp(-dt / tau),  tau = tau_release if target > c else tau_uptake
+    gain_x = clip(1 + sum_m s_{x,m} c_m, gain_min, gain_max)
+    drive_eff(pop)   = drive_base(pop) * gain_excitability(pop) + sum_m o_{pop,m} c_m
+    b_w, b_w2 (pop)  = base * gain_adaptation(pop)
+    w (projection)   = base * gain(projection)
+
+The layer never edits the kernel or the Network class: drives go through ``Network.set_drive``;
+adaptation increments and weights are written, from the compiled (base) copies, into the
+network's live float arena (obtained from ``Network.kernel_args``), rows ``kernel.P_BW``,
+``kernel.P_BW2`` and the weight block at ``kernel.H_W``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import yaml
+
+from neuro_locomotion.params import ConfigError
+
+from cpg_controller import kernel as K
+from cpg_controller.network import CompiledNetwork, Network, NetworkSpec, network_dir
+
+DEFAULT_GAIN_RANGE = (0.0, 4.0)
+
+
+@dataclass(frozen=True)
+class ModulatorSpec:
+    name: str
+    tau_release: float      # s, time constant while the target is above the concentration
+    tau_uptake: float       # s, time constant while the target is below it
+    initial: float = 0.0    # concentration at construction / reset
+
+
+@dataclass(frozen=True)
+class PopulationSensitivity:
+    population: str
+    excitability: Mapping[str, float] = field(default_factory=dict)   # drive gain per modulator
+    drive_offset: Mapping[str, float] = field(default_factory=dict)   # drive offset (current unit)
+    adaptation: Mapping[str, float] = field(default_factory=dict)     # b_w, b_w2 gain
+
+
+@dataclass(frozen=True)
+class ProjectionSensitivity:
+    source: str
+    target: str
+    type: str | None                                              # None: every type
+    gain: Mapping[str, float] = field(default_factory=dict)       # synaptic weight gain
+
+
+@dataclass(frozen=True)
+class NeuromodulationSpec:
+    modulators: tuple[ModulatorSpec, ...]
+    populations: tuple[PopulationSensitivity, ...] = ()
+    projections: tuple[ProjectionSensitivity, ...] = ()
+    gain_range: tuple[float, float] = DEFAULT_GAIN_RANGE
+    network: str | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.modulators)
+
+
+# --- validation ----------------------------------------------------------------------------------
+def _finite(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ConfigError(f'{where}: must be a number, got {value!r}')
+    x = float(value)
+    if not math.isfinite(x):
+        raise ConfigError(f'{where}: must be finite, got {value!r}')
+    return x
+
+
+def _tau(value: Any, where: str) -> float:
+    x = _finite(value, where)
+    if x <= 0.0:
+        raise ConfigError(f'{where}: time constant must be > 0 s, got {value!r}')
+    return x
+
+
+def _concentration(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ConfigError(f'{where}: concentration must be a number in [0, 1], got {value!r}')
+    x = float(value)
+    if not (0.0 <= x <= 1.0):     # also refuses NaN
+        raise ConfigError(f'{where}: concentration must be in [0, 1], got {value!r}')
+    return x
+
+
+def _sens(tree: Any, names: tuple[str, ...], where: str) -> dict[str, float]:
+    if tree is None:
+        return {}
+    if not isinstance(tree, Mapping):
+        raise ConfigError(f'{where}: must be a mapping modulator -> number')
+    out = {}
+    for key, value in tree.items():
+        if key not in names:
+            raise ConfigError(f'{where}: unknown modulator {key!r}; have {list(names)}')
+        out[key] = _finite(value, f'{where}.{key}')
+    return out
+
+
+def _keys(tree: Mapping, allowed: set, where: str) -> None:
+    bad = set(tree) - allowed
+    if bad:
+        raise ConfigError(f'{where}: unknown keys {sorted(bad)}; allowed {sorted(allowed)}')
+
+
+def load_neuromodulation(source: str | Path | Mapping | NeuromodulationSpec,
+                         network: NetworkSpec | CompiledNetwork | None = None) -> NeuromodulationSpec:
+    """Validate a neuromodulation file (YAML path, bare name in config/networks, or the dict
+    under its ``neuromodulation:`` key). With ``network`` the populations and projections are
+    checked against it. ConfigError names the problem."""
+    if isinstance(source, NeuromodulationSpec):
+        spec = source
+    else:
+        where = 'neuromodulation'
+        if isinstance(source, (str, Path)):
+            path = Path(source)
+            if not path.suffix and not path.exists():
+                path = network_dir() / f'{source}.yaml'
+            where = str(path)
+            try:
+                tree = yaml.safe_load(path.read_text())
+            except (OSError, yaml.YAMLError) as err:
+                raise ConfigError(f'{where}: {err}') from None
+        else:
+            tree = source
+        if isinstance(tree, Mapping) and 'neuromodulation' in tree:
+            tree = tree['neuromodulation']
+        if not isinstance(tree, Mapping):
+            raise ConfigError(f'{where}: must be a mapping')
+        _keys(tree, {'network', 'gain_range', 'modulators', 'populations', 'projections',
+                     'description'}, where)
+        mods = tree.get('modulators')
+        if not isinstance(mods, list) or not mods:
+            raise ConfigError(f'{where}.modulators: must be a non-empty list')
+        specs = []
+        for k, m in enumerate(mods):
+            w = f'{where}.modulators[{k}]'
+            if not isinstance(m, Mapping):
+                raise ConfigError(f'{w}: must be a mapping')
+            _keys(m, {'name', 'tau_release', 'tau_uptake', 'initial'}, w)
+            name = m.get('name')
+            if not isinstance(name, str) or not name:
+                raise ConfigError(f'{w}.name: must be a non-empty string')
+            if name in [s.name for s in specs]:
+                raise ConfigError(f'{w}: duplicate modulator {name!r}')
+            specs.append(ModulatorSpec(name, _tau(m.get('tau_release'), f'{w}.tau_release'),
+                                       _tau(m.get('tau_uptake'), f'{w}.tau_uptake'),
+                                       _concentration(m.get('initial', 0.0), f'{w}.initial')))
+        names = tuple(s.name for s in specs)
+        gr = tree.get('gain_range', list(DEFAULT_GAIN_RANGE))
+        if not isinstance(gr, (list, tuple)) or len(gr) != 2:
+            raise ConfigError(f'{where}.gain_range: must be [min, max]')
+        gmin, gmax = (_finite(g, f'{where}.gain_range') for g in gr)
+        if not 0.0 <= gmin <= 1.0 <= gmax:
+            raise ConfigError(f'{where}.gain_range: need 0 <= min <= 1 <= max, got {list(gr)}')
+        pops = []
+        for k, p in enumerate(tree.get('populations') or []):
+            w = f'{where}.populations[{k}]'
+            if not isinstance(p, Mapping):
+                raise ConfigError(f'{w}: must be a mapping')
+            _keys(p, {'population', 'excitability', 'drive_offset', 'adaptation'}, w)
+            if not isinstance(p.get('population'), str):
+                raise ConfigError(f'{w}.population: must be a population name')
+            pops.append(PopulationSensitivity(
+                p['population'], _sens(p.get('excitability'), names, f'{w}.excitability'),
+                _sens(p.get('drive_offset'), names, f'{w}.drive_offset'),
+                _sens(p.get('adaptation'), names, f'{w}.adaptation')))
+        projs = []
+        for k, p in enumerate(tree.get('projections') or []):
+            w = f'{where}.projections[{k}]'
+            if not isinstance(p, Mapping):
+                raise ConfigError(f'{w}: must be a mapping')
+            _keys(p, {'source', 'target', 'type', 'gain'}, w)
+            if not isinstance(p.get('source'), str) or not isinstance(p.get('target'), str):
+                raise ConfigError(f'{w}: source and target must be population names')
+            if p.get('type') not in (None, 'excitatory', 'inhibitory'):
+                raise ConfigError(f'{w}.type: excitatory | inhibitory, got {p.get("type")!r}')
+            projs.append(ProjectionSensitivity(p['source'], p['target'], p.get('type'),
+                                               _sens(p.get('gain'), names, f'{w}.gain')))
+        net_name = tree.get('network')
+        if net_name is not None and not isinstance(net_name, str):
+            raise ConfigError(f'{where}.network: must be a network name')
+        spec = NeuromodulationSpec(tuple(specs), tuple(pops), tuple(projs), (gmin, gmax), net_name)
+    if network is not None:
+        _check_against(spec, network.spec if isinstance(network, CompiledNetwork) else network)
+    return spec
+
+
+def _check_against(spec: NeuromodulationSpec, net: NetworkSpec) -> None:
+    names = [p.name for p in net.populations]
+    for p in spec.populations:
+        if p.population not in names:
+            raise ConfigError(f'neuromodulation: unknown population {p.population!r} in '
+                              f'network {net.name!r}; have {names}')
+    for q in spec.projections:
+        if not any(r.source == q.source and r.target == q.target
+                   and (q.type is None or r.type == q.type) for r in net.projections):
+            raise ConfigError(f'neuromodulation: network {net.name!r} has no projection '
+                              f'{q.source} -> {q.target}' + (f' ({q.type})' if q.type else ''))
+
+
+# --- concentrations ------------------------------------------------------------------------------
+class Modulators:
+    """Concentrations in [0, 1] following commanded targets (first-order, exact per tick)."""
+
+    def __init__(self, spec: NeuromodulationSpec):
+        self.spec = spec
+        self.names = spec.names
+        self._index = {n: k for k, n in enumerate(self.names)}
+        self._tau_r = np.array([m.tau_release for m in spec.modulators])
+        self._tau_u = np.array([m.tau_uptake for m in spec.modulators])
+        self._cache_dt = None
+        self.reset()
+
+    def reset(self) -> None:
+        self.c = np.array([m.initial for m in self.spec.modulators])
+        self.target = self.c.copy()
+        self._settled = True
+        self.version = 0           # bumped whenever c changes (consumers re-apply their gains)
+
+    def index(self, name: str) -> int:
+        try:
+            return self._index[name]
+        except KeyError:
+            raise ConfigError(f'unknown modulator {name!r}; have {list(self.names)}') from None
+
+    def command(self, targets: Mapping[str, Any] | None = None, **kw: Any) -> None:
+        """Set target concentrations by name. All are validated first: an unknown name or a
+        value outside [0, 1] (or NaN) raises ConfigError and changes nothing."""
+        items = dict(targets or {}, **kw)
+        new = self.target.copy()
+        for name, value in items.items():
+            new[self.index(name)] = _concentration(value, f'modulator {name!r} target')
+        self.target = new
+        self._settled = bool(np.array_equal(self.c, self.target))
+
+    def set_concentration(self, name: str, value: Any) -> None:
+        """Set a concentration and its target at once (initial conditions; this is a jump)."""
+        k = self.index(name)
+        x = _concentration(value, f'modulator {name!r}')
+        self.c[k] = self.target[k] = x
+        self._settled = bool(np.array_equal(self.c, self.target))
+        self.version += 1
+
+    def advance(self, dt: float) -> bool:
+        """Advance by dt seconds; returns True if any concentration changed."""
+        if self._settled:              # fast path: every concentration at its target
+            return False
+        if dt != self._cache_dt:
+            self._cache_dt = dt
+            self._decay_r = [math.exp(-dt / t) for t in self._tau_r]
+            self._decay_u = [math.exp(-dt / t) for t in self._tau_u]
+        c, target = self.c, self.target
+        settled = True
+        for k in range(len(c)):
+            d = c[k] - target[k]
+            if d == 0.0:
+                continue
+            d *= self._decay_r[k] if d < 0.0 else self._decay_u[k]   # below target: release
+            # within 1e-12 of the target the remaining exponential tail is dropped (no
+            # measurable jump; lets a converged network skip re-applying its gains)
+            if abs(d) < 1e-12:
+                d = 0.0
+            else:
+                settled = False
+            c[k] = min(1.0, max(0.0, target[k] + d))
+        self._settled = settled
+        self.version += 1
+        return True
+
+    def as_dict(self) -> dict[str, float]:
+        return {n: float(x) for n, x in zip(self.names, self.c)}
+
+
+# --- a network under modulation --------------------------------------------------------------------
+def _arenas(net: Network) -> tuple[np.ndarray, np.ndarray]:
+    if hasattr(net, 'kernel_args'):
+        fa, ia = net.kernel_args()[:2]
+    else:  # pragma: no cover - older Network without kernel_args
+        fa, ia = net._fa, net._ia
+    return fa, ia
+
+
+class ModulatedNetwork:
+    """A Network whose drives, adaptation increments and synaptic weights are scaled by the
+    concentrations of named modulators. ``update_every`` (s): the gains are re-applied at most
+    this often while concentrations change (modulator time constants are >> 10 ms), and never
+    while they are constant; 0 re-applies on every changing tick."""
+
+    def __init__(self, network: Network | NetworkSpec | CompiledNetwork | Mapping | str | Path,
+                 neuromodulation: NeuromodulationSpec | Mapping | str | Path,
+                 update_every: float = 0.01, seed: int | None = None):
+        self.net = network if isinstance(network, Network) else Network(network, seed=seed)
+        c = self.net.compiled
+        self.spec = load_neuromodulation(neuromodulation, c)
+        self.modulators = Modulators(self.spec)
+        self.update_every = _finite(update_every, 'update_every')
+        if self.update_every < 0:
+            raise ConfigError(f'update_every must be >= 0 s, got {update_every!r}')
+        lo, hi = self.spec.gain_range
+        self._lo, self._hi = lo, hi
+        m = len(self.spec.names)
+        fa, ia = _arenas(self.net)
+        n = c.n_neurons
+        self._par = fa[ia[K.H_PAR]:ia[K.H_PAR] + K.N_PAR * n].reshape(K.N_PAR, n)
+        self._w = fa[ia[K.H_W]:ia[K.H_W] + c.n_synapses]
+        self._base_drive = self.net.drive.copy()
+        # excitability: populations x modulators sensitivity and offset matrices
+        self._drive_pops = np.array([c.index(p.population) for p in self.spec.populations
+                                     if p.excitability or p.drive_offset], dtype=int)
+        rows = [p for p in self.spec.populations if p.excitability or p.drive_offset]
+        self._S_exc = self._matrix([p.excitability for p in rows], m)
+        self._O_exc = self._matrix([p.drive_offset for p in rows], m)
+        # adaptation: neuron index arrays and base increments
+        rows = [p for p in self.spec.populations if p.adaptation]
+        self._S_ad = self._matrix([p.adaptation for p in rows], m)
+        self._ad_idx = [np.arange(c.neurons(p.population).start, c.neurons(p.population).stop)
+                        for p in rows]
+        self._ad_base = [(c.par[K.P_BW, i].copy(), c.par[K.P_BW2, i].copy()) for i in self._ad_idx]
+        # projections: synapse indices of every matching projection
+        rows = list(self.spec.projections)
+        self._S_w = self._matrix([q.gain for q in rows], m)
+        self._w_idx = []
+        for q in rows:
+            ids = [j for j, r in enumerate(c.spec.projections) if r.source == q.source
+                   and r.target == q.target and (q.type is None or r.type == q.type)]
+            idx = np.flatnonzero(np.isin(c.syn_projection, ids))
+            self._w_idx.append(idx)
+        self._w_base = [c.syn_w[i].copy() for i in self._w_idx]
+        self._applied_version = -1
+        self._since_apply = math.inf
+        self.apply()
+
+    def _matrix(self, dicts: list, m: int) -> np.ndarray:
+        """Rows of sensitivities (one per entry) x modulators."""
+        out = np.zeros((len(dicts), m))
+        for r, d in enumerate(dicts):
+            for name, value in d.items():
+                out[r, self.modulators.index(name)] = value
+        return out
+
+    # -- gains
+    def gains(self) -> dict[str, np.ndarray]:
+        """Current gains: 'excitability' (per modulated population), 'drive_offset',
+        'adaptation', 'projection' (per projection sensitivity entry)."""
+        cc = self.modulators.c
+        clip = lambda s: np.clip(1.0 + s @ cc, self._lo, self._hi)  # noqa: E731
+        return {'excitability': clip(self._S_exc), 'drive_offset': self._O_exc @ cc,
+                'adaptation': clip(self._S_ad), 'projection': clip(self._S_w)}
+
+    def effective_drive(self) -> np.ndarray:
+        return self.net.drive
+
+    def apply(self) -> None:
+        """Write the effective parameters for the current concentrations into the network."""
+        g = self.gains()
+        eff = self._base_drive.copy()
+        if self._drive_pops.size:
+            eff[self._drive_pops] = (self._base_drive[self._drive_pops] * g['excitability']
+                                     + g['drive_offset'])
+            for k in self._drive_pops:
+                self.net.set_drive(int(k), float(eff[k]))
+        for idx, (bw, bw2), gain in zip(self._ad_idx, self._ad_base, g['adaptation']):
+            self._par[K.P_BW, idx] = bw * gain
+            self._par[K.P_BW2, idx] = bw2 * gain
+        for idx, base, gain in zip(self._w_idx, self._w_base, g['projection']):
+            self._w[idx] = base * gain
+        self._applied_version = self.modulators.version
+        self._since_apply = 0.0
+
+    # -- control
+    def command(self, targets: Mapping[str, Any] | None = None, **kw: Any) -> None:
+        self.modulators.command(targets, **kw)
+
+    @property
+    def concentrations(self) -> dict[str, float]:
+        return self.modulators.as_dict()
+
+    def set_drive(self, pop: str | int, value: float) -> None:
+        """Set a population's base (unmodulated) drive; the effective one follows at once."""
+        k = self.net.index(pop)
+        self.net.set_drive(k, value)            # validates
+        self._base_drive[k] = float(value)
+        self.apply()
+
+    def reset(self, seed: int | None = None, modulators: bool = True) -> None:
+        self.net.reset(seed)
+        if modulators:
+            self.modulators.reset()
+        self.apply()
+
+    def step(self, dt_control: float = 1e-3) -> np.ndarray:
+        """Advance the concentrations by dt_control, re-apply gains if due, run one kernel tick
+        (the new gains act during this tick)."""
+        self.modulators.advance(dt_control)
+        self._since_apply += dt_control
+        if self.modulators.version != self._applied_version \
+                and self._since_apply >= self.update_every - 1e-12:
+            self.apply()
+        return self.net.step(dt_control)
