@@ -75,8 +75,11 @@ F_DT_MS, F_DT = 0, 1
 F_HEAD = 4
 # int header: sizes, then block offsets
 (H_N, H_POPS, H_SYN, H_SLOTS, H_NOISE_STEPS, H_ST, H_PAR, H_POP, H_RATES, H_W, H_RING, H_ZIG,
- H_INDPTR, H_TARGET, H_DELAY, H_TOUCHED, H_N_LIF, H_POP_OF) = range(18)
-I_HEAD = 18
+ H_INDPTR, H_TARGET, H_DELAY, H_TOUCHED, H_N_LIF, H_POP_OF, H_FLAGS) = range(19)
+I_HEAD = 19
+# H_FLAGS bits (set by network_flags at compile time and by Network.set_noise), so that the kernel
+# needs no scan over the neurons per call to find out which optional parts it can skip
+FLAG_NOISY, FLAG_SATURATING, FLAG_W2 = 1, 2, 4
 # control words (uint64): the substep clock, then the four xoshiro256** words
 C_CLOCK = 0
 N_CTL = 5
@@ -105,6 +108,19 @@ def layout(n: int, n_pops: int, n_syn: int, n_slots: int, noise_steps: int, n_li
 
 
 _MASK64 = (1 << 64) - 1
+
+
+def network_flags(par: np.ndarray, n_lif: int) -> int:
+    """H_FLAGS word for a parameter block: noise anywhere, saturating LIF synapses, a second
+    adaptation current anywhere."""
+    flags = 0
+    if np.any(par[P_SIGMA] > 0.0):
+        flags |= FLAG_NOISY
+    if np.any(par[P_KEXC, :n_lif] != 0.0) or np.any(par[P_KINH, :n_lif] != 0.0):
+        flags |= FLAG_SATURATING
+    if np.any(par[P_BW2] != 0.0):
+        flags |= FLAG_W2
+    return flags
 
 
 def base_input(par: np.ndarray, n_lif: int) -> None:
@@ -269,13 +285,10 @@ def advance(fa, ia, ctl, counts, rec, n_ticks, n_sub):
     zero = np.uint64(0)
     n_u = np.uint64(n)
     n_lif = np.uint64(ia[H_N_LIF])
-    noisy = False
-    saturating = False
-    for i in range(n_u):
-        if sigma[i] > 0.0:
-            noisy = True
-        if i < n_lif and (k_exc[i] != 0.0 or k_inh[i] != 0.0):
-            saturating = True
+    flags = ia[H_FLAGS]
+    noisy = (flags & FLAG_NOISY) != 0
+    saturating = (flags & FLAG_SATURATING) != 0
+    has_w2 = (flags & FLAG_W2) != 0
     capacity = rec.shape[1]
     n_rec = 0
     for tick in range(n_ticks):
@@ -293,30 +306,55 @@ def advance(fa, ia, ctl, counts, rec, n_ticks, n_sub):
             #    its own loops so that networks without it skip two divisions per neuron; count
             #    the neurons that reached threshold, so that the scan below can stop early
             n_cross = 0
+            # each loop also decays that neuron's synaptic and (first) adaptation currents after
+            # using them (fused: one pass over the state instead of two); flush to zero below
+            # 1e-30 (these currents are >= 0) so that long silences never reach subnormal
+            # numbers, whose arithmetic is very slow
             if saturating:
                 for i in range(zero, n_lif):
+                    ie = i_exc[i]
+                    ii = i_inh[i]
+                    wi = w[i]
                     v_inf = base[i] + par[P_1, i] * (
-                        noise[i] - w[i] - w2[i] + i_exc[i] / (1.0 + k_exc[i] * i_exc[i])
-                        - i_inh[i] / (1.0 + k_inh[i] * i_inh[i]))
+                        noise[i] - wi - w2[i] + ie / (1.0 + k_exc[i] * ie)
+                        - ii / (1.0 + k_inh[i] * ii))
                     v_new = v_inf + (v[i] - v_inf) * par[P_2, i]
                     r = ref[i] - 1.0 if ref[i] > 0.5 else 0.0
                     ref[i] = r
                     v_new = v_new if r < 0.5 else v[i]
                     v[i] = v_new
                     n_cross += 1 if v_new >= v_th[i] else 0
+                    x = ie * f_exc[i]
+                    i_exc[i] = x if x > 1e-30 else 0.0
+                    x = ii * f_inh[i]
+                    i_inh[i] = x if x > 1e-30 else 0.0
+                    x = wi * f_w[i]
+                    w[i] = x if x > 1e-30 else 0.0
             else:
                 for i in range(zero, n_lif):
-                    v_inf = base[i] + par[P_1, i] * (noise[i] - w[i] - w2[i] + i_exc[i] - i_inh[i])
+                    ie = i_exc[i]
+                    ii = i_inh[i]
+                    wi = w[i]
+                    v_inf = base[i] + par[P_1, i] * (noise[i] - wi - w2[i] + ie - ii)
                     v_new = v_inf + (v[i] - v_inf) * par[P_2, i]
                     r = ref[i] - 1.0 if ref[i] > 0.5 else 0.0
                     ref[i] = r
                     v_new = v_new if r < 0.5 else v[i]
                     v[i] = v_new
                     n_cross += 1 if v_new >= v_th[i] else 0
+                    x = ie * f_exc[i]
+                    i_exc[i] = x if x > 1e-30 else 0.0
+                    x = ii * f_inh[i]
+                    i_inh[i] = x if x > 1e-30 else 0.0
+                    x = wi * f_w[i]
+                    w[i] = x if x > 1e-30 else 0.0
             for i in range(n_lif, n_u):
-                current = (base[i] + noise[i] - w[i] - w2[i]
-                           + i_exc[i] / (1.0 + k_exc[i] * i_exc[i])
-                           - i_inh[i] / (1.0 + k_inh[i] * i_inh[i]))
+                ie = i_exc[i]
+                ii = i_inh[i]
+                wi = w[i]
+                current = (base[i] + noise[i] - wi - w2[i]
+                           + ie / (1.0 + k_exc[i] * ie)
+                           - ii / (1.0 + k_inh[i] * ii))
                 vi = v[i]
                 ui = u[i]
                 # the operand order of Brian2's generated code, so that a single neuron
@@ -325,17 +363,17 @@ def advance(fa, ia, ctl, counts, rec, n_ticks, n_sub):
                 v[i] = v_new
                 u[i] = dt_ms * (par[P_0, i] * ((par[P_1, i] * vi) - ui)) + ui
                 n_cross += 1 if v_new >= v_th[i] else 0
-            # decay; flush to zero below 1e-30 (these currents are >= 0) so that long silences
-            # never reach subnormal numbers, whose arithmetic is very slow
-            for i in range(n_u):
-                x = i_exc[i] * f_exc[i]
+                x = ie * f_exc[i]
                 i_exc[i] = x if x > 1e-30 else 0.0
-                x = i_inh[i] * f_inh[i]
+                x = ii * f_inh[i]
                 i_inh[i] = x if x > 1e-30 else 0.0
-                x = w[i] * f_w[i]
+                x = wi * f_w[i]
                 w[i] = x if x > 1e-30 else 0.0
-                x = w2[i] * f_w2[i]
-                w2[i] = x if x > 1e-30 else 0.0
+            # the second adaptation current: skipped when no neuron has one (it then stays 0)
+            if has_w2:
+                for i in range(n_u):
+                    x = w2[i] * f_w2[i]
+                    w2[i] = x if x > 1e-30 else 0.0
             # 2-4. threshold, record, propagate into the ring buffer, reset
             i = zero
             while n_cross > 0:
@@ -369,7 +407,8 @@ def advance(fa, ia, ctl, counts, rec, n_ticks, n_sub):
                     v[i] = par[P_VRESET, i]
                     u[i] += par[P_UINC, i]
                     w[i] += par[P_BW, i]
-                    w2[i] += par[P_BW2, i]
+                    if has_w2:
+                        w2[i] += par[P_BW2, i]
                     ref[i] = par[P_REF, i]
                 i += np.uint64(1)
             # 5. deliver this step's ring slot: only the columns written into it

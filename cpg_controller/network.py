@@ -312,6 +312,7 @@ class CompiledNetwork:
         ia[head[K.H_TARGET]:head[K.H_TARGET] + n_syn] = self.syn_target
         ia[head[K.H_DELAY]:head[K.H_DELAY] + n_syn] = self.syn_delay
         ia[head[K.H_POP_OF]:head[K.H_POP_OF] + n] = self.pop_of
+        ia[K.H_FLAGS] = K.network_flags(self.par, self.n_lif)
         return fa, ia
 
     @property
@@ -608,6 +609,7 @@ class Network:
         k = self.index(pop)
         self._pops[k, K.Q_SIGMA] = float(sigma)
         self._par[K.P_SIGMA, self.compiled.neurons(k)] = float(sigma)
+        self._ia[K.H_FLAGS] = K.network_flags(self._par, self.compiled.n_lif)
 
     # -- stepping
     def _n_sub(self, dt_control: float) -> int:
@@ -644,6 +646,14 @@ class Network:
         n = _advance(self._fa, self._ia, self._ctl, self._counts, self._rec, 1, self._last_sub)[1]
         self._n_rec = n
         return n
+
+    def kernel_args(self, dt_control: float = 1e-3) -> tuple:
+        """(fa, ia, ctl, counts, rec, n_sub): the arguments of ``kernel.advance(fa, ia, ctl,
+        counts, rec, 1, n_sub)`` for one tick of ``dt_control``, for callers that fuse their own
+        per-tick work with the kernel into one numba call. The arrays are the network's own
+        (state changes in place); ``spikes_last_tick`` is not updated by such calls."""
+        n_sub = self._n_sub(dt_control)
+        return self._fa, self._ia, self._ctl, self._counts, self._rec, n_sub
 
     @property
     def rates(self) -> np.ndarray:

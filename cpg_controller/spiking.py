@@ -36,6 +36,7 @@ from .decoding import FlexorExtensorPhase
 from .gait_networks import (check_drive, load_template, quadruped_gait, quadruped_gaits,
                             quadruped_network, salamander_drives, salamander_network)
 from .oscillators import SalamanderCPG
+from . import kernel as K
 from .network import Network
 
 try:
@@ -153,6 +154,34 @@ def _rhythm_update(rates, act, k_filter, inv_scale, flex, ext, hyst, adapt, deca
     return touch
 
 
+@njit(cache=True)
+def _cpg_tick(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, raster):
+    """One 1 ms tick in one call: the network kernel, then the readout (_rhythm_update) and the
+    spike totals. fs/ist: the packed float/int state of :class:`SpikingRhythm` (layout there).
+    Returns the ticks done since the last settle."""
+    n_rec = K.advance(fa, ia, ctl, counts, rec, 1, n_sub)[1]
+    n_pops = counts.shape[1]
+    n_limbs = swing.shape[0]
+    o = 2 * n_pops
+    rates = fa[ia[K.H_RATES]:ia[K.H_RATES] + n_pops]
+    act = fs[0:n_pops]
+    for p in range(n_pops):
+        fs[n_pops + p] += counts[0, p]
+    elapsed = fs[o:o + n_limbs]
+    expected = fs[o + n_limbs:o + 3 * n_limbs].reshape((n_limbs, 2))
+    amplitude = fs[o + 3 * n_limbs:o + 4 * n_limbs]
+    phase = fs[o + 4 * n_limbs:o + 5 * n_limbs]
+    q = o + 5 * n_limbs
+    touch = _rhythm_update(rates, act, fs[q], fs[q + 1], ist[0:n_limbs],
+                           ist[n_limbs:2 * n_limbs], fs[q + 2], fs[q + 3], fs[q + 4], fs[q + 5],
+                           fs[q + 6], swing, elapsed, expected, amplitude, phase, rec, n_rec,
+                           keep, raster, ist[2 * n_limbs:2 * n_limbs + 2])
+    c = 2 * n_limbs
+    ist[c + 2] += touch
+    ist[c + 3] += 1
+    return ist[c + 3]
+
+
 class _Output:
     __slots__ = ('phase', 'amplitude')
 
@@ -160,12 +189,36 @@ class _Output:
         self.phase, self.amplitude = phase, amplitude
 
 
+class _LimbReadout:
+    """Live views of the per-limb readout state (the attributes of FlexorExtensorPhase)."""
+
+    def __init__(self, fs, n_pops, n_limbs, swing, hysteresis, adapt, decay_s, min_activity):
+        o = 2 * n_pops
+        self.elapsed = fs[o:o + n_limbs]
+        self.expected = fs[o + n_limbs:o + 3 * n_limbs].reshape(n_limbs, 2)
+        self.amplitude = fs[o + 3 * n_limbs:o + 4 * n_limbs]
+        self.phase = fs[o + 4 * n_limbs:o + 5 * n_limbs]
+        self.swing = swing
+        self.hysteresis, self.adapt = hysteresis, adapt
+        self.decay_s, self.min_activity = decay_s, min_activity
+
+
 class SpikingRhythm:
     """A spiking network read out as per-limb phase and amplitude, one 1 ms tick per call.
+
+    Each tick is one numba call (:func:`_cpg_tick`): the network kernel, the low-pass filter of
+    every population rate, the flexor/extensor readout of each limb with the rules of
+    :class:`~cpg_controller.decoding.FlexorExtensorPhase` (``_rhythm_update``, tested equal to
+    it), the raster ring buffer and the spike totals.
 
     Duck-types the part of :class:`~cpg_controller.oscillators.HopfCPG` the oscillator
     controller uses (``reset``, ``run``, ``step(dt) -> .phase, .amplitude``, ``mu``, ``t``), so
     the controller's decoder, servo, steering and metrics are reused unchanged.
+
+    Packed state: ``fs`` (float) = filtered rates (n_pops, Hz) | spike totals (n_pops) |
+    elapsed (L) | expected (L x 2) | amplitude (L) | phase (L) | k, 1/rate_scale, hysteresis,
+    adapt, amplitude decay per tick, min_activity, dt; ``ist`` (int) = flexor populations (L) |
+    extensor populations (L) | raster position, raster total | touchdowns | ticks.
     """
 
     mu = 1.0
@@ -177,61 +230,71 @@ class SpikingRhythm:
         self.seed = int(seed)
         net = self.net
         self.limbs = tuple(limbs)
-        self.flex = np.array([net.index(f'{leg}_flexor') for leg in self.limbs], dtype=np.int64)
-        self.ext = np.array([net.index(f'{leg}_extensor') for leg in self.limbs], dtype=np.int64)
-        # the estimator's own state arrays (its rules run in _rhythm_update)
-        self.estimator = FlexorExtensorPhase(len(self.limbs), hysteresis=hysteresis, adapt=adapt,
-                                             amplitude_decay_s=amplitude_decay_s,
-                                             min_activity=min_activity)
-        self._fe = (float(hysteresis), float(adapt), math.exp(-TICK / amplitude_decay_s),
-                    float(min_activity))
-        self._k = 1.0 - math.exp(-TICK / rate_tau_s)
+        n_pops, n_limbs = len(net.names), len(self.limbs)
+        self._shape = (n_pops, n_limbs)
+        # validates the readout parameters (and gives the initial expected half durations)
+        self._fe_init = FlexorExtensorPhase(n_limbs, hysteresis=hysteresis, adapt=adapt,
+                                            amplitude_decay_s=amplitude_decay_s,
+                                            min_activity=min_activity)
+        self.fs = np.zeros(2 * n_pops + 5 * n_limbs + 7)
+        self.fs[-7:] = (1.0 - math.exp(-TICK / rate_tau_s), 1.0 / rate_scale_hz,
+                        float(hysteresis), float(adapt), math.exp(-TICK / amplitude_decay_s),
+                        float(min_activity), TICK)
+        self.ist = np.zeros(2 * n_limbs + 4, dtype=np.int64)
+        self.flex = self.ist[0:n_limbs]
+        self.ext = self.ist[n_limbs:2 * n_limbs]
+        self.flex[:] = [net.index(f'{leg}_flexor') for leg in self.limbs]
+        self.ext[:] = [net.index(f'{leg}_extensor') for leg in self.limbs]
+        self.swing = np.zeros(n_limbs, dtype=np.bool_)
+        self.act = self.fs[0:n_pops]                       # filtered rates (Hz), live
+        self.counts = self.fs[n_pops:2 * n_pops]           # spikes per population since settle
         self._inv_scale = 1.0 / rate_scale_hz
-        self.act = np.zeros(len(net.names))
+        self.estimator = _LimbReadout(self.fs, n_pops, n_limbs, self.swing, hysteresis, adapt,
+                                      amplitude_decay_s, min_activity)
         self.keep = np.zeros(net.n_neurons, dtype=np.bool_)
         for name in net.names:
             sl = net.neurons(name)
             self.keep[sl.start:min(sl.start + int(raster_neurons), sl.stop)] = True
         kept = int(self.keep.sum())
         self.raster = np.zeros((2, int(kept * raster_s * 200.0) if kept else 0), dtype=np.int64)
-        self._ctr = np.zeros(2, dtype=np.int64)
+        self._args = net.kernel_args()
         self.record_every = int(record_every)
-        self.rates = _Recorder(len(net.names))
+        self.rates = _Recorder(n_pops)
         self.reset()
+
+    # counters kept in the packed int state
+    @property
+    def touchdowns(self) -> int:
+        """Readout touchdowns (swing -> stance switches) since settled()."""
+        return int(self.ist[2 * self._shape[1] + 2])
+
+    @property
+    def ticks(self) -> int:
+        return int(self.ist[2 * self._shape[1] + 3])
 
     def reset(self, seed: int | None = None) -> None:
         self.net.reset(self.seed if seed is None else seed)
-        self.estimator.reset()
-        self.act[:] = 0.0
-        self._ctr[:] = 0
+        n_pops, n_limbs = self._shape
+        self.fs[:2 * n_pops + 5 * n_limbs] = 0.0
+        self.estimator.expected[:] = self._fe_init.expected
+        self.swing[:] = False
+        self.ist[2 * n_limbs:] = 0
         self.rates.clear()
-        self.counts = np.zeros(len(self.net.names))      # spikes per population since settled()
-        self.ticks = 0                                    # ticks since settled()
-        self.touchdowns = 0                               # estimator touchdowns since settled()
         self.t = 0.0
         self.t0 = 0.0                # controller time at settled() (the body's clock)
         self._net_t0 = 0.0           # network time at settled()
 
     def _tick(self) -> None:
-        net = self.net
-        net.tick()
-        rec, n = net.spike_buffer
-        est = self.estimator
-        h, a, d, m = self._fe
-        self.touchdowns += _rhythm_update(net.rates, self.act, self._k, self._inv_scale, self.flex,
-                                          self.ext, h, a, d, m, TICK, est.swing, est.elapsed,
-                                          est.expected, est.amplitude, est.phase, rec, n,
-                                          self.keep, self.raster, self._ctr)
-        self.counts += net.counts
-        self.ticks += 1
-        self.t += TICK
-        if self.ticks % self.record_every == 0:
-            self.rates.add(self.ticks * TICK, self.act)
+        fa, ia, ctl, counts, rec, n_sub = self._args
+        ticks = _cpg_tick(fa, ia, ctl, counts, rec, n_sub, self.fs, self.ist, self.swing,
+                          self.keep, self.raster)
+        if ticks % self.record_every == 0:
+            self.rates.add(ticks * TICK, self.act)
 
     def step(self, dt: float = TICK) -> _Output:
-        n = max(1, int(round(dt / TICK)))
-        for _ in range(n):
+        for _ in range(max(1, int(round(dt / TICK)))):
             self._tick()
+        self.t += dt
         est = self.estimator
         return _Output(est.phase, est.amplitude)
 
@@ -243,11 +306,10 @@ class SpikingRhythm:
 
     def settled(self, t0: float = 0.0) -> None:
         """Restart the spike statistics, raster and rate record; ``t0``: the body's time now."""
+        n_limbs = self._shape[1]
         self.counts[:] = 0.0
-        self._ctr[:] = 0
+        self.ist[2 * n_limbs:] = 0
         self.rates.clear()
-        self.ticks = 0
-        self.touchdowns = 0
         self.t0 = float(t0)
         self._net_t0 = self.net.time
 
@@ -274,7 +336,8 @@ class SpikingRhythm:
     def raster_spikes(self) -> tuple[np.ndarray, np.ndarray]:
         """(times on the body's clock (s), neuron indices) of the kept neurons' spikes since
         settled() (at most the last ``raster_s`` seconds), oldest first."""
-        pos, total = int(self._ctr[0]), int(self._ctr[1])
+        c = 2 * self._shape[1]
+        pos, total = int(self.ist[c]), int(self.ist[c + 1])
         cap = self.raster.shape[1]
         if cap == 0 or total == 0:
             return np.zeros(0), np.zeros(0, dtype=np.int64)
