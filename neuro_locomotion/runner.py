@@ -91,11 +91,14 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
         trace, refused, last_command = Trace(), 0, None
         fell, fell_at = False, None
         start = world.start_position
-        wall0 = time.perf_counter()
+        wall0, cpu0 = time.perf_counter(), time.process_time()
         for k in range(n_steps):
             recording = recorder is not None and k % record_every == 0
             full = recording or k % trace_every == 0
-            obs = world.observe(**want) if not full else world.observe()
+            if not full:
+                obs = world.observe(**want)
+            else:       # the trace needs joints, base and contacts; the IMU only if asked for
+                obs = world.observe(imu=recording or want['imu'])
             command = ctrl.step(obs, dt)
             try:
                 world.apply(command)
@@ -120,7 +123,7 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
                 lag = world.time - (time.perf_counter() - wall0)
                 if lag > 0:
                     time.sleep(lag)
-        wall = time.perf_counter() - wall0
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         end = world.base_position()
         sim_time = world.time
         displacement = end[:2] - start[:2]
@@ -133,6 +136,7 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
             'sim_time_s': sim_time,
             'wall_time_s': wall,
             'real_time_factor': sim_time / wall if wall > 0 else math.inf,
+            'cpu_time_s': cpu,
             'distance_m': distance,
             'forward_m': float(displacement[0]),
             'lateral_m': float(displacement[1]),
