@@ -142,34 +142,60 @@ def kernel_table(args) -> None:
               f'| {b_long} | {ratio} |', flush=True)
 
 
-def closed_loop_table(args) -> None:
-    """Runner RTF with the cpg controller next to bare physics (stepSimulation only, the
-    runner's bench_runner.bare_rtf), the runner with ``hold`` and with ``oscillator``;
-    interleaved repeats, medians (best)."""
-    import sys
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_runner import bare_rtf
+def bare_physics_rtf(robot: str, arena: str, duration: float) -> tuple[float, float]:
+    """(wall, CPU) simulated s per s when only stepSimulation runs (plus water forces)."""
+    import pybullet as pb
 
+    from locomotion_sim.world import World
+    with World(robot, arena=arena) as world:
+        world.hold(world.observe().position)
+        n = int(duration / world.dt)
+        client, water = world.client, world.water
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            if water is not None:
+                water.apply()
+            pb.stepSimulation(physicsClientId=client)
+        return (n * world.dt / (time.perf_counter() - t0),
+                n * world.dt / (time.process_time() - c0))
+
+
+def runner_rtf(robot: str, controller: str, arena: str, duration: float, **options):
+    """(wall, CPU) RTF of the lock-step loop (the runner's real_time_factor; CPU from its
+    cpu_time_s when it reports one, else measured around the loop's share of the call)."""
     from neuro_locomotion.runner import run
+    c0 = time.process_time()
+    m = run(robot, controller, duration=duration, arena=arena, **options).metrics
+    cpu = m.get('cpu_time_s') or (time.process_time() - c0)
+    return m['real_time_factor'], m['sim_time_s'] / cpu
+
+
+def closed_loop_table(args) -> None:
+    """Runner RTF with the cpg controller next to bare physics (stepSimulation only), the runner
+    with ``hold`` and with ``oscillator``; interleaved repeats, medians (best); wall clock and
+    per CPU second."""
     cases = [('quadruped', 'flat', {'gait': 'trot'}), ('salamander', 'water', {'gait': 'swim'})]
-    print('| body, gait | bare physics RTF | runner hold | runner oscillator | runner cpg '
-          '| cpg / bare | cpg / hold | cpg controller us per step (vs hold) |')
-    print('|---|---|---|---|---|---|---|---|')
+    print('| body, gait | clock | bare physics RTF | runner hold | runner oscillator | runner cpg '
+          '| cpg / bare | cpg / hold | cpg cost per 1 ms step over hold |')
+    print('|---|---|---|---|---|---|---|---|---|')
     for robot, arena, options in cases:
-        bare, hold, osc, cpg = [], [], [], []
+        rows = {k: ([], []) for k in ('bare', 'hold', 'oscillator', 'cpg')}
         for _ in range(args.repeats):
-            bare.append(bare_rtf(robot, arena, args.duration))
-            hold.append(run(robot, 'hold', duration=args.duration, arena=arena)
-                        .metrics['real_time_factor'])
-            osc.append(run(robot, 'oscillator', duration=args.duration, arena=arena, **options)
-                       .metrics['real_time_factor'])
-            cpg.append(run(robot, 'cpg', duration=args.duration, arena=arena, **options)
-                       .metrics['real_time_factor'])
-        b, h, c = (statistics.median(x) for x in (bare, hold, cpg))
-        extra_us = (1.0 / c - 1.0 / h) * 1e3 * 1e3 / 1e3      # wall us per 1 ms step
-        print(f'| {robot}, {options["gait"]} | {fmt(bare)} | {fmt(hold)} | {fmt(osc)} '
-              f'| {fmt(cpg)} | {100 * c / b:.0f}% | {100 * c / h:.0f}% | {extra_us:.0f} |',
-              flush=True)
+            for key in rows:
+                if key == 'bare':
+                    w, c = bare_physics_rtf(robot, arena, args.duration)
+                else:
+                    w, c = runner_rtf(robot, key, arena, args.duration,
+                                      **(options if key != 'hold' else {}))
+                rows[key][0].append(w)
+                rows[key][1].append(c)
+        for clock, i in (('wall', 0), ('CPU', 1)):
+            b, h, c = (statistics.median(rows[k][i]) for k in ('bare', 'hold', 'cpg'))
+            extra_us = (1.0 / c - 1.0 / h) * 1e3        # (s per simulated s) -> us per 1 ms step
+            print(f'| {robot}, {options["gait"]} | {clock} | {fmt(rows["bare"][i])} '
+                  f'| {fmt(rows["hold"][i])} | {fmt(rows["oscillator"][i])} '
+                  f'| {fmt(rows["cpg"][i])} | {100 * c / b:.0f}% | {100 * c / h:.0f}% '
+                  f'| {extra_us:.0f} us |', flush=True)
 
 
 if __name__ == '__main__':

@@ -508,6 +508,8 @@ class SalamanderCpgController(SalamanderOscillatorController):
         self._body_gain = s['spiking.body_gain']
         self._kb = 1.0 - math.exp(-TICK / s['spiking.body_tau_s'])
         self._body = np.zeros((2, n))
+        # read only what the metrics of this gait use (joint angles swimming, contacts walking)
+        self.sensors = frozenset({'joints'} if self.swimming else {'contacts'})
         self.plot_panels = _spike_panels(self.cpg)
 
     def reset(self, observation: Observation) -> None:
