@@ -609,6 +609,13 @@ class Network:
         k = self.index(pop)
         self._pops[k, K.Q_SIGMA] = float(sigma)
         self._par[K.P_SIGMA, self.compiled.neurons(k)] = float(sigma)
+        self.refresh_flags()
+
+    def refresh_flags(self) -> None:
+        """Recompute the kernel's flags word (noise, saturating synapses, second adaptation
+        current) from the parameter rows. ``set_noise`` calls it; code that writes the P_SIGMA,
+        P_KEXC, P_KINH or P_BW2 rows of the arena directly must call it too (the kernel skips the
+        noise, the saturating loop or the second adaptation current while its flag is off)."""
         self._ia[K.H_FLAGS] = K.network_flags(self._par, self.compiled.n_lif)
 
     # -- stepping
