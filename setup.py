@@ -28,6 +28,8 @@ setup(
         'console_scripts': [
             'neuroloco = neuro_locomotion.cli:main',
             'sim_node = locomotion_sim.node:main',
+            'cpg_node = cpg_controller.node:main',
+            'reflex_node = reflex_modules.node:main',
         ],
     },
 )

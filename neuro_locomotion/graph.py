@@ -56,6 +56,10 @@ class NodeEntry:
 #: The graph. Others add the CPG and reflex nodes here (one entry each).
 GRAPH: tuple[NodeEntry, ...] = (
     NodeEntry('sim_node', executable='sim_node', factory='locomotion_sim.node:SimNode'),
+    NodeEntry('cpg_node', executable='cpg_node', factory='cpg_controller.node:CpgNode',
+              robots=('quadruped', 'salamander')),
+    NodeEntry('reflex_node', executable='reflex_node', factory='reflex_modules.node:ReflexNode',
+              robots=('human',)),
 )
 
 

@@ -1,0 +1,460 @@
+"""Any registered controller as a ROS 2 node: a thin shell around ``make_controller``.
+
+``cpg_node`` (cpg_controller/node.py) and ``reflex_node`` (reflex_modules/node.py) are this class
+with another default ``controller``. No physics here: the node
+
+* learns the body from ``robot_description`` (latched; parameter ``robot`` empty, the default) or
+  from the package share's URDF (``robot`` = quadruped | salamander | human); joint order and
+  limits from the URDF ``<ros2_control>`` block, feet and start posture from the ``sim_node``
+  section of ``config/<robot>.yaml``;
+* builds the controller from the registry with ``gait``/``drive`` and its own parameters
+  (``PARAM_SPECS`` of the controller, declared as ranged ROS parameters through ``NodeParams``);
+* on every ``joint_states`` message (stamped with sim time) steps the controller by the stamp
+  difference, in sub-steps of ``control_dt`` (the 1 kHz the controllers are written for;
+  non-positive differences are skipped), and publishes the command on
+  ``forward_position_controller/commands`` or ``forward_effort_controller/commands`` (by the
+  command's mode) through a :class:`CommandGuard` (non-finite or wrong-length commands are never
+  published; clamped to the URDF limits; the reason logged, throttled);
+* publishes ``~/state`` (labelled Float64MultiArray of the controller's ``state_for_recording()``)
+  for plots.
+
+Live parameter changes (``ros2 param set``, SetParameters): the whole batch is judged by building
+the new controller; a batch it refuses (bad gait, drive out of the gait's range, a ParamSpec
+violation) is refused with the reason and nothing changes; an accepted one replaces the
+controller, which is reset from the latest observation (a gait switch while running).
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import sys
+
+import numpy as np
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+
+from .controllers import REGISTRY, BodyInfo, make_controller
+from .params import ConfigError, ParamSpec, read_ros_params
+from .paths import ROBOTS, config_file, urdf_file
+from .safety import CommandGuard, LogThrottle
+from .types import EFFORT, POSITION
+
+LOG_PERIOD_S = 2.0
+MAX_SUBSTEPS = 200          # a longer gap between two joint_states is not caught up
+
+NODE_PARAMS = [
+    ParamSpec('gait', '', "gait name ('' = the controller's default); live: switches the gait"),
+    ParamSpec('drive', 0.0, "tonic drive (0 = the gait's default); live", '1', min=0.0,
+              max=100.0),
+    ParamSpec('control_dt', 0.001, 'controller step; each joint_states interval is stepped in '
+              'sub-steps of this length', 's', min=1e-4, max=0.1),
+]
+
+
+def controller_specs(name: str, robot: str) -> list[ParamSpec]:
+    """The ParamSpecs of controller ``name`` on ``robot`` (its ``PARAM_SPECS`` convention)."""
+    if name not in REGISTRY:
+        raise ConfigError(f'unknown controller {name!r}; choose one of {sorted(REGISTRY)}')
+    module = __import__(REGISTRY[name].split(':')[0], fromlist=['_'])
+    specs = getattr(module, 'PARAM_SPECS', None)
+    if specs is None:
+        specs = _known_specs(name, robot)
+    if callable(specs):
+        specs = specs(robot)
+    if isinstance(specs, dict):
+        specs = specs.get(robot, [])
+    return list(specs or [])
+
+
+def _known_specs(name: str, robot: str):
+    """Controllers that do not declare PARAM_SPECS (yet): their spec lists, by robot."""
+    if name in ('oscillator', 'cpg'):
+        from cpg_controller import controllers as osc
+        specs = {'quadruped': osc.QUADRUPED_PARAMS, 'salamander': osc.SALAMANDER_PARAMS}
+        if name == 'cpg':
+            from cpg_controller import spiking
+            specs = {'quadruped': osc.QUADRUPED_PARAMS + spiking.QUADRUPED_SPIKING_PARAMS,
+                     'salamander': osc.SALAMANDER_PARAMS + spiking.SALAMANDER_SPIKING_PARAMS}
+        return specs.get(robot, [])
+    if name == 'reflex':
+        from reflex_modules.walker import REFLEX_NODE_PARAMS
+        return REFLEX_NODE_PARAMS
+    return []
+
+
+def body_from_urdf(text_or_robot: str, robot: str | None = None, control_dt: float = 0.001
+                   ) -> BodyInfo:
+    """BodyInfo from URDF text (``robot_description``) or, for a robot name, the share's URDF."""
+    import tempfile
+    from pathlib import Path
+
+    from locomotion_sim.body import read_urdf
+    if robot is None:                                 # a robot name: the package's URDF
+        robot = text_or_robot
+        desc = read_urdf(urdf_file(robot))
+    else:
+        with tempfile.NamedTemporaryFile('w', suffix='.urdf', delete=False) as f:
+            f.write(text_or_robot)
+        try:
+            desc = read_urdf(f.name)
+        finally:
+            Path(f.name).unlink(missing_ok=True)
+    if robot not in ROBOTS:
+        raise ConfigError(f'unknown robot {robot!r}; choose one of {list(ROBOTS)}')
+    config = config_file(robot)
+    sim = read_ros_params(config).get('sim_node', {})
+    lim = desc.actuated
+    n = len(lim.names)
+    q0 = np.asarray(sim.get('initial_joint_positions', [0.0]), dtype=float)
+    q0 = np.full(n, q0[0]) if q0.size == 1 else q0
+    return BodyInfo(robot, tuple(lim.names), lim.lower, lim.upper, lim.effort,
+                    tuple(sim.get('foot_links', ())), q0, config,
+                    extra={'dt': control_dt, 'arena': sim.get('arena', 'flat')})
+
+
+def build_controller(name: str, body: BodyInfo, gait: str, drive: float, values: dict):
+    """The controller with ``gait`` ('' = default), ``drive`` (0 = default) and its values."""
+    from .controllers import REGISTRY as reg
+    module, attr = reg[name].split(':')
+    factory = getattr(__import__(module, fromlist=[attr]), attr)
+    accepted = inspect.signature(factory).parameters
+    options = {}
+    if gait and 'gait' in accepted:
+        options['gait'] = gait
+    elif gait:
+        raise ConfigError(f'controller {name} has no gaits (gait {gait!r})')
+    if drive and 'drive' in accepted:
+        options['drive'] = float(drive)
+    elif drive:
+        raise ConfigError(f'controller {name} takes no drive')
+    if values:
+        if 'overrides' in accepted:
+            options['overrides'] = dict(values)
+        elif 'params' in accepted:
+            options['params'] = dict(values)
+    try:
+        return make_controller(name, body, **options)
+    except (ValueError, KeyError) as error:
+        raise ConfigError(f'controller {name}: {error}') from None
+
+
+def _quat_rotate(q, v) -> np.ndarray:
+    """Rotate vector v by quaternion q = (x, y, z, w)."""
+    x, y, z, w = q
+    u = np.array([x, y, z])
+    return 2.0 * np.dot(u, v) * u + (w * w - np.dot(u, u)) * np.asarray(v) + \
+        2.0 * w * np.cross(u, v)
+
+
+class ControllerNode(Node):
+    """A registered controller as a node. ``kwargs`` go to rclpy's Node."""
+
+    DEFAULT_CONTROLLER = 'oscillator'
+
+    def __init__(self, node_name: str = 'controller_node', **kwargs):
+        super().__init__(node_name, **kwargs)
+        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+        from std_msgs.msg import String
+
+        from .ros_params import NodeParams
+        self.failure = None
+        self.controller = None
+        self.body = None
+        self._candidate = None
+        self._needs_reset = True
+        self._last_stamp = None
+        self._last_obs = None
+        self._msgs = {}
+        self._subs = {}
+        self._throttle = LogThrottle(LOG_PERIOD_S)
+        self.stats = {'steps': 0, 'published': 0, 'refused': 0, 'skipped': 0, 'rebuilds': 0}
+        try:
+            self.declare_parameter('controller', self.DEFAULT_CONTROLLER,
+                                   _read_only('registered controller (cpg, oscillator, reflex, ...)'))
+            self.declare_parameter('robot', '', _read_only(
+                "'' = learn the body from robot_description; else the package's URDF of this "
+                'robot'))
+            self.node_params = NodeParams(self, NODE_PARAMS)
+        except ParameterException as error:
+            raise ConfigError(f'{self.get_fully_qualified_name()}: {error}') from None
+        self.name = self.get_parameter('controller').value
+        if self.name not in REGISTRY:
+            raise ConfigError(f'{self.get_fully_qualified_name()}: unknown controller '
+                              f'{self.name!r}; choose one of {sorted(REGISTRY)}')
+        robot = self.get_parameter('robot').value
+        self._qos = QoSProfile(depth=10)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        if robot:
+            self._setup(body_from_urdf(robot, control_dt=self.node_params['control_dt']))
+        else:
+            self.get_logger().info('waiting for robot_description')
+            self._description_sub = self.create_subscription(
+                String, 'robot_description', self._on_description, latched)
+
+    # ------------------------------------------------------------------ setup
+    def _on_description(self, msg) -> None:
+        if self.body is not None:
+            return
+        try:
+            import xml.etree.ElementTree as ET
+            robot = ET.fromstring(msg.data).get('name', '')
+            self._setup(body_from_urdf(msg.data, robot, self.node_params['control_dt']))
+        except (ConfigError, ParameterException, ET.ParseError) as error:
+            self._fail(f'{self.get_fully_qualified_name()}: {error}')
+
+    def _fail(self, reason: str) -> None:
+        self.failure = reason
+        self.get_logger().error(reason)
+        self.context.try_shutdown()
+
+    def _setup(self, body: BodyInfo) -> None:
+        from std_msgs.msg import Float64MultiArray
+
+        from . import graph
+        from .ros_params import NodeParams
+        self.body = body
+        try:
+            self.ctrl_params = NodeParams(self, controller_specs(self.name, body.robot))
+        except ParameterException as error:
+            raise ConfigError(f'{self.get_fully_qualified_name()}: {error}') from None
+        self.controller = self._build({})
+        self._warm_up()
+        self.guard = CommandGuard(body.joint_names, body.lower, body.upper, body.effort,
+                                  math.inf, hold_posture=np.clip(body.initial_positions,
+                                                                 body.lower, body.upper))
+        self._pubs = {POSITION: self.create_publisher(Float64MultiArray, graph.POSITION_COMMANDS,
+                                                      self._qos),
+                      EFFORT: self.create_publisher(Float64MultiArray, graph.EFFORT_COMMANDS,
+                                                    self._qos)}
+        self._state_pub = self.create_publisher(Float64MultiArray, '~/state', self._qos)
+        self._subscribe()
+        self.add_on_set_parameters_callback(self._judge)
+        self.add_post_set_parameters_callback(self._apply)
+        self.get_logger().info(
+            f'controller {self.name} on {body.robot} ({len(body.joint_names)} joints), gait '
+            f'{getattr(self.controller, "gait", "-")}, drive '
+            f'{getattr(self.controller, "drive", "-")}, sensors '
+            f'{sorted(getattr(self.controller, "sensors", ()))}')
+
+    def _warm_up(self) -> None:
+        """Step a throwaway copy of the controller on a synthetic standing observation, so
+        numba compiles before the first real joint_states (not while the body waits)."""
+        from .types import Observation
+        b = self.body
+        n, f = len(b.joint_names), len(b.foot_names)
+        q = np.clip(b.initial_positions, b.lower, b.upper)
+        obs = Observation(time=0.0, joint_names=b.joint_names, position=q, velocity=np.zeros(n),
+                          effort=np.zeros(n), base_position=np.array([0.0, 0.0, 1.0]),
+                          base_orientation=np.array([0.0, 0.0, 0.0, 1.0]),
+                          base_linear_velocity=np.zeros(3), base_angular_velocity=np.zeros(3),
+                          foot_names=b.foot_names, foot_forces=np.full(f, 100.0),
+                          imu_angular_velocity=np.zeros(3),
+                          imu_linear_acceleration=np.array([0.0, 0.0, 9.81]))
+        try:
+            ctrl = self._build({})
+            ctrl.reset(obs)
+            dt = self.node_params['control_dt']
+            for k in range(3):
+                obs.time = (k + 1) * dt
+                ctrl.step(obs, dt)
+        except Exception as error:       # a warm-up is best effort; the real loop reports
+            self.get_logger().debug(f'warm-up step failed: {error}')
+
+    def _values(self, changes: dict | None = None) -> dict:
+        values = {s.name: self.ctrl_params[s.name] for s in self.ctrl_params.specs}
+        values.update(changes or {})
+        return values
+
+    def _build(self, changes: dict, gait=None, drive=None):
+        gait = self.node_params['gait'] if gait is None else gait
+        drive = self.node_params['drive'] if drive is None else drive
+        return build_controller(self.name, self.body, gait, drive, self._values(changes))
+
+    def _subscribe(self) -> None:
+        from sensor_msgs.msg import Imu, JointState
+        from std_msgs.msg import Float64MultiArray
+
+        from . import graph
+        sensors = getattr(self.controller, 'sensors', {'joints', 'base', 'contacts'})
+        wanted = {graph.JOINT_STATES: (JointState, self._on_joints)}
+        if 'base' in sensors or self.name == 'reflex':
+            wanted[graph.IMU] = (Imu, lambda m: self._msgs.__setitem__('imu', m))
+        if 'contacts' in sensors:
+            wanted[graph.FOOT_CONTACTS] = (Float64MultiArray,
+                                           lambda m: self._msgs.__setitem__('contacts', m))
+        for topic, (kind, callback) in wanted.items():
+            if topic not in self._subs:
+                self._subs[topic] = self.create_subscription(kind, topic, callback, self._qos)
+
+    # ------------------------------------------------------------------ parameters
+    def _judge(self, parameters):
+        from rcl_interfaces.msg import SetParametersResult
+
+        from .ros_params import plain
+        own = {s.name for s in self.ctrl_params.specs}
+        changes = {p.name: plain(p.value) for p in parameters if p.name in own}
+        node = {p.name: plain(p.value) for p in parameters if p.name in ('gait', 'drive')}
+        self._candidate = None
+        if not changes and not node:
+            return SetParametersResult(successful=True)
+        try:
+            self.ctrl_params.set.judge(changes)
+            self._candidate = self._build(changes, node.get('gait'), node.get('drive'))
+        except ConfigError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        return SetParametersResult(successful=True)
+
+    def _apply(self, parameters) -> None:
+        candidate, self._candidate = self._candidate, None
+        if candidate is None:
+            return
+        self.controller = candidate
+        self._needs_reset = True
+        self.stats['rebuilds'] += 1
+        self._subscribe()
+        if self._last_obs is not None:
+            self._reset(self._last_obs)
+        self.get_logger().info(f'controller {self.name} rebuilt: gait '
+                               f'{getattr(candidate, "gait", "-")}, drive '
+                               f'{getattr(candidate, "drive", "-")}')
+
+    # ------------------------------------------------------------------ control loop
+    def _observation(self, msg):
+        from . import ros_convert as c
+        body = self.body
+        extra = {}
+        names = list(msg.name)
+        if 'root_x' in names and 'root_z' in names:     # a planar root: the base pose is in it
+            i, k = names.index('root_x'), names.index('root_z')
+            extra['base_position'] = [msg.position[i], 0.0, msg.position[k]]
+            if len(msg.velocity) == len(names):
+                extra['base_linear_velocity'] = [msg.velocity[i], 0.0, msg.velocity[k]]
+        imu = self._msgs.get('imu')
+        if imu is not None:
+            q, w, _ = c.imu_arrays(imu)
+            extra['base_angular_velocity'] = _quat_rotate(q, w)
+        contacts = self._msgs.get('contacts')
+        feet = body.foot_names
+        if contacts is not None and feet:
+            try:
+                c.contact_forces(contacts, feet)
+            except ValueError:
+                contacts = None
+        return c.observation_from_msgs(body.joint_names, msg, imu, contacts, feet, **extra)
+
+    def _reset(self, obs) -> None:
+        self.controller.reset(obs)
+        self._needs_reset = False
+        self._last_stamp = obs.time
+
+    def _on_joints(self, msg) -> None:
+        if not self.context.ok():
+            return
+        try:
+            obs = self._observation(msg)
+        except ValueError as error:
+            self._warn('observation', str(error))
+            return
+        self._last_obs = obs
+        t = obs.time
+        if self._needs_reset:
+            self._reset(obs)
+            return
+        dt = t - self._last_stamp
+        if not dt > 0:
+            self.stats['skipped'] += 1
+            return
+        step = self.node_params['control_dt']
+        n = max(1, int(round(dt / step)))
+        if n > MAX_SUBSTEPS:
+            # the controller stalled (a rebuild, a CPU hiccup): resume from here, do not catch up
+            self._warn('gap', f'{dt:.3f} s between two joint_states: not stepped')
+            self._last_stamp = t
+            return
+        self._last_stamp = t
+        sub = dt / n
+        try:
+            for _ in range(n):
+                command = self.controller.step(obs, sub)
+        except (ValueError, FloatingPointError) as error:
+            self._warn('step', f'controller step failed: {error}')
+            return
+        self.stats['steps'] += n
+        verdict = self.guard.offer_command(command, t)
+        if not verdict.accepted:
+            self.stats['refused'] += 1
+            self._warn(verdict.category, f'command not published: {verdict.reason}')
+            return
+        from . import ros_convert as c
+        self._pubs[verdict.mode].publish(c.command_msg(verdict.values))
+        self.stats['published'] += 1
+        state = getattr(self.controller, 'state_for_recording', None)
+        if state is not None:
+            self._state_pub.publish(state_msg(state()))
+
+    def _warn(self, key, text: str) -> None:
+        import time
+        message = self._throttle.message(key, time.monotonic(), text)
+        if message:
+            self.get_logger().warning(message)
+
+    def diagnostics(self) -> dict:
+        """The CommandGuard's counters plus the node's (as sim_node's, for `neuroloco ros`)."""
+        now = self._last_stamp if self._last_stamp is not None else 0.0
+        d = self.guard.diagnostics(now) if self.body is not None else {}
+        d.update(self.stats)
+        d.update({'controller': self.name, 'sim_time': now,
+                  'gait': getattr(self.controller, 'gait', None),
+                  'drive': getattr(self.controller, 'drive', None)})
+        return d
+
+
+def state_msg(state: dict):
+    """``state_for_recording()`` (name -> scalar or array) as one labelled Float64MultiArray."""
+    from .ros_convert import labelled_array
+    values, labels = [], []
+    for key, value in (state or {}).items():
+        arr = np.asarray(value, dtype=float).reshape(-1)
+        values.extend(arr.tolist())
+        labels.extend([key] if arr.size == 1 else [f'{key}[{i}]' for i in range(arr.size)])
+    return labelled_array(values, labels)
+
+
+def _read_only(description: str):
+    from rcl_interfaces.msg import ParameterDescriptor
+    return ParameterDescriptor(description=description, read_only=True)
+
+
+def main(args=None, node_class=ControllerNode, prog='controller_node') -> int:
+    """Console script main: ``<prog> [--executor events|single] [--ros-args ...]``."""
+    import argparse
+
+    import rclpy
+    from rclpy.utilities import remove_ros_args
+
+    from locomotion_sim.node import init_rclpy, make_executor, spin
+    argv = sys.argv if args is None else args
+    parser = argparse.ArgumentParser(prog=prog, description=(node_class.__doc__ or '').split('\n')[0])
+    parser.add_argument('--executor', choices=('events', 'single'), default='events')
+    options = parser.parse_args(remove_ros_args(argv)[1:])
+    init_rclpy(argv)
+    node = None
+    try:
+        node = node_class()
+        executor = make_executor(options.executor)
+        executor.add_node(node)
+        spin(executor, node.context)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        if node is not None and node.failure:
+            print(f'{prog}: error: {node.failure}', file=sys.stderr)
+            return 2
+    except ConfigError as error:
+        print(f'{prog}: error: {error}', file=sys.stderr)
+        return 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
