@@ -26,8 +26,10 @@ $(VENV)/.pkg: $(STAMP) $(PKG_SOURCES)
 
 install: $(VENV)/.pkg
 
+# The main demo: the quadruped trots on a spiking CPG (headless); prints its numbers.
 run: install
-	$(BIN)/neuroloco run quadruped --duration 10 --metrics-json out/quadruped_metrics.json
+	$(BIN)/neuroloco run quadruped --controller cpg --gait trot --duration 10 \
+		--metrics-json out/quadruped_metrics.json --plot out/quadruped_trot.png
 
 test: install
 	$(BIN)/python -m pytest -q test
