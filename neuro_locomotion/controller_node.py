@@ -186,6 +186,7 @@ class ControllerNode(Node):
         self._qos = QoSProfile(depth=10)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self._build_in_thread = not robot
         if robot:
             self._setup(body_from_urdf(robot, control_dt=self.node_params['control_dt']))
         else:
@@ -219,8 +220,6 @@ class ControllerNode(Node):
             self.ctrl_params = NodeParams(self, controller_specs(self.name, body.robot))
         except ParameterException as error:
             raise ConfigError(f'{self.get_fully_qualified_name()}: {error}') from None
-        self.controller = self._build({})
-        self._warm_up()
         self.guard = CommandGuard(body.joint_names, body.lower, body.upper, body.effort,
                                   math.inf, hold_posture=np.clip(body.initial_positions,
                                                                  body.lower, body.upper))
@@ -229,14 +228,32 @@ class ControllerNode(Node):
                       EFFORT: self.create_publisher(Float64MultiArray, graph.EFFORT_COMMANDS,
                                                     self._qos)}
         self._state_pub = self.create_publisher(Float64MultiArray, '~/state', self._qos)
-        self._subscribe()
+        self._subscribe()              # every sensor topic: the controller is not built yet
         self.add_on_set_parameters_callback(self._judge)
         self.add_post_set_parameters_callback(self._apply)
+        if self._build_in_thread:
+            # building the controller (network, numba warm-up) can take seconds: not in the
+            # executor thread, which other nodes of a composed graph share
+            import threading
+            threading.Thread(target=self._start, name='controller_build', daemon=True).start()
+        else:
+            self._start()
+
+    def _start(self) -> None:
+        try:
+            controller = self._build({})
+            self._warm_up()
+        except ConfigError as error:
+            if not self._build_in_thread:
+                raise ConfigError(f'{self.get_fully_qualified_name()}: {error}') from None
+            self._fail(f'{self.get_fully_qualified_name()}: {error}')
+            return
+        self.controller = controller
+        body = self.body
         self.get_logger().info(
             f'controller {self.name} on {body.robot} ({len(body.joint_names)} joints), gait '
-            f'{getattr(self.controller, "gait", "-")}, drive '
-            f'{getattr(self.controller, "drive", "-")}, sensors '
-            f'{sorted(getattr(self.controller, "sensors", ()))}')
+            f'{getattr(controller, "gait", "-")}, drive {getattr(controller, "drive", "-")}, '
+            f'sensors {sorted(getattr(controller, "sensors", ()))}')
 
     def _warm_up(self) -> None:
         """Step a throwaway copy of the controller on a synthetic standing observation, so
@@ -277,7 +294,7 @@ class ControllerNode(Node):
         from std_msgs.msg import Float64MultiArray
 
         from . import graph
-        sensors = getattr(self.controller, 'sensors', {'joints', 'base', 'contacts'})
+        sensors = getattr(self.controller, 'sensors', None) or {'joints', 'base', 'contacts'}
         wanted = {graph.JOINT_STATES: (JointState, self._on_joints)}
         if 'base' in sensors or self.name == 'reflex':
             wanted[graph.IMU] = (Imu, lambda m: self._msgs.__setitem__('imu', m))
@@ -293,6 +310,8 @@ class ControllerNode(Node):
         from rcl_interfaces.msg import SetParametersResult
 
         from .ros_params import plain
+        if self.controller is None:
+            return SetParametersResult(successful=False, reason='the controller is being built')
         own = {s.name for s in self.ctrl_params.specs}
         changes = {p.name: plain(p.value) for p in parameters if p.name in own}
         node = {p.name: plain(p.value) for p in parameters if p.name in ('gait', 'drive')}
@@ -350,7 +369,7 @@ class ControllerNode(Node):
         self._last_stamp = obs.time
 
     def _on_joints(self, msg) -> None:
-        if not self.context.ok():
+        if self.controller is None or not self.context.ok():
             return
         try:
             obs = self._observation(msg)
