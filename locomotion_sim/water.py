@@ -49,18 +49,26 @@ class WaterForces:
         if not immersed.any():
             self.last_forces[:] = 0.0
             return 0.0
-        forces = np.zeros_like(pos)
-        for k in np.nonzero(immersed)[0]:
-            rot = np.array(pb.getMatrixFromQuaternion(orn[k])).reshape(3, 3)
-            v_local = rot.T @ lin[k]
-            f_local = -self.drag_gain[k] * v_local * np.abs(v_local)
-            force = immersed[k] * (rot @ f_local)
-            force[2] += immersed[k] * self.buoyancy[k]
-            forces[k] = force
-            pb.applyExternalForce(body, self.links[k], force.tolist(), pos[k].tolist(), pb.WORLD_FRAME,
-                                  physicsClientId=client)
+        rot = _rotation_matrices(orn)                               # (n, 3, 3) link -> world
+        v_local = np.einsum('nji,nj->ni', rot, lin)                 # R^T v
+        f_local = -self.drag_gain * v_local * np.abs(v_local)
+        forces = immersed[:, None] * np.einsum('nij,nj->ni', rot, f_local)
+        forces[:, 2] += immersed * self.buoyancy
+        for k in np.flatnonzero(immersed):
+            pb.applyExternalForce(body, self.links[k], forces[k].tolist(), pos[k].tolist(),
+                                  pb.WORLD_FRAME, physicsClientId=client)
         self.last_forces = forces
         return float(immersed.sum())
+
+
+def _rotation_matrices(quaternions: np.ndarray) -> np.ndarray:
+    """Rotation matrices (n, 3, 3) of unit quaternions (n, 4) given as x, y, z, w."""
+    x, y, z, w = quaternions.T
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], axis=-1),
+        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], axis=-1),
+        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], axis=-1),
+    ], axis=1)
 
 
 def _axis_coefficients(extents: np.ndarray, coefficients) -> np.ndarray:
@@ -105,12 +113,13 @@ def _local_extents(client: int, body: int, link: int) -> np.ndarray:
 
 
 def _link_kinematics(client: int, body: int, links: list[int]):
-    """World CoM positions, orientations and linear velocities for base (-1) and all links."""
+    """World CoM positions (n, 3), orientations (n, 4: x, y, z, w) and linear velocities (n, 3)
+    for the base (-1) and all links."""
     base_pos, base_orn = pb.getBasePositionAndOrientation(body, physicsClientId=client)
     base_lin, _ = pb.getBaseVelocity(body, physicsClientId=client)
-    pos, orn, lin = [base_pos], [base_orn], [base_lin]
+    rows = [base_pos + base_orn + base_lin]
     if len(links) > 1:
-        states = pb.getLinkStates(body, links[1:], computeLinkVelocity=1, physicsClientId=client)
-        for state in states:
-            pos.append(state[0]), orn.append(state[1]), lin.append(state[6])
-    return np.array(pos), orn, np.array(lin)
+        rows += [state[0] + state[1] + state[6] for state in
+                 pb.getLinkStates(body, links[1:], computeLinkVelocity=1, physicsClientId=client)]
+    table = np.array(rows)
+    return table[:, 0:3], table[:, 3:7], table[:, 7:10]
