@@ -33,6 +33,7 @@ from . import phase as P
 from .controllers import (QuadrupedOscillatorController, SalamanderOscillatorController,
                           _override_values, _Recorder, _round)
 from .decoding import FlexorExtensorPhase
+from .feedback import SensoryFeedback, foot_load, hip_stretch
 from .gait_networks import (check_drive, load_template, quadruped_gait, quadruped_gaits,
                             quadruped_network, salamander_drives, salamander_network)
 from .oscillators import SalamanderCPG
@@ -71,10 +72,34 @@ _COMMON = [
               min=0.0, max=0.99),
 ]
 
+FEEDBACK_PARAMS = [
+    ParamSpec('feedback.enabled', False, 'sensory feedback (cpg_controller/feedback.py): foot load '
+              '-> the leg\'s extensor, hip stretch -> its flexor, as spike-driven currents'),
+    ParamSpec('feedback.encoding', 'rate', 'spike code of the sensor values: rate (Poisson) or '
+              'ttfs (time to first spike)', '', choices=('rate', 'ttfs')),
+    ParamSpec('feedback.load_gain', 2.0, 'mean current into the extensor at full load (one body '
+              'weight on the foot)', 'nA', min=0.0, max=10.0),
+    ParamSpec('feedback.stretch_gain', 2.0, 'mean current into the flexor at full hip stretch',
+              'nA', min=0.0, max=10.0),
+    ParamSpec('feedback.stretch_start_rad', 1.0, 'hip flexion angle (foot backward) where '
+              'stretch starts (the stance extreme)', 'rad', min=-3.0, max=3.0),
+    ParamSpec('feedback.stretch_range_rad', 0.2, 'hip angle beyond the start giving full '
+              'stretch', 'rad', min=0.01, max=3.0),
+    ParamSpec('feedback.r_max_hz', 200.0, 'rate coding: rate of one afferent at input 1', 'Hz',
+              min=1.0, max=1000.0),
+    ParamSpec('feedback.fibres', 10, 'rate coding: afferents per leg and modality', '', min=1,
+              max=1000),
+    ParamSpec('feedback.tau_s', 0.02, 'time constant of the feedback current', 's', min=0.001,
+              max=1.0),
+    ParamSpec('feedback.t_max_s', 0.02, 'ttfs: latency at input 0+ (t_max (1 - x))', 's',
+              min=0.001, max=0.5),
+    ParamSpec('feedback.epoch_s', 0.05, 'ttfs: one spike per epoch', 's', min=0.002, max=1.0),
+]
+
 QUADRUPED_SPIKING_PARAMS = [
     ParamSpec('spiking.network', 'quadruped', 'network template (config/networks/<name>.yaml)'),
     ParamSpec('spiking.gait', 'trot', 'gait when --gait is not given', ''),
-] + _COMMON
+] + _COMMON + FEEDBACK_PARAMS
 
 SALAMANDER_SPIKING_PARAMS = [
     ParamSpec('spiking.network', 'salamander', 'network template (config/networks/<name>.yaml)'),
@@ -91,8 +116,8 @@ def _split(overrides) -> tuple[dict, dict]:
     if overrides is None:
         return {}, {}
     values = _override_values(overrides)
-    mine = {k: v for k, v in values.items() if k.startswith(PREFIX)}
-    return {k: v for k, v in values.items() if not k.startswith(PREFIX)}, mine
+    mine = {k: v for k, v in values.items() if k.startswith((PREFIX, 'feedback.'))}
+    return {k: v for k, v in values.items() if k not in mine}, mine
 
 
 def _spiking_params(specs, values: dict, where: str) -> ParamSet:
@@ -445,10 +470,39 @@ class QuadrupedCpgController(QuadrupedOscillatorController):
                                  raster_neurons=s['spiking.raster_neurons'],
                                  raster_s=s['spiking.raster_s'])
         self.plot_panels = _spike_panels(self.cpg)
+        self.feedback = None
+        if s['feedback.enabled']:
+            self.feedback = SensoryFeedback(
+                self.cpg.net, encoding=s['feedback.encoding'], load_gain=s['feedback.load_gain'],
+                stretch_gain=s['feedback.stretch_gain'], r_max_hz=s['feedback.r_max_hz'],
+                fibres=s['feedback.fibres'], tau_s=s['feedback.tau_s'],
+                t_max_s=s['feedback.t_max_s'], epoch_s=s['feedback.epoch_s'],
+                seed=s['spiking.seed'])
+            self._fb_hip = np.array([body.joint_names.index(f'{leg.lower()}_hip_flex')
+                                     for leg in P.LEGS])
+            self._fb_weight = float(self.decoder.geometry.total_mass * 9.81)
+            self._fb_zero = np.zeros(4)
+            self.sensors = self.sensors | {'contacts', 'joints'}
 
     def reset(self, observation: Observation) -> None:
+        if self.feedback is not None:
+            self.feedback.reset()             # base drives back before the settle run
         super().reset(observation)            # resets the network and runs oscillator.settle_s
         self.cpg.settled(observation.time)
+
+    def step(self, observation: Observation, dt: float) -> Command:
+        fb = self.feedback
+        if fb is not None:
+            s = self.spiking
+            f = observation.foot_forces
+            load = foot_load(f, self._fb_weight) if f is not None and f.size == 4 \
+                else self._fb_zero
+            q = observation.position
+            stretch = hip_stretch(q[self._fb_hip], s['feedback.stretch_start_rad'],
+                                  s['feedback.stretch_range_rad']) \
+                if q is not None and q.size > self._fb_hip.max() else self._fb_zero
+            fb.step(load, stretch)            # acts on the network from this step's tick on
+        return super().step(observation, dt)
 
     def state_for_recording(self) -> dict:
         return {'population_rates_hz': self.cpg.act, 'phase': self.cpg.estimator.phase,
@@ -463,6 +517,8 @@ class QuadrupedCpgController(QuadrupedOscillatorController):
         m['drive_unit'] = 'nA (tonic drive of every flexor and extensor population)'
         m['populations'] = list(self.cpg.net.names)
         m.update(self.cpg.spike_stats())
+        if self.feedback is not None:
+            m['feedback_spikes'] = [int(k) for k in self.feedback.total_spikes]
         return m
 
 
