@@ -142,7 +142,7 @@ def test_quadruped_cpg_node_walks_and_switches_gait(client, tmp_path):
 
 @pytest.mark.xfail(reason='open problem: over DDS at 200 Hz joint_states (5 ms zero-order hold '
                    'of the torques) the reflex walker falls within ~1 s; lock-step at 1 kHz walks '
-                   '20 s (docs/ros.md)', strict=False)
+                   '20 s (docs/ros.md)', strict=True)
 def test_human_reflex_node_stands_and_steps(client, tmp_path):
     from neuro_locomotion.controller_node import body_from_urdf, build_controller
     cfg = str(config_file('human'))
