@@ -38,8 +38,8 @@ from neuro_locomotion.types import EFFORT, POSITION, Command
 from .settings import SIM_PARAMS
 
 NODE_PARAMS = [
-    ParamSpec('publish_rate', 200.0, 'rate of /clock, joint_states, imu and foot_contacts, in '
-              'simulated time', 'Hz', min=1.0, max=1000.0),
+    ParamSpec('publish_rate', 200.0, 'rate of /clock, joint_states, imu, foot_contacts and '
+              'base_pose, in simulated time', 'Hz', min=1.0, max=1000.0),
     ParamSpec('real_time_factor', 1.0, 'simulated seconds per wall-clock second; 0 runs as fast '
               'as the CPU allows', '1', min=0.0, max=100.0),
     ParamSpec('command_timeout', 0.5, 'watchdog: simulated seconds without a valid command '
@@ -53,6 +53,7 @@ NODE_PARAMS = [
 ALL_PARAMS = SIM_PARAMS + NODE_PARAMS
 _SIM_NAMES = frozenset(s.name for s in SIM_PARAMS)
 LOG_PERIOD_S = 2.0              # wall seconds between two log lines of the same kind
+WORLD_FRAME = 'world'           # frame_id of base_pose (the simulator's fixed frame)
 MAX_LAG_S = 0.1                 # behind real time by more than this: re-anchor, count an overrun
 
 
@@ -81,6 +82,7 @@ class SimNode(Node):
             raise
 
     def _setup(self) -> None:
+        from geometry_msgs.msg import PoseStamped
         from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
         from rosgraph_msgs.msg import Clock
         from sensor_msgs.msg import Imu, JointState
@@ -117,6 +119,7 @@ class SimNode(Node):
         self._joint_pub = self.create_publisher(JointState, graph.JOINT_STATES, state_qos)
         self._imu_pub = self.create_publisher(Imu, graph.IMU, state_qos)
         self._contact_pub = self.create_publisher(Float64MultiArray, graph.FOOT_CONTACTS, state_qos)
+        self._pose_pub = self.create_publisher(PoseStamped, graph.BASE_POSE, state_qos)
         self._description_pub = self.create_publisher(String, graph.ROBOT_DESCRIPTION, latched)
         self._diag_pub = self.create_publisher(String, '~/diagnostics', latched)
         self.create_subscription(Float64MultiArray, graph.POSITION_COMMANDS,
@@ -319,6 +322,8 @@ class SimNode(Node):
         self._msgs['imu'] = c.imu(obs, stamp, frame_id=self._imu_frame, out=self._msgs.get('imu'))
         self._imu_pub.publish(self._msgs['imu'])
         self._contact_pub.publish(c.foot_contacts(obs))
+        self._msgs['pose'] = c.base_pose(obs, stamp, frame_id=WORLD_FRAME, out=self._msgs.get('pose'))
+        self._pose_pub.publish(self._msgs['pose'])
         self._last_publish_wall = time.perf_counter()
         self._stats['published'] += 1
 

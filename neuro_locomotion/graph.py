@@ -35,6 +35,7 @@ CLOCK = '/clock'                      # absolute: one clock per ROS domain, as w
 JOINT_STATES = 'joint_states'
 IMU = 'imu'
 FOOT_CONTACTS = 'foot_contacts'
+BASE_POSE = 'base_pose'
 ROBOT_DESCRIPTION = 'robot_description'
 POSITION_COMMANDS = 'forward_position_controller/commands'
 EFFORT_COMMANDS = 'forward_effort_controller/commands'

@@ -40,6 +40,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 from builtin_interfaces.msg import Time
+from geometry_msgs.msg import PoseStamped
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension, String
@@ -173,6 +174,25 @@ def imu(obs: Observation, stamp: float | None = None, frame_id: str = 'base_link
     av.x, av.y, av.z = (float(v) for v in w)
     la = msg.linear_acceleration
     la.x, la.y, la.z = (float(v) for v in a)
+    return msg
+
+
+def base_pose(obs: Observation, stamp: float | None = None, frame_id: str = 'world',
+              out: PoseStamped | None = None) -> PoseStamped:
+    """``geometry_msgs/PoseStamped`` of the body's root link in the world frame (ground truth).
+
+    ``out``: a PoseStamped made by this function, refilled in place.
+    """
+    msg = out if out is not None else PoseStamped()
+    msg.header.stamp = to_stamp(obs.time if stamp is None else stamp)
+    msg.header.frame_id = frame_id
+    x = _f64(obs.base_position)
+    q = _f64(obs.base_orientation)
+    if x.size != 3 or q.size != 4:
+        raise ValueError('base pose must be a 3-vector and a quaternion (4)')
+    pos, o = msg.pose.position, msg.pose.orientation
+    pos.x, pos.y, pos.z = (float(v) for v in x)
+    o.x, o.y, o.z, o.w = (float(v) for v in q)
     return msg
 
 

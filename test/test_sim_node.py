@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 import pytest
+from geometry_msgs.msg import PoseStamped
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64MultiArray, String
@@ -138,6 +139,33 @@ def test_imu_and_foot_contacts(ros):
     labels = [d.label for d in contact.layout.dim]
     assert any('lf_foot' in label for label in labels) or 'lf_foot' in ' '.join(labels)
     assert len(contact.data) == 4
+
+
+def test_base_pose_is_the_body_start_pose_in_world(ros):
+    reset(ros)
+    poses = ros.collect(PoseStamped, '/base_pose')
+    states = ros.collect(JointState, '/joint_states')
+    ros.wait_for(lambda: len(poses) >= 5 and len(states) >= 5, 15, '/base_pose')
+    start = len(poses)
+    t0 = poses[-1][0]
+    ros.spin_for(1.0)
+    window = poses[start:]
+    assert len(window) / (window[-1][0] - t0) == pytest.approx(PUBLISH_RATE, rel=0.2)
+    msg = window[-1][1]
+    assert msg.header.frame_id == 'world'
+    stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for _, m in window]
+    assert np.all(np.diff(stamps) > 0)
+    assert np.median(np.diff(stamps)) == pytest.approx(1.0 / PUBLISH_RATE, rel=0.05)
+    # the same sim-time stamps as joint_states (published together)
+    mid = window[len(window) // 2][1].header.stamp
+    assert (mid.sec, mid.nanosec) in {(m.header.stamp.sec, m.header.stamp.nanosec) for _, m in states}
+    # no command since the reset: the body stands where config/quadruped.yaml puts it
+    # (base_start_position [0, 0, 0.30]; it settles onto its feet, so z is only roughly 0.3)
+    p, q = msg.pose.position, msg.pose.orientation
+    assert abs(p.x) < 0.05 and abs(p.y) < 0.05, (p.x, p.y)
+    assert 0.1 < p.z < 0.35, p.z
+    assert math.isclose(q.x ** 2 + q.y ** 2 + q.z ** 2 + q.w ** 2, 1.0, rel_tol=1e-6)
+    assert abs(q.w) > 0.99                      # upright, facing +x
 
 
 def test_robot_description_reaches_a_late_subscriber(ros):
