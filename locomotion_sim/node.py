@@ -460,39 +460,48 @@ def spin(executor, context, duration: float | None = None) -> None:
     raise ExternalShutdownException()
 
 
-def main(args=None) -> int:
-    """Console script ``sim_node [--executor events|single] [--ros-args ...]``."""
+def run_node(node_class, prog: str, argv, failure_status: int = 1, config_hint: str = '') -> int:
+    """Run one node until shutdown: ``<prog> [--executor events|single] [--ros-args ...]``.
+
+    Exit status 0 on SIGINT/SIGTERM, ``failure_status`` when the node reports a failure, 2 with one
+    line on a bad parameter (``config_hint`` is appended when no --params-file was given).
+    """
     import argparse
 
     import rclpy
     from rclpy.utilities import remove_ros_args
 
-    argv = sys.argv if args is None else args
-    parser = argparse.ArgumentParser(prog='sim_node', description=__doc__.splitlines()[0])
+    description = (node_class.__doc__ or '').strip().split('\n')[0]
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument('--executor', choices=('events', 'single'), default='events')
     options = parser.parse_args(remove_ros_args(argv)[1:])
     init_rclpy(argv)
     node = None
     try:
-        node = SimNode()
+        node = node_class()
         executor = make_executor(options.executor)
         executor.add_node(node)
         spin(executor, node.context)
     except (KeyboardInterrupt, ExternalShutdownException):
         if node is not None and node.failure:
-            print(f'sim_node: error: {node.failure}', file=sys.stderr)
-            return 1
+            print(f'{prog}: error: {node.failure}', file=sys.stderr)
+            return failure_status
     except ConfigError as error:
-        hint = '' if '--params-file' in argv else (
-            ' (no --params-file given: pass the robot\'s, e.g. --ros-args --params-file '
-            'share/neuro_locomotion/config/quadruped.yaml)')
-        print(f'sim_node: error: {error}{hint}', file=sys.stderr)
+        hint = config_hint if config_hint and '--params-file' not in argv else ''
+        print(f'{prog}: error: {error}{hint}', file=sys.stderr)
         return 2
     finally:
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def main(args=None) -> int:
+    """Console script ``sim_node [--executor events|single] [--ros-args ...]``."""
+    return run_node(SimNode, 'sim_node', sys.argv if args is None else args, failure_status=1,
+                    config_hint=' (no --params-file given: pass the robot\'s, e.g. --ros-args '
+                                '--params-file share/neuro_locomotion/config/quadruped.yaml)')
 
 
 if __name__ == '__main__':

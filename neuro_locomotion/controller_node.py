@@ -31,7 +31,6 @@ import sys
 
 import numpy as np
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from .controllers import REGISTRY, BodyInfo, make_controller
@@ -448,32 +447,6 @@ def _read_only(description: str):
 
 def main(args=None, node_class=ControllerNode, prog='controller_node') -> int:
     """Console script main: ``<prog> [--executor events|single] [--ros-args ...]``."""
-    import argparse
+    from locomotion_sim.node import run_node
+    return run_node(node_class, prog, sys.argv if args is None else args, failure_status=2)
 
-    import rclpy
-    from rclpy.utilities import remove_ros_args
-
-    from locomotion_sim.node import init_rclpy, make_executor, spin
-    argv = sys.argv if args is None else args
-    parser = argparse.ArgumentParser(prog=prog, description=(node_class.__doc__ or '').split('\n')[0])
-    parser.add_argument('--executor', choices=('events', 'single'), default='events')
-    options = parser.parse_args(remove_ros_args(argv)[1:])
-    init_rclpy(argv)
-    node = None
-    try:
-        node = node_class()
-        executor = make_executor(options.executor)
-        executor.add_node(node)
-        spin(executor, node.context)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        if node is not None and node.failure:
-            print(f'{prog}: error: {node.failure}', file=sys.stderr)
-            return 2
-    except ConfigError as error:
-        print(f'{prog}: error: {error}', file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
