@@ -48,7 +48,7 @@ def run_sim(args) -> None:
     import numpy as np
     import rclpy
 
-    from locomotion_sim.node import SimNode, init_rclpy, make_executor, spin
+    from locomotion_sim.node import SimNode, init_rclpy, make_executor, release, spin
     from neuro_locomotion.paths import config_file
 
     sent: dict[int, float] = {}
@@ -89,7 +89,8 @@ def run_sim(args) -> None:
         diag1 = node.diagnostics()
         spin(executor, node.context, GRACE_S)
     finally:
-        node.destroy_node()
+        release(executor, [node])
+        executor = None
         rclpy.try_shutdown()
     window = {k: t for k, t in sent.items() if t0 <= t < t1}
     answers = {}
@@ -122,7 +123,7 @@ def run_controller(args) -> None:
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 
-    from locomotion_sim.node import init_rclpy, make_executor, spin
+    from locomotion_sim.node import init_rclpy, make_executor, release, spin
 
     init_rclpy([])
     node = rclpy.create_node('bench_controller')
@@ -151,7 +152,8 @@ def run_controller(args) -> None:
         t1, c1, n1 = time.perf_counter(), time.process_time(), count[0]
         spin(executor, node.context, GRACE_S + 1.0)
     finally:
-        node.destroy_node()
+        release(executor, [node])
+        executor = None
         rclpy.try_shutdown()
     Path(args.out).write_text(json.dumps({
         'answered': n1 - n0,

@@ -419,29 +419,49 @@ def make_executor(kind: str, context=None):
     raise ConfigError(f'unknown executor {kind!r}; use events or single')
 
 
-def init_rclpy(args=None, context=None):
-    """``rclpy.init`` with rclpy's SIGINT and SIGTERM handlers, for any context.
+_stop_signal: list[int] = []       # the SIGINT/SIGTERM received, read by spin()
 
-    rclpy installs its handlers by default only when initialising its default context; a
-    process main that uses its own context (``neuroloco ros``) must ask. On either signal the
-    handlers shut the context down and :func:`spin` raises.
+
+def init_rclpy(args=None, context=None):
+    """``rclpy.init`` with SIGINT and SIGTERM handled by :func:`spin`, for any context.
+
+    rclpy's own handlers shut the context down from inside the signal handler, which can leave
+    the EventsExecutor holding events of a node that is then destroyed: its C++ destructor
+    aborts the process (SIGABRT, measured when SIGTERM arrived while a node was still waiting
+    for robot_description). Our handlers only record the signal; :func:`spin` raises in the
+    main thread, and the caller tears down in order (:func:`release`, then the context).
     """
+    import signal
+
     import rclpy
     from rclpy.signals import SignalHandlerOptions
-    rclpy.init(args=args, context=context, signal_handler_options=SignalHandlerOptions.ALL)
+    rclpy.init(args=args, context=context, signal_handler_options=SignalHandlerOptions.NO)
+    _stop_signal.clear()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda number, frame: _stop_signal.append(number))
+
+
+def _raise_for_signal() -> None:
+    import signal
+    if _stop_signal:
+        if _stop_signal[0] == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise ExternalShutdownException()
 
 
 def spin(executor, context, duration: float | None = None) -> None:
     """Run ``executor`` for ``duration`` wall seconds (None: for ever) or until shutdown.
 
     Returns when ``duration`` has passed; raises KeyboardInterrupt (SIGINT) or
-    ExternalShutdownException (SIGTERM, or any shutdown of the context) otherwise.
-    A loop of ``spin_once`` rather than ``spin()``: in the rclpy 9.1.2 wheels
-    EventsExecutor.spin() (and spin_until_future_complete) neither return nor raise when a
-    signal shuts the context down, and keep a core busy until SIGKILL.
+    ExternalShutdownException (SIGTERM, or any shutdown of the context) otherwise; a signal
+    is seen within one 0.1 s slice. A loop of ``spin_once`` rather than ``spin()``: in the rclpy
+    9.1.2 wheels EventsExecutor.spin() (and spin_until_future_complete) neither return nor raise
+    when the context is shut down, and keep a core busy until SIGKILL.
     """
     end = None if duration is None else time.monotonic() + duration
     while context.ok():
+        _raise_for_signal()
         timeout = 0.1
         if end is not None:
             timeout = min(timeout, end - time.monotonic())
@@ -454,10 +474,24 @@ def spin(executor, context, duration: float | None = None) -> None:
         except Exception:
             if context.ok():
                 raise
-            # A signal shut the context down while spin_once was starting (e.g. "failed to
+            # The context was shut down while spin_once was starting (e.g. "failed to
             # initialize wait set: the given context is not valid"): that is a shutdown too.
             raise ExternalShutdownException() from None
     raise ExternalShutdownException()
+
+
+def release(executor, nodes) -> None:
+    """Take every node off ``executor``, shut it down, then destroy ``nodes``, in that order,
+    while the context is still valid (the caller shuts the context down afterwards)."""
+    if executor is not None:
+        for node in list(executor.get_nodes()):
+            try:
+                executor.remove_node(node)
+            except Exception:
+                pass
+        executor.shutdown()
+    for node in reversed(list(nodes)):
+        node.destroy_node()
 
 
 def run_node(node_class, prog: str, argv, failure_status: int = 1, config_hint: str = '') -> int:
@@ -476,7 +510,7 @@ def run_node(node_class, prog: str, argv, failure_status: int = 1, config_hint: 
     parser.add_argument('--executor', choices=('events', 'single'), default='events')
     options = parser.parse_args(remove_ros_args(argv)[1:])
     init_rclpy(argv)
-    node = None
+    node = executor = None
     try:
         node = node_class()
         executor = make_executor(options.executor)
@@ -491,8 +525,8 @@ def run_node(node_class, prog: str, argv, failure_status: int = 1, config_hint: 
         print(f'{prog}: error: {error}{hint}', file=sys.stderr)
         return 2
     finally:
-        if node is not None:
-            node.destroy_node()
+        release(executor, [node] if node is not None else [])
+        executor = None
         rclpy.try_shutdown()
     return 0
 

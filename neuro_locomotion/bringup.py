@@ -47,7 +47,7 @@ def run_graph(robot: str, duration: float | None = None, namespace: str = '',
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
-    from locomotion_sim.node import init_rclpy, spin
+    from locomotion_sim.node import init_rclpy, release, spin
 
     specs = build_graph(robot, namespace, arena, use_sim_time=True, config=config)
     context = rclpy.Context()
@@ -74,12 +74,10 @@ def run_graph(robot: str, duration: float | None = None, namespace: str = '',
                     summary[node.get_fully_qualified_name()] = node.diagnostics()
                 except Exception:
                     pass
-        for node in reversed(built):
-            node.destroy_node()
+        release(ex, built)
+        ex = None                       # the executor goes before the context (see init_rclpy)
         if recorder is not None:
             recorder.close()
-        if ex is not None:
-            ex.shutdown()
         rclpy.try_shutdown(context=context)
     for name, d in summary.items():
         print(f'  {name}: sim_time {d.get("sim_time", 0):.3f} s, published {d.get("published")}, '

@@ -105,13 +105,18 @@ def test_composed_human_graph_in_a_namespace(tmp_path):
         rclpy.try_shutdown(context=context)
 
 
-def test_neuroloco_ros_stops_cleanly_on_sigterm():
+@pytest.mark.parametrize('delay_s', [0.0, 0.0, 0.0, 0.3])
+def test_neuroloco_ros_stops_cleanly_on_sigterm(delay_s):
+    """SIGTERM at any moment (the first ones arrive while cpg_node still waits for
+    robot_description, which used to abort the process in the EventsExecutor's destructor)."""
+    import time
     proc = subprocess.Popen([sys.executable, '-m', 'neuro_locomotion.cli', 'ros', 'quadruped'],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=ros_env(), cwd=ROOT)
     try:
         first = proc.stdout.readline()          # printed once every node is up
         assert first.startswith('neuroloco ros quadruped: /sim_node'), proc.stderr.read()
+        time.sleep(delay_s)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
     finally:
