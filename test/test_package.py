@@ -72,6 +72,6 @@ def test_package_xml_declares_the_ros_dependencies():
     text = (ROOT / 'package.xml').read_text()
     assert '<package format="3">' in text
     for dep in ('rclpy', 'std_msgs', 'sensor_msgs', 'trajectory_msgs', 'rosgraph_msgs', 'std_srvs',
-                'launch', 'launch_ros', 'python3-pybullet-pip'):
+                'diagnostic_msgs', 'launch', 'launch_ros', 'python3-pybullet-pip'):
         assert f'<exec_depend>{dep}</exec_depend>' in text
     assert '<build_type>ament_python</build_type>' in text
