@@ -59,52 +59,80 @@ _CH_KNEE, _CH_KNEE_RATE, _CH_PITCH, _CH_PITCH_RATE = (2 * N_MUSCLES + i for i in
 _CH_PER_LEG = 2 * N_MUSCLES + 4
 
 
+#: Module switches (Song & Geyer 2015 M1-M10) follow the fields in the packed vector.
+_M1, _M2, _M3, _M4, _M5, _M6, _M7, _M8, _M9, _M10 = (len(_CFG_FIELDS) + k for k in range(10))
+
+
 def pack_config(config: ReflexConfig) -> np.ndarray:
-    return np.array([float(getattr(config, name)) for name in _CFG_FIELDS])
+    return np.array([float(getattr(config, name)) for name in _CFG_FIELDS]
+                    + [1.0 if on else 0.0 for on in config.modules])
 
 
 @njit(cache=True)
 def _laws(cfg, stance, prep, sig, lean, out):
-    """sig: (legs, _CH_PER_LEG) delayed signals; lean: (legs,) swing lean; out: (legs, 7)."""
+    """sig: (legs, _CH_PER_LEG) delayed signals; lean: (legs,) swing lean; out: (legs, 7).
+
+    Each pathway is gated by its Song & Geyer 2015 module switch (``MODULE_PATHWAYS``); with
+    every module on, the arithmetic is exactly GH2010's (the same operations in the same order)."""
     pre = cfg[_PRE]
     pos = cfg[_LPOS] != 0.0
+    m1, m2, m3 = cfg[_M1] != 0.0, cfg[_M2] != 0.0, cfg[_M3] != 0.0
+    m5, m6, m9, m10 = cfg[_M5] != 0.0, cfg[_M6] != 0.0, cfg[_M9] != 0.0, cfg[_M10] != 0.0
     for leg in range(sig.shape[0]):
         for m in range(N_MUSCLES):
             out[leg, m] = pre
-        ta_l = sig[leg, _CH_L + TA] - cfg[_TA_OFF]
-        if pos and ta_l < 0.0:
-            ta_l = 0.0
-        ta = pre + cfg[_TA_G] * ta_l
+        ta = pre
+        if m5:                                    # M5: TA L+ (stance and swing)
+            ta_l = sig[leg, _CH_L + TA] - cfg[_TA_OFF]
+            if pos and ta_l < 0.0:
+                ta_l = 0.0
+            ta = pre + cfg[_TA_G] * ta_l
         if stance[leg]:
             f_sol = sig[leg, _CH_F + SOL]
-            out[leg, SOL] = pre + cfg[_SOL_G] * f_sol
-            out[leg, GAS] = pre + cfg[_GAS_G] * sig[leg, _CH_F + GAS]
-            ta -= cfg[_SOLTA_G] * f_sol
-            over = sig[leg, _CH_KNEE] - cfg[_VAS_PHIOFF]
+            if m1:                                # M1: SOL F+
+                out[leg, SOL] = pre + cfg[_SOL_G] * f_sol
+            if m2:                                # M2: GAS F+
+                out[leg, GAS] = pre + cfg[_GAS_G] * sig[leg, _CH_F + GAS]
+            if m5:                                # M5: SOL -| TA
+                ta -= cfg[_SOLTA_G] * f_sol
             inhibition = 0.0
-            if over > 0.0 and (cfg[_VAS_ONLYEXT] == 0.0 or sig[leg, _CH_KNEE_RATE] > 0.0):
-                inhibition = cfg[_VAS_KPHI] * over
-            out[leg, VAS] = cfg[_VAS_S0] + cfg[_VAS_G] * sig[leg, _CH_F + VAS] - inhibition
-            pd = (cfg[_KP] * (sig[leg, _CH_PITCH] - cfg[_THREF])
-                  + cfg[_KD] * sig[leg, _CH_PITCH_RATE])
-            hfl = cfg[_BAL_S0] - pd
-            glu = cfg[_BAL_S0] + pd
-            if prep[leg]:
+            if m2:                                # M2: knee over-extension -| VAS
+                over = sig[leg, _CH_KNEE] - cfg[_VAS_PHIOFF]
+                if over > 0.0 and (cfg[_VAS_ONLYEXT] == 0.0 or sig[leg, _CH_KNEE_RATE] > 0.0):
+                    inhibition = cfg[_VAS_KPHI] * over
+            if m1:                                # M1: VAS F+ (with S0,VAS)
+                out[leg, VAS] = cfg[_VAS_S0] + cfg[_VAS_G] * sig[leg, _CH_F + VAS] - inhibition
+            else:
+                out[leg, VAS] = pre - inhibition
+            hfl = pre
+            glu = pre
+            if m3:                                # M3: trunk PD on HFL, GLU, HAM
+                pd = (cfg[_KP] * (sig[leg, _CH_PITCH] - cfg[_THREF])
+                      + cfg[_KD] * sig[leg, _CH_PITCH_RATE])
+                hfl = cfg[_BAL_S0] - pd
+                glu = cfg[_BAL_S0] + pd
+                out[leg, HAM] = cfg[_BAL_S0] + pd
+            if prep[leg] and m6:                  # M6 (late stance): swing preparation
                 hfl += cfg[_DS]
                 glu -= cfg[_DS]
             out[leg, HFL] = hfl
             out[leg, GLU] = glu
-            out[leg, HAM] = cfg[_BAL_S0] + pd
         else:
-            hfl_l = sig[leg, _CH_L + HFL] - cfg[_HFL_OFF]
-            ham_l = sig[leg, _CH_L + HAM] - cfg[_HAM_OFF]
-            if pos:
-                hfl_l = max(hfl_l, 0.0)
-                ham_l = max(ham_l, 0.0)
-            out[leg, HFL] = (pre + cfg[_KLEAN] * (lean[leg] - cfg[_THREF]) + cfg[_HFL_G] * hfl_l
-                             - cfg[_HAMHFL_G] * ham_l)
-            out[leg, HAM] = pre + cfg[_HAM_G] * sig[leg, _CH_F + HAM]
-            out[leg, GLU] = pre + cfg[_GLU_G] * sig[leg, _CH_F + GLU]
+            hfl = pre
+            if m6:                                # M6: HFL L+ and the trunk-lean term
+                hfl_l = sig[leg, _CH_L + HFL] - cfg[_HFL_OFF]
+                if pos:
+                    hfl_l = max(hfl_l, 0.0)
+                hfl = pre + cfg[_KLEAN] * (lean[leg] - cfg[_THREF]) + cfg[_HFL_G] * hfl_l
+            if m9:                                # M9: HAM L -| HFL, HAM F+
+                ham_l = sig[leg, _CH_L + HAM] - cfg[_HAM_OFF]
+                if pos:
+                    ham_l = max(ham_l, 0.0)
+                hfl = hfl - cfg[_HAMHFL_G] * ham_l
+                out[leg, HAM] = pre + cfg[_HAM_G] * sig[leg, _CH_F + HAM]
+            out[leg, HFL] = hfl
+            if m10:                               # M10: GLU F+ (terminal-swing hip hold)
+                out[leg, GLU] = pre + cfg[_GLU_G] * sig[leg, _CH_F + GLU]
         out[leg, TA] = ta
         for m in range(N_MUSCLES):
             s = out[leg, m]

@@ -140,6 +140,7 @@ class ReflexConfig:
     ham_g_f: float = 0.65             # G_HAM, HAM F+ (swing)
     glu_g_f: float = 0.4              # G_GLU, GLU F+ (swing)
     length_positive_part: bool = True  # L+ terms use [l - l_off]+ (GH2010); False: SCONE's signed
+    modules: tuple = (True,) * 10     # Song & Geyer 2015 modules M1..M10 on (MODULES order)
 
 
 _REFLEX_DOC = {
@@ -182,10 +183,46 @@ _REFLEX_DOC = {
 }
 
 
+#: Song & Geyer 2015 spinal modules (planar). Which GH2010 pathway belongs to which module:
+#: ``MODULE_PATHWAYS``; docs/reflexes.md has the full table, with the SG2015 pathways this
+#: 7-muscle model cannot express.
+MODULES = ('M1', 'M2', 'M3', 'M4', 'M5', 'M6', 'M7', 'M8', 'M9', 'M10')
+MODULE_FUNCTION = {
+    'M1': 'stance: compliant leg', 'M2': 'stance: no knee hyperextension',
+    'M3': 'stance: trunk balance', 'M4': 'stance: compensate the swing leg',
+    'M5': 'stance and swing: flex the ankle', 'M6': 'late stance and swing: swing the hip',
+    'M7': 'early swing: flex the knee', 'M8': 'mid swing: hold the knee',
+    'M9': 'late swing: stop the leg', 'M10': 'terminal swing: prepare landing'}
+#: The GH2010 pathways each module gates in ``geyer2010._laws`` (empty: no pathway of this
+#: 7-muscle model belongs to it; its switch changes nothing).
+MODULE_PATHWAYS = {
+    'M1': ('SOL F+ (stance)', 'VAS F+ with S0,VAS (stance)'),
+    'M2': ('GAS F+ (stance)', 'knee over-extension -| VAS (stance; BFSH -| VAS equivalent)'),
+    'M3': ('trunk PD with S0,BAL on HFL -, GLU +, HAM + (stance)',),
+    'M4': (),
+    'M5': ('TA L+ (stance and swing)', 'SOL F -| TA (stance)'),
+    'M6': ('swing preparation Delta S: HFL +, GLU - (trailing leg in double support)',
+           'HFL L+ (swing)', 'HFL trunk-lean term k_lean (swing)'),
+    'M7': (),
+    'M8': (),
+    'M9': ('HAM L -| HFL (swing)', 'HAM F+ (swing)'),
+    'M10': ('GLU F+ (swing)',),
+}
+
+
+def _module_specs() -> list[ParamSpec]:
+    return [ParamSpec(f'modules.{m}', True, f'Song & Geyer 2015 module {m} ({MODULE_FUNCTION[m]}) '
+                      'on; false removes its pathways: '
+                      + ('; '.join(MODULE_PATHWAYS[m]) or 'none in this 7-muscle model'), '')
+            for m in MODULES]
+
+
 def _reflex_specs() -> list[ParamSpec]:
     specs = []
     defaults = ReflexConfig()
     for f in fields(ReflexConfig):
+        if f.name == 'modules':
+            continue
         description, unit, lo, hi = _REFLEX_DOC[f.name]
         specs.append(ParamSpec(f'reflex.{f.name}', getattr(defaults, f.name), description, unit,
                                min=lo, max=hi))
@@ -194,7 +231,8 @@ def _reflex_specs() -> list[ParamSpec]:
 
 MUSCLE_PARAMS: list[ParamSpec] = _muscle_specs()
 REFLEX_PARAMS: list[ParamSpec] = _reflex_specs()
-GH2010_PARAMS: list[ParamSpec] = MUSCLE_PARAMS + REFLEX_PARAMS
+MODULE_PARAMS: list[ParamSpec] = _module_specs()
+GH2010_PARAMS: list[ParamSpec] = MUSCLE_PARAMS + REFLEX_PARAMS + MODULE_PARAMS
 
 
 def _values(params: ParamSet | Mapping | None) -> Mapping:
@@ -244,6 +282,8 @@ def build_muscle_set(params: ParamSet | Mapping | None = None, legs=LEGS) -> Mus
 
 
 def build_reflex_config(params: ParamSet | Mapping | None = None) -> ReflexConfig:
-    """ReflexConfig from the ``reflex.*`` values."""
+    """ReflexConfig from the ``reflex.*`` and ``modules.*`` values."""
     v = _values(params)
-    return ReflexConfig(**{f.name: v[f'reflex.{f.name}'] for f in fields(ReflexConfig)})
+    return ReflexConfig(**{f.name: v[f'reflex.{f.name}'] for f in fields(ReflexConfig)
+                           if f.name != 'modules'},
+                        modules=tuple(bool(v[f'modules.{m}']) for m in MODULES))

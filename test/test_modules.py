@@ -1,0 +1,156 @@
+"""Song & Geyer 2015 modules M1-M10 on the GH2010 reflex walker: switches, identity, ablation.
+
+Real PyBullet walker runs (no mocks). Numbers: docs/reflexes.md (*Modules*), docs/walking.md.
+"""
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neuro_locomotion.params import ConfigError, ParamSet
+from neuro_locomotion.paths import config_file
+from neuro_locomotion.runner import run
+from reflex_modules.ablation import gait_numbers, leg_angle, run_ablation, write_params
+from reflex_modules.geyer2010 import gh2010_stimulation
+from reflex_modules.parameters import (GH2010_PARAMS, MODULE_PATHWAYS, MODULES, ReflexConfig,
+                                       build_reflex_config)
+from reflex_modules.walker import PARAM_SPECS, ReflexWalker
+
+WALK_FILE = config_file('human').parent / 'reflex' / 'human_walk.yaml'
+#: 2 s of the shipped optimized walker (config/reflex/human_walk.yaml) recorded with the code
+#: BEFORE the module switches existed (git ff671d1): inner joint angles and activations, 5 ms.
+BEFORE = Path(__file__).parent / 'data' / 'reflex_gh2010_walk_2s.npz'
+HFL, GLU, HAM, VAS, GAS, SOL, TA = range(7)
+DEG = math.pi / 180.0
+
+
+def _params(tmp_path, name, modules, value=False):
+    return write_params(tmp_path / f'{name}.yaml', {f'modules.{m}': value for m in modules},
+                        WALK_FILE)
+
+
+# -- parameters ---------------------------------------------------------------------------------
+def test_module_switches_are_bool_paramspecs_on_by_default_and_reach_the_node():
+    names = [f'modules.{m}' for m in MODULES]
+    node = {s.name: s for s in PARAM_SPECS}          # what controller_specs('reflex') returns
+    assert all(node[n].default is True for n in names)
+    assert build_reflex_config().modules == (True,) * 10
+    cfg = build_reflex_config(ParamSet(GH2010_PARAMS, {'modules.M2': False, 'modules.M9': False}))
+    assert cfg.modules == tuple(m not in ('M2', 'M9') for m in MODULES)
+    with pytest.raises(ConfigError, match='modules.M2'):
+        ParamSet(GH2010_PARAMS, {'modules.M2': 0.5})
+    assert set(MODULE_PATHWAYS) == set(MODULES)
+    assert [m for m in MODULES if not MODULE_PATHWAYS[m]] == ['M4', 'M7', 'M8']
+
+
+# -- the pure laws: each switch removes exactly its pathways --------------------------------------
+def _laws(modules_off=(), stance=(True, False), prep=(False, False)):
+    cfg = ReflexConfig(trunk_s0=0.4, modules=tuple(m not in modules_off for m in MODULES))
+    force = np.full((2, 7), 0.4)
+    length = np.full((2, 7), 1.2)
+    length[:, HAM] = 0.9
+    # knee 3.1 rad and extending (beyond phi_off), trunk at theta_ref and still, lean at take-off
+    # 0.3 rad: no stimulation is clipped, so every pathway shows
+    return gh2010_stimulation(cfg, stance, prep, force, length, (3.1, 3.1), (0.5, 0.5),
+                              cfg.trunk_theta_ref, 0.0, (0.3, 0.3))
+
+
+def test_each_module_switch_removes_its_pathways_and_nothing_else():
+    on = _laws(prep=(True, False))                  # left stance (trailing in DS), right swing
+    pre = 0.01
+    cfg = ReflexConfig(trunk_s0=0.4)
+    changed = {}
+    for m in MODULES:
+        off = _laws((m,), prep=(True, False))
+        changed[m] = sorted({(leg, k) for leg, k in zip(*np.nonzero(off != on))})
+    L, R = 0, 1
+    assert changed['M1'] == [(L, VAS), (L, SOL)]
+    assert changed['M2'] == [(L, VAS), (L, GAS)]
+    assert changed['M3'] == [(L, HFL), (L, GLU), (L, HAM)]
+    assert changed['M5'] == [(L, TA), (R, TA)]
+    assert changed['M6'] == [(L, HFL), (L, GLU), (R, HFL)]
+    assert changed['M9'] == [(R, HFL), (R, HAM)]
+    assert changed['M10'] == [(R, GLU)]
+    assert changed['M4'] == changed['M7'] == changed['M8'] == []
+    # the removed pathways leave S0 (or the remaining terms) behind
+    off = _laws(('M2',), prep=(True, False))
+    assert off[L, GAS] == pre
+    assert off[L, VAS] == pytest.approx(cfg.vas_s0 + cfg.vas_g_f * 0.4)      # no inhibition
+    assert on[L, VAS] == pytest.approx(off[L, VAS] - cfg.vas_k_phi * (3.1 - cfg.vas_phi_off))
+    off = _laws(('M9',))
+    assert off[R, HAM] == pre
+    assert off[R, HFL] - on[R, HFL] == pytest.approx(cfg.ham_hfl_g_l * (0.9 - cfg.ham_l_off))
+
+
+# -- the walker: identical with every module on --------------------------------------------------
+def test_all_modules_on_is_the_gh2010_walker_bit_for_bit(tmp_path):
+    """2 s of joint angles and activations equal, bit for bit, those recorded before the modules
+    existed; writing every switch explicitly as true changes nothing either."""
+    before = np.load(BEFORE)
+    path = _params(tmp_path, 'on', MODULES, True)
+    assert 'modules.M10: true' in path.read_text()
+    trace = run('human', 'reflex', duration=2.0, stop_on_fall=False, params=path).controller.trace()
+    assert np.array_equal(trace['phi'], before['phi'])
+    assert np.array_equal(trace['activation'], before['activation'])
+
+
+def test_fused_kernel_equals_the_checked_step_with_modules_off(tmp_path, monkeypatch):
+    """The fused kernel (walker.py) inlines geyer2010._laws: with modules off it must still match
+    the checked path. (numba's cache does not see edits of a callee in another file: a stale
+    walker kernel fails here.)"""
+    path = _params(tmp_path, 'off', ('M2', 'M9'))
+    fast = run('human', 'reflex', duration=0.8, stop_on_fall=False, params=path).controller.trace()
+    monkeypatch.setattr(ReflexWalker, 'step', ReflexWalker.step_checked)
+    slow = run('human', 'reflex', duration=0.8, stop_on_fall=False, params=path).controller.trace()
+    on = run('human', 'reflex', duration=0.8, stop_on_fall=False, params=WALK_FILE)
+    assert np.array_equal(fast['phi'], slow['phi'])
+    assert np.array_equal(fast['activation'], slow['activation'])
+    assert not np.array_equal(fast['activation'], on.controller.trace()['activation'])
+
+
+# -- ablation (docs/reflexes.md, *Ablation*) --------------------------------------------------------
+def test_leg_angle_convention():
+    straight = np.array([math.pi, math.pi, math.pi / 2])
+    assert leg_angle(straight, 0.0) == pytest.approx(math.pi / 2)
+    # hip flexed 20 deg, trunk upright: the straight leg points 20 deg ahead of vertical
+    assert leg_angle(straight - [20 * DEG, 0, 0], 0.0) == pytest.approx(70 * DEG)
+    assert leg_angle(straight + [20 * DEG, 0, 0], 0.0) == pytest.approx(110 * DEG)
+
+
+@pytest.fixture(scope='module')
+def ablations():
+    return {off: run_ablation(off, duration=3.0, params=WALK_FILE)
+            for off in ((), ('M2',), ('M9',))}
+
+
+def test_m2_off_hyperextends_the_knee(ablations):
+    """SG2015: without M2 the stance knee hyperextends. Measured (3 s, shipped set): peak stance
+    knee 181.7 -> 185.0 deg; stance time beyond 180 deg (both legs) 0.06 -> 0.48 s per walked s
+    (0.01 over the 20 s walk); falls at 2.4 s."""
+    on, off = ablations[()], ablations[('M2',)]
+    assert off['knee_peak_stance_deg'] >= on['knee_peak_stance_deg'] + 2.5
+    assert off['knee_over_180_s_per_s'] >= max(0.3, 5.0 * on['knee_over_180_s_per_s'])
+    assert off['walked_s'] < 3.0 and on['walked_s'] > 2.99
+
+
+def test_m9_off_overshoots_the_swing(ablations):
+    """SG2015: without M9 the swing leg overshoots. Measured (shipped set): leg angle at its most
+    forward in swing 70.7 -> 55.1 deg (median over swings), hip flexion 136.7 -> 131.7 deg."""
+    on, off = ablations[()], ablations[('M9',)]
+    assert off['swings'] >= 1 and on['swings'] >= 3
+    assert off['swing_alpha_min_deg'] <= on['swing_alpha_min_deg'] - 10.0
+    assert off['swing_hip_peak_flexion_deg'] <= on['swing_hip_peak_flexion_deg'] - 3.0
+
+
+def test_gait_numbers_cut_at_the_fall():
+    t = np.arange(0.0, 1.0, 0.005)
+    phi = np.tile([math.pi, math.pi + 0.1, math.pi / 2] * 2, (t.size, 1))
+    phi[t > 0.5, 1] = math.pi - 0.2                   # bent only after the "fall"
+    trace = {'time': t, 'phi': phi, 'pitch': np.zeros(t.size),
+             'step_stance': np.ones((t.size, 2), dtype=bool)}
+    trace['step_stance'][:, 1] = False                # the right leg in swing: not counted
+    out = gait_numbers(trace, {'walked_s': 0.5})
+    assert out['knee_over_180_s_per_s'] == pytest.approx(0.505 / 0.5, rel=0.02)
+    assert out['knee_peak_stance_deg'] == pytest.approx(180.0 + 0.1 / DEG)
+    assert out['swings'] == 0
