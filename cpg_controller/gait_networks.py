@@ -38,10 +38,12 @@ from . import phase as P
 from .network import load_network, network_dir
 
 __all__ = ['load_template', 'quadruped_gaits', 'quadruped_gait', 'quadruped_network',
+           'quadruped_modulated_network', 'quadruped_modulated',
            'salamander_network', 'salamander_drives', 'SALAMANDER_GAITS']
 
 QUADRUPED_KEYS = ('name', 'description', 'dt', 'noise_dt', 'seed', 'legs', 'gait_table', 'leg',
-                  'coupling', 'gaits')
+                  'coupling', 'gaits', 'modulated')
+MODULATED_KEYS = ('gaits', 'base', 'neuromodulation')
 COUPLING_KINDS = ('in_phase', 'anti_phase', 'lagged')
 GAIT_KEYS = ('table', 'drive', 'drive_range', 'period_s', 'extensor_drive_offset', 'leg_params',
              'coupling')
@@ -195,6 +197,61 @@ def check_drive(drive, lo: float, hi: float, what: str) -> float:
     if not lo <= drive <= hi:
         raise ConfigError(f'{what}: drive {drive} is out of range [{lo}, {hi}]')
     return float(drive)
+
+
+def quadruped_modulated(template='quadruped') -> dict:
+    """The template's ``modulated`` section: ``gaits`` (whose coupling pathways the one network
+    carries), ``base`` (the gait whose drive and leg parameters the network has at zero
+    concentrations) and ``neuromodulation`` (the sensitivities and gait -> levels table)."""
+    t = _quadruped_template(template)
+    where = f'{_where(t)}: modulated'
+    m = t.get('modulated')
+    if not isinstance(m, Mapping):
+        raise ConfigError(f'{where}: the template has no modulated section (a mapping)')
+    _check_keys(m, MODULATED_KEYS, where)
+    gaits = _need(m, 'gaits', where)
+    if not isinstance(gaits, Mapping) or not gaits or any(g not in t['gaits'] for g in gaits):
+        raise ConfigError(f'{where}.gaits: a mapping of gaits of the template '
+                          f'{list(t["gaits"])} to their overrides ({{}} for none)')
+    for g, over in gaits.items():
+        if not isinstance(over or {}, Mapping):
+            raise ConfigError(f'{where}.gaits.{g}: overrides must be a mapping')
+        _check_keys(over or {}, GAIT_KEYS, f'{where}.gaits.{g}')
+    base = _need(m, 'base', where)
+    if base not in gaits:
+        raise ConfigError(f'{where}.base: {base!r} must be one of {gaits}')
+    nm = _need(m, 'neuromodulation', where)
+    if not isinstance(nm, str):
+        raise ConfigError(f'{where}.neuromodulation: a file name in config/networks/')
+    return {'gaits': {g: dict(o or {}) for g, o in gaits.items()}, 'base': base,
+            'neuromodulation': nm}
+
+
+def quadruped_modulated_network(template='quadruped') -> dict:
+    """ONE network carrying the coupling pathways of every gait in the template's ``modulated``
+    section, each projection tagged with its gait (``tag: <gait>``), so a neuromodulation file can
+    gate the pathways (``{tag: trot, baseline: 0, gain: {...}}``). Populations, drives and leg
+    parameters are those of the ``base`` gait; the other gaits' drives and adaptation are reached
+    by modulation, never by editing the network."""
+    t = _quadruped_template(template)
+    mod = quadruped_modulated(t)
+    for gait, over in mod['gaits'].items():        # the union's own settings of each gait
+        t['gaits'][gait] = dict(t['gaits'][gait], **over)
+    t = _quadruped_template(t)                      # re-validated with the overrides
+    base = quadruped_network(mod['base'], template=t)
+    projs = [p for p in base['projections'] if p['source'].split('_')[0] ==
+             p['target'].split('_')[0]]                          # the legs' own half-centres
+    for gait in mod['gaits']:
+        net = quadruped_network(gait, template=t)
+        for p in net['projections']:
+            if p['source'].split('_')[0] != p['target'].split('_')[0]:
+                projs.append(dict(p, tag=gait))
+    base['name'] = 'quadruped_modulated'
+    base['description'] = (f'quadruped, one network for {list(mod["gaits"])} (pathways tagged '
+                           f'by gait, gated by {mod["neuromodulation"]}); base {mod["base"]}; '
+                           f'generated from {Path(_where(t)).name} by cpg_controller.gait_networks')
+    base['projections'] = projs
+    return base
 
 
 def quadruped_network(gait: str = 'trot', drive: float | None = None, *,

@@ -33,7 +33,7 @@ _advance = K.advance
 SYNAPSE_TYPES = ('excitatory', 'inhibitory')
 NETWORK_KEYS = ('name', 'description', 'dt', 'noise_dt', 'seed', 'populations', 'projections')
 POPULATION_KEYS = ('name', 'model', 'size', 'params', 'drive', 'noise', 'v_init', 'bias')
-PROJECTION_KEYS = ('source', 'target', 'type', 'weight', 'tau', 'delay', 'p', 'autapses')
+PROJECTION_KEYS = ('source', 'target', 'type', 'weight', 'tau', 'delay', 'p', 'autapses', 'tag')
 DEFAULT_TAU = {'excitatory': 0.005, 'inhibitory': 0.01}  # s
 
 _DT = ParamSpec('dt', DEFAULT_DT, 'integration step', 's', min=1e-6, max=1e-3)
@@ -79,6 +79,8 @@ class ProjectionSpec:
     delay: float = 0.0
     p: float = 1.0
     autapses: bool = False
+    tag: str = ''           # optional label (e.g. the gait pathway it belongs to); selects the
+                            # projection in a neuromodulation file, no effect on the dynamics
 
     @property
     def sign(self) -> int:
@@ -187,12 +189,15 @@ def _projection(tree: Any, k: int, names: Sequence[str], where: str) -> Projecti
     autapses = tree.get('autapses', False)
     if not isinstance(autapses, bool):
         raise ConfigError(f'{here}.autapses: expected true/false, got {autapses!r}')
+    tag = tree.get('tag', '')
+    if not isinstance(tag, str):
+        raise ConfigError(f'{here}.tag: expected a string, got {tag!r}')
     return ProjectionSpec(
         source=tree['source'], target=tree['target'], type=kind,
         weight=_number(_WEIGHT, weight, here),
         tau=_number(_TAU, tree.get('tau', DEFAULT_TAU[kind]), here),
         delay=_number(_DELAY, delay, here), p=_number(_P, tree.get('p', 1.0), here),
-        autapses=autapses)
+        autapses=autapses, tag=tag)
 
 
 def load_network(source: str | Path | Mapping | NetworkSpec) -> NetworkSpec:
@@ -596,6 +601,17 @@ class Network:
         k = self.index(pop)
         self._pops[k, K.Q_DRIVE] = float(value)
         self._par[K.P_DRIVE, self.compiled.neurons(k)] = float(value)
+        K.base_input(self._par, self.compiled.n_lif)
+
+    def set_drives(self, values) -> None:
+        """Set every population's tonic drive at once (one value per population, in
+        ``names`` order): one recomputation of the constant-input row instead of one per
+        population (the neuromodulation layer's hook)."""
+        v = np.asarray(values, dtype=float)
+        if v.shape != (len(self.names),) or not np.all(np.isfinite(v)):
+            raise ValueError(f'drives must be {len(self.names)} finite numbers, got {values!r}')
+        self._pops[:, K.Q_DRIVE] = v
+        self._par[K.P_DRIVE] = v[self.compiled.pop_of]
         K.base_input(self._par, self.compiled.n_lif)
 
     def get_drive(self, pop: str | int) -> float:

@@ -24,6 +24,7 @@ network's live float arena (obtained from ``Network.kernel_args``), rows ``kerne
 """
 from __future__ import annotations
 
+import fnmatch
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,10 +59,45 @@ class PopulationSensitivity:
 
 @dataclass(frozen=True)
 class ProjectionSensitivity:
-    source: str
-    target: str
+    source: str | None                                            # None: any source
+    target: str | None                                            # None: any target
     type: str | None                                              # None: every type
     gain: Mapping[str, float] = field(default_factory=dict)       # synaptic weight gain
+    tag: str | None = None                                        # None: any tag
+    baseline: float = 1.0            # gain at zero concentrations (0: a gated pathway)
+
+    def matches(self, r) -> bool:
+        return ((self.source is None or r.source == self.source)
+                and (self.target is None or r.target == self.target)
+                and (self.type is None or r.type == self.type)
+                and (self.tag is None or r.tag == self.tag))
+
+    def describe(self) -> str:
+        parts = [f'{self.source or "*"} -> {self.target or "*"}']
+        if self.type:
+            parts.append(f'({self.type})')
+        if self.tag is not None:
+            parts.append(f'[tag {self.tag}]')
+        return ' '.join(parts)
+
+
+@dataclass(frozen=True)
+class GaitLevels:
+    """One row of the gait table: the modulator levels that select a gait."""
+    name: str
+    levels: Mapping[str, float]           # modulator -> concentration target in [0, 1]
+    table: str                            # row of the phase table (config/gaits/) it must reach
+
+
+@dataclass(frozen=True)
+class OutputModulation:
+    """A controller parameter derived from the concentrations:
+    value = clip(baseline + sum_m s_m c_m, lo, hi)."""
+    name: str
+    baseline: float
+    sensitivity: Mapping[str, float]
+    lo: float
+    hi: float
 
 
 @dataclass(frozen=True)
@@ -71,10 +107,27 @@ class NeuromodulationSpec:
     projections: tuple[ProjectionSensitivity, ...] = ()
     gain_range: tuple[float, float] = DEFAULT_GAIN_RANGE
     network: str | None = None
+    gaits: tuple[GaitLevels, ...] = ()
+    outputs: tuple[OutputModulation, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(m.name for m in self.modulators)
+
+    def gait(self, name: str) -> GaitLevels:
+        for g in self.gaits:
+            if g.name == name:
+                return g
+        raise ConfigError(f'unknown gait {name!r}; the modulator table has '
+                          f'{[g.name for g in self.gaits]}')
+
+    def output(self, name: str, c: Mapping[str, float]) -> float:
+        """Value of output ``name`` at concentrations ``c`` (name -> value)."""
+        for o in self.outputs:
+            if o.name == name:
+                x = o.baseline + sum(s * c[m] for m, s in o.sensitivity.items())
+                return min(o.hi, max(o.lo, x))
+        raise ConfigError(f'no modulated output {name!r}; have {[o.name for o in self.outputs]}')
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -147,7 +200,7 @@ def load_neuromodulation(source: str | Path | Mapping | NeuromodulationSpec,
         if not isinstance(tree, Mapping):
             raise ConfigError(f'{where}: must be a mapping')
         _keys(tree, {'network', 'gain_range', 'modulators', 'populations', 'projections',
-                     'description'}, where)
+                     'description', 'gaits', 'outputs'}, where)
         mods = tree.get('modulators')
         if not isinstance(mods, list) or not mods:
             raise ConfigError(f'{where}.modulators: must be a non-empty list')
@@ -189,17 +242,59 @@ def load_neuromodulation(source: str | Path | Mapping | NeuromodulationSpec,
             w = f'{where}.projections[{k}]'
             if not isinstance(p, Mapping):
                 raise ConfigError(f'{w}: must be a mapping')
-            _keys(p, {'source', 'target', 'type', 'gain'}, w)
-            if not isinstance(p.get('source'), str) or not isinstance(p.get('target'), str):
-                raise ConfigError(f'{w}: source and target must be population names')
+            _keys(p, {'source', 'target', 'type', 'gain', 'tag', 'baseline'}, w)
+            for key in ('source', 'target', 'tag'):
+                if p.get(key) is not None and not isinstance(p.get(key), str):
+                    raise ConfigError(f'{w}.{key}: must be a string')
+            if p.get('tag') is None and (p.get('source') is None or p.get('target') is None):
+                raise ConfigError(f'{w}: give source and target population names, or a tag')
             if p.get('type') not in (None, 'excitatory', 'inhibitory'):
                 raise ConfigError(f'{w}.type: excitatory | inhibitory, got {p.get("type")!r}')
-            projs.append(ProjectionSensitivity(p['source'], p['target'], p.get('type'),
-                                               _sens(p.get('gain'), names, f'{w}.gain')))
+            base = _finite(p.get('baseline', 1.0), f'{w}.baseline')   # may be < 0: clipped
+            projs.append(ProjectionSensitivity(p.get('source'), p.get('target'), p.get('type'),
+                                               _sens(p.get('gain'), names, f'{w}.gain'),
+                                               p.get('tag'), base))
+        gaits = []
+        gtree = tree.get('gaits') or {}
+        if not isinstance(gtree, Mapping):
+            raise ConfigError(f'{where}.gaits: must be a mapping gait -> {{levels, table}}')
+        for gname, g in gtree.items():
+            w = f'{where}.gaits.{gname}'
+            if not isinstance(g, Mapping):
+                raise ConfigError(f'{w}: must be a mapping with levels (and table)')
+            _keys(g, {'levels', 'table', 'description'}, w)
+            lv = g.get('levels')
+            if not isinstance(lv, Mapping) or set(lv) != set(names):
+                raise ConfigError(f'{w}.levels: give a level for every modulator {list(names)}')
+            levels = {m: _concentration(lv[m], f'{w}.levels.{m}') for m in names}
+            table = g.get('table', gname)
+            if not isinstance(table, str):
+                raise ConfigError(f'{w}.table: must be a phase-table row name')
+            gaits.append(GaitLevels(str(gname), levels, table))
+        outs = []
+        otree = tree.get('outputs') or {}
+        if not isinstance(otree, Mapping):
+            raise ConfigError(f'{where}.outputs: must be a mapping name -> {{baseline, range, '
+                              'sensitivity}}')
+        for oname, o in otree.items():
+            w = f'{where}.outputs.{oname}'
+            if not isinstance(o, Mapping):
+                raise ConfigError(f'{w}: must be a mapping')
+            _keys(o, {'baseline', 'range', 'sensitivity'}, w)
+            rg = o.get('range')
+            if not isinstance(rg, (list, tuple)) or len(rg) != 2:
+                raise ConfigError(f'{w}.range: must be [min, max]')
+            lo, hi = (_finite(x, f'{w}.range') for x in rg)
+            if not lo < hi:
+                raise ConfigError(f'{w}.range: need min < max, got {list(rg)}')
+            outs.append(OutputModulation(str(oname), _finite(o.get('baseline'), f'{w}.baseline'),
+                                         _sens(o.get('sensitivity'), names, f'{w}.sensitivity'),
+                                         lo, hi))
         net_name = tree.get('network')
         if net_name is not None and not isinstance(net_name, str):
             raise ConfigError(f'{where}.network: must be a network name')
-        spec = NeuromodulationSpec(tuple(specs), tuple(pops), tuple(projs), (gmin, gmax), net_name)
+        spec = NeuromodulationSpec(tuple(specs), tuple(pops), tuple(projs), (gmin, gmax), net_name,
+                                   tuple(gaits), tuple(outs))
     if network is not None:
         _check_against(spec, network.spec if isinstance(network, CompiledNetwork) else network)
     return spec
@@ -208,14 +303,13 @@ def load_neuromodulation(source: str | Path | Mapping | NeuromodulationSpec,
 def _check_against(spec: NeuromodulationSpec, net: NetworkSpec) -> None:
     names = [p.name for p in net.populations]
     for p in spec.populations:
-        if p.population not in names:
+        if not _pop_matches(p.population, names):
             raise ConfigError(f'neuromodulation: unknown population {p.population!r} in '
                               f'network {net.name!r}; have {names}')
     for q in spec.projections:
-        if not any(r.source == q.source and r.target == q.target
-                   and (q.type is None or r.type == q.type) for r in net.projections):
+        if not any(q.matches(r) for r in net.projections):
             raise ConfigError(f'neuromodulation: network {net.name!r} has no projection '
-                              f'{q.source} -> {q.target}' + (f' ({q.type})' if q.type else ''))
+                              f'{q.describe()}')
 
 
 # --- concentrations ------------------------------------------------------------------------------
@@ -300,11 +394,27 @@ def _arenas(net: Network) -> tuple[np.ndarray, np.ndarray]:
     return fa, ia
 
 
+W_FLOOR = 1e-6     # a gated-off pathway keeps this fraction of its weights: the kernel's event
+                   # lists rely on weights > 0 (a 0 weight would list a column once per event)
+
+
+def _pop_matches(pattern: str, names) -> list[int]:
+    """Population indices whose name matches ``pattern`` (exact, or a shell pattern: '*_flexor')."""
+    if pattern in names:
+        return [list(names).index(pattern)]
+    return [k for k, n in enumerate(names) if fnmatch.fnmatchcase(n, pattern)]
+
+
 class ModulatedNetwork:
     """A Network whose drives, adaptation increments and synaptic weights are scaled by the
     concentrations of named modulators. ``update_every`` (s): the gains are re-applied at most
     this often while concentrations change (modulator time constants are >> 10 ms), and never
-    while they are constant; 0 re-applies on every changing tick."""
+    while they are constant; 0 re-applies on every changing tick.
+
+    Every population entry (a name or a shell pattern such as ``*_flexor``) adds its
+    sensitivities to each population it matches; a synapse matched by several projection entries
+    gets the product of their gains. ``apply`` is vectorised: one drive update
+    (``Network.set_drives``), one write of the adaptation rows, one of the modulated weights."""
 
     def __init__(self, network: Network | NetworkSpec | CompiledNetwork | Mapping | str | Path,
                  neuromodulation: NeuromodulationSpec | Mapping | str | Path,
@@ -321,31 +431,44 @@ class ModulatedNetwork:
         m = len(self.spec.names)
         fa, ia = _arenas(self.net)
         n = c.n_neurons
+        n_pops = len(c.names)
         self._par = fa[ia[K.H_PAR]:ia[K.H_PAR] + K.N_PAR * n].reshape(K.N_PAR, n)
         self._w = fa[ia[K.H_W]:ia[K.H_W] + c.n_synapses]
         self._base_drive = self.net.drive.copy()
-        # excitability: populations x modulators sensitivity and offset matrices
-        self._drive_pops = np.array([c.index(p.population) for p in self.spec.populations
-                                     if p.excitability or p.drive_offset], dtype=int)
-        rows = [p for p in self.spec.populations if p.excitability or p.drive_offset]
-        self._S_exc = self._matrix([p.excitability for p in rows], m)
-        self._O_exc = self._matrix([p.drive_offset for p in rows], m)
-        # adaptation: neuron index arrays and base increments
-        rows = [p for p in self.spec.populations if p.adaptation]
-        self._S_ad = self._matrix([p.adaptation for p in rows], m)
-        self._ad_idx = [np.arange(c.neurons(p.population).start, c.neurons(p.population).stop)
-                        for p in rows]
-        self._ad_base = [(c.par[K.P_BW, i].copy(), c.par[K.P_BW2, i].copy()) for i in self._ad_idx]
-        # projections: synapse indices of every matching projection
+        # per population x modulator: excitability, drive offset, adaptation
+        self._S_exc = np.zeros((n_pops, m))
+        self._O_exc = np.zeros((n_pops, m))
+        self._S_ad_pop = np.zeros((n_pops, m))
+        for p in self.spec.populations:
+            for k in _pop_matches(p.population, c.names):
+                for M, d in ((self._S_exc, p.excitability), (self._O_exc, p.drive_offset),
+                             (self._S_ad_pop, p.adaptation)):
+                    for name, value in d.items():
+                        M[k, self.modulators.index(name)] += value
+        self._has_drive = bool(np.any(self._S_exc) or np.any(self._O_exc))
+        ad_pops = np.flatnonzero(np.any(self._S_ad_pop != 0.0, axis=1))
+        self._S_ad = self._S_ad_pop[ad_pops]
+        self._ad_neuron = (np.concatenate([np.arange(*c.bounds[k]) for k in ad_pops])
+                           if ad_pops.size else np.zeros(0, dtype=np.int64))
+        self._ad_row = (np.concatenate([np.full(c.bounds[k, 1] - c.bounds[k, 0], r)
+                                        for r, k in enumerate(ad_pops)])
+                        if ad_pops.size else np.zeros(0, dtype=np.int64))
+        self._ad_base = (c.par[K.P_BW, self._ad_neuron].copy(),
+                         c.par[K.P_BW2, self._ad_neuron].copy())
+        # projections: per entry its synapses; the modulated synapses and their base weights
         rows = list(self.spec.projections)
         self._S_w = self._matrix([q.gain for q in rows], m)
-        self._w_idx = []
+        self._w_base0 = np.array([q.baseline for q in rows])
+        per_entry = []
         for q in rows:
-            ids = [j for j, r in enumerate(c.spec.projections) if r.source == q.source
-                   and r.target == q.target and (q.type is None or r.type == q.type)]
-            idx = np.flatnonzero(np.isin(c.syn_projection, ids))
-            self._w_idx.append(idx)
-        self._w_base = [c.syn_w[i].copy() for i in self._w_idx]
+            ids = [j for j, r in enumerate(c.spec.projections) if q.matches(r)]
+            per_entry.append(np.flatnonzero(np.isin(c.syn_projection, ids)))
+        self._w_syn = (np.unique(np.concatenate(per_entry)) if per_entry
+                       else np.zeros(0, dtype=np.int64))
+        self._w_pos = [np.searchsorted(self._w_syn, idx) for idx in per_entry]
+        self._w_base = c.syn_w[self._w_syn].copy()
+        self._w_gain = np.ones(self._w_syn.size)
+        self._w_entries = len(rows)
         self._applied_version = -1
         self._since_apply = math.inf
         self.apply()
@@ -360,12 +483,15 @@ class ModulatedNetwork:
 
     # -- gains
     def gains(self) -> dict[str, np.ndarray]:
-        """Current gains: 'excitability' (per modulated population), 'drive_offset',
-        'adaptation', 'projection' (per projection sensitivity entry)."""
+        """Current gains: 'excitability' and 'drive_offset' (per population, ``names`` order),
+        'adaptation' (per population with an adaptation sensitivity), 'projection' (per
+        projection sensitivity entry, baseline included)."""
         cc = self.modulators.c
-        clip = lambda s: np.clip(1.0 + s @ cc, self._lo, self._hi)  # noqa: E731
-        return {'excitability': clip(self._S_exc), 'drive_offset': self._O_exc @ cc,
-                'adaptation': clip(self._S_ad), 'projection': clip(self._S_w)}
+        lo, hi = self._lo, self._hi
+        return {'excitability': np.clip(1.0 + self._S_exc @ cc, lo, hi),
+                'drive_offset': self._O_exc @ cc,
+                'adaptation': np.clip(1.0 + self._S_ad @ cc, lo, hi),
+                'projection': np.clip(self._w_base0 + self._S_w @ cc, lo, hi)}
 
     def effective_drive(self) -> np.ndarray:
         return self.net.drive
@@ -373,17 +499,22 @@ class ModulatedNetwork:
     def apply(self) -> None:
         """Write the effective parameters for the current concentrations into the network."""
         g = self.gains()
-        eff = self._base_drive.copy()
-        if self._drive_pops.size:
-            eff[self._drive_pops] = (self._base_drive[self._drive_pops] * g['excitability']
-                                     + g['drive_offset'])
-            for k in self._drive_pops:
-                self.net.set_drive(int(k), float(eff[k]))
-        for idx, (bw, bw2), gain in zip(self._ad_idx, self._ad_base, g['adaptation']):
-            self._par[K.P_BW, idx] = bw * gain
-            self._par[K.P_BW2, idx] = bw2 * gain
-        for idx, base, gain in zip(self._w_idx, self._w_base, g['projection']):
-            self._w[idx] = base * gain
+        if self._has_drive:
+            self.net.set_drives(self._base_drive * g['excitability'] + g['drive_offset'])
+        if self._ad_neuron.size:
+            ga = g['adaptation'][self._ad_row]
+            self._par[K.P_BW, self._ad_neuron] = self._ad_base[0] * ga
+            self._par[K.P_BW2, self._ad_neuron] = self._ad_base[1] * ga
+        if self._w_entries:
+            gw = np.maximum(g['projection'], W_FLOOR)
+            if self._w_entries == 1:
+                self._w[self._w_syn] = self._w_base * gw[0]
+            else:
+                gs = self._w_gain
+                gs[:] = 1.0
+                for pos, x in zip(self._w_pos, gw):
+                    gs[pos] *= x
+                self._w[self._w_syn] = self._w_base * gs
         self._applied_version = self.modulators.version
         self._since_apply = 0.0
 

@@ -31,11 +31,14 @@ from neuro_locomotion.types import POSITION, Command, Observation
 
 from . import phase as P
 from .controllers import (QuadrupedOscillatorController, SalamanderOscillatorController,
-                          _override_values, _Recorder, _round)
+                          _override_values, _Recorder, _round, touchdown_metrics)
 from .decoding import FlexorExtensorPhase
 from .feedback import SensoryFeedback, foot_load, hip_stretch
 from .gait_networks import (check_drive, load_template, quadruped_gait, quadruped_gaits,
-                            quadruped_network, salamander_drives, salamander_network)
+                            quadruped_modulated, quadruped_modulated_network, quadruped_network,
+                            salamander_drives, salamander_network)
+from .gait_switching import TRANSITION_TOLERANCE, parse_schedule, transition_time
+from .neuromodulation import ModulatedNetwork
 from .oscillators import SalamanderCPG
 from . import kernel as K
 from .network import Network
@@ -99,6 +102,10 @@ FEEDBACK_PARAMS = [
 QUADRUPED_SPIKING_PARAMS = [
     ParamSpec('spiking.network', 'quadruped', 'network template (config/networks/<name>.yaml)'),
     ParamSpec('spiking.gait', 'trot', 'gait when --gait is not given', ''),
+    ParamSpec('spiking.modulated', False, 'run the ONE network of the template\'s modulated '
+              'section, gaits selected by modulator concentrations (implied by a schedule)'),
+    ParamSpec('spiking.modulation_update_s', 0.01, 'while concentrations move, the gains are '
+              're-applied this often', 's', min=0.0, max=0.1),
 ] + _COMMON + FEEDBACK_PARAMS
 
 SALAMANDER_SPIKING_PARAMS = [
@@ -378,14 +385,70 @@ class SpikingRhythm:
         return t + self.t0, rates
 
 
+class ModulatedRhythm(SpikingRhythm):
+    """A :class:`SpikingRhythm` whose network is under neuromodulation: each tick first advances
+    the modulator concentrations (and re-applies the gains every ``update_every`` s while they
+    move), then runs the fused kernel + readout call. The concentrations are recorded every
+    ``record_every`` ticks for the plot."""
+
+    def __init__(self, network: dict, neuromodulation, *, update_every: float = 0.01, **kw):
+        super().__init__(network, **kw)
+        self.mod = ModulatedNetwork(self.net, neuromodulation, update_every=update_every)
+        self.levels = _Recorder(len(self.mod.spec.names))
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        if hasattr(self, 'levels'):
+            self.levels.clear()
+
+    def settled(self, t0: float = 0.0) -> None:
+        super().settled(t0)
+        self.levels.clear()
+
+    def _tick(self) -> None:
+        mod = self.mod
+        mods = mod.modulators
+        if not mods._settled:
+            mods.advance(TICK)
+        mod._since_apply += TICK
+        if mods.version != mod._applied_version and mod._since_apply >= mod.update_every - 1e-12:
+            mod.apply()
+        fa, ia, ctl, counts, rec, n_sub = self._args
+        ticks = _cpg_tick(fa, ia, ctl, counts, rec, n_sub, self.fs, self.ist, self.swing,
+                          self.keep, self.raster)
+        if ticks % self.record_every == 0:
+            self.rates.add(ticks * TICK, self.act)
+            self.levels.add(ticks * TICK, mods.c)
+
+    def level_trace(self) -> tuple[np.ndarray, np.ndarray]:
+        """(times on the body's clock, concentrations per modulator) every 10 ms."""
+        t, c = self.levels.arrays()
+        return t + self.t0, c
+
+
 def _spike_panels(rhythm: SpikingRhythm):
     """``plot_panels`` hook: spike raster (kept neurons) and filtered population rates."""
 
+    modulated = isinstance(rhythm, ModulatedRhythm)
+
     class Panels:
-        count = 2
+        count = 3 if modulated else 2
 
         def __call__(self, axes, result) -> None:
-            raster_ax, rate_ax = axes
+            if modulated:
+                level_ax, raster_ax, rate_ax = axes
+                t, c = rhythm.level_trace()
+                if t.size:
+                    for j, name in enumerate(rhythm.mod.spec.names):
+                        level_ax.plot(t, c[:, j], label=name)
+                    level_ax.legend(loc='upper left', fontsize=6)
+                for entry in getattr(result.controller, 'transitions', []):
+                    for ax in axes:
+                        ax.axvline(entry['t'], color='r', linewidth=0.6, linestyle='--')
+                level_ax.set_ylabel('modulator')
+                level_ax.set_ylim(-0.05, 1.05)
+            else:
+                raster_ax, rate_ax = axes
             net = rhythm.net
             times, index = rhythm.raster_spikes()
             row = np.full(net.n_neurons, -1)
@@ -419,12 +482,16 @@ def _spike_panels(rhythm: SpikingRhythm):
 # controllers
 
 def CpgController(body: BodyInfo, gait: str | None = None, drive: float | None = None,
-                  params=None, **options):
+                  params=None, schedule=None, **options):
     """Registry factory: the spiking CPG controller for ``body.robot``."""
     if options:
         raise ConfigError(f'controller cpg: unknown options {sorted(options)}')
     if body.robot == 'quadruped':
-        return QuadrupedCpgController(body, gait=gait, drive=drive, params=params)
+        return QuadrupedCpgController(body, gait=gait, drive=drive, params=params,
+                                      schedule=schedule)
+    if schedule is not None:
+        raise ConfigError(f'controller cpg: --schedule is not available for {body.robot!r} yet '
+                          '(quadruped only)')
     if body.robot == 'salamander':
         return SalamanderCpgController(body, gait=gait, drive=drive, params=params)
     raise ConfigError(f'controller cpg has no network for robot {body.robot!r} '
@@ -442,10 +509,15 @@ class QuadrupedCpgController(QuadrupedOscillatorController):
     name = 'cpg'
 
     def __init__(self, body: BodyInfo, gait: str | None = None, drive: float | None = None,
-                 params=None):
+                 params=None, schedule=None):
         shared, mine = _split(params)
         self.spiking = _spiking_params(QUADRUPED_SPIKING_PARAMS, mine, 'controller cpg')
         template = load_template(self.spiking['spiking.network'])
+        self.modulated = bool(self.spiking['spiking.modulated']) or schedule is not None
+        if self.modulated:
+            self._init_modulated(body, template, gait, drive, shared, schedule)
+            return
+        self.schedule = None
         gaits = quadruped_gaits(template)
         gait = self.spiking['spiking.gait'] if gait is None else gait
         if gait not in gaits:
@@ -484,13 +556,157 @@ class QuadrupedCpgController(QuadrupedOscillatorController):
             self._fb_zero = np.zeros(4)
             self.sensors = self.sensors | {'contacts', 'joints'}
 
+    # -- one network, gaits by modulators ------------------------------------------------------
+    def _init_modulated(self, body, template, gait, drive, shared, schedule) -> None:
+        s = self.spiking
+        if drive is not None:
+            raise ConfigError('controller cpg: --drive cannot be given with the modulated network '
+                              '(drives follow the modulator concentrations)')
+        if s['feedback.enabled']:
+            raise ConfigError('controller cpg: feedback.enabled is not supported with the '
+                              'modulated network yet')
+        mod = quadruped_modulated(template)
+        self.network = quadruped_modulated_network(template)
+        rhythm_kw = dict(seed=s['spiking.seed'], rate_scale_hz=s['spiking.rate_scale_hz'],
+                         rate_tau_s=s['spiking.rate_tau_s'], hysteresis=s['spiking.hysteresis'],
+                         adapt=s['spiking.adapt'],
+                         amplitude_decay_s=s['spiking.amplitude_decay_s'],
+                         min_activity=s['spiking.min_activity'],
+                         raster_neurons=s['spiking.raster_neurons'])
+        self.schedule = None
+        gait_names = None
+        # the rhythm first (it validates the neuromodulation file against the network)
+        rhythm = ModulatedRhythm(self.network, mod['neuromodulation'],
+                                 update_every=s['spiking.modulation_update_s'],
+                                 raster_s=s['spiking.raster_s'], **rhythm_kw)
+        spec = rhythm.mod.spec
+        gait_names = [g.name for g in spec.gaits]
+        if not gait_names:
+            raise ConfigError(f'controller cpg: {mod["neuromodulation"]} has no gaits table')
+        if schedule is not None:
+            self.schedule = parse_schedule(schedule, gait_names)
+            if gait is not None and gait != self.schedule[0][1]:
+                raise ConfigError(f'controller cpg: --gait {gait} contradicts the schedule, '
+                                  f'which starts with {self.schedule[0][1]}')
+            gait = self.schedule[0][1]
+            # the raster covers the whole scheduled run (its last switch + 10 s)
+            span = self.schedule[-1][0] + 10.0
+            if span > s['spiking.raster_s']:
+                rhythm = ModulatedRhythm(self.network, mod['neuromodulation'],
+                                         update_every=s['spiking.modulation_update_s'],
+                                         raster_s=span, **rhythm_kw)
+                spec = rhythm.mod.spec
+        gait = (s['spiking.gait'] if s['spiking.gait'] in gait_names else gait_names[0]) \
+            if gait is None else gait
+        if gait not in gait_names:
+            raise ConfigError(f'controller cpg: unknown gait {gait!r} for the modulated '
+                              f'quadruped network; choose one of {gait_names}')
+        QuadrupedOscillatorController.__init__(self, body, gait='trot', drive=None,
+                                               params=shared or None)
+        self.cpg = rhythm
+        self.nm = spec
+        self.drive = None
+        self.feedback = None
+        self._tables = P.load_gait_tables(robot=template.get('gait_table', 'quadruped'))
+        for g in spec.gaits:
+            if g.table not in self._tables:
+                raise ConfigError(f'controller cpg: gait {g.name!r}: no row {g.table!r} in the '
+                                  'phase table')
+        self._outputs = {o.name for o in spec.outputs}
+        self._out_version = -1
+        # the initial gait's levels are the initial condition (set, not commanded)
+        for name, value in spec.gait(gait).levels.items():
+            rhythm.mod.modulators.set_concentration(name, value)
+        rhythm.mod.apply()
+        self._set_gait(gait)
+        self.transitions = []
+        self._next = 1
+        self._base = _Recorder(2)
+        if self.schedule is not None:
+            self.sensors = self.sensors | {'base'}
+        self.plot_panels = _spike_panels(self.cpg)
+        self._apply_outputs()
+
+    def _set_gait(self, gait: str) -> None:
+        self.gait = gait
+        self.target_offsets = np.asarray(self._tables[self.nm.gait(gait).table]['offsets'],
+                                         dtype=float)
+
+    def _apply_outputs(self) -> None:
+        """Decoder parameters derived from the concentrations (data: outputs in the
+        neuromodulation file), re-applied when the concentrations changed."""
+        mods = self.cpg.mod.modulators
+        if mods.version == self._out_version:
+            return
+        self._out_version = mods.version
+        if 'step_length_m' in self._outputs:
+            self.decoder.configure(step_length_m=self.nm.output('step_length_m', mods.as_dict()))
+
+    def _require_modulated(self, what: str) -> None:
+        if not self.modulated:
+            raise ConfigError(f'controller cpg: {what} needs the modulated network '
+                              '(spiking.modulated: true, or a schedule)')
+
+    @property
+    def concentrations(self) -> dict:
+        """Modulator concentrations now (name -> [0, 1]); {} without the modulated network."""
+        return self.cpg.mod.concentrations if self.modulated else {}
+
+    @property
+    def gait_names(self) -> list:
+        return [g.name for g in self.nm.gaits] if self.modulated else [self.gait]
+
+    def command_modulators(self, targets=None, **kw) -> None:
+        """Set modulator targets by name (the concentrations follow with their release/uptake
+        time constants). ConfigError, nothing changed, on an unknown name or a value outside
+        [0, 1]."""
+        self._require_modulated('command_modulators')
+        self.cpg.mod.command(targets, **kw)
+
+    def command_gait(self, gait: str, t: float | None = None) -> None:
+        """Command the modulator levels of ``gait`` (a row of the gaits table). Only the
+        modulator targets change; the phase targets of the metrics follow the new gait."""
+        self._require_modulated('command_gait')
+        if not isinstance(gait, str) or gait not in self.gait_names:
+            raise ConfigError(f'unknown gait {gait!r}; choose one of {self.gait_names}')
+        self.cpg.mod.command(self.nm.gait(gait).levels)
+        if gait != self.gait:
+            self.transitions.append({'from': self.gait, 'to': gait,
+                                     't': None if t is None else round(float(t), 6)})
+        self._set_gait(gait)
+
+    def step(self, observation: Observation, dt: float) -> Command:
+        if self.modulated:
+            if self.schedule is not None:
+                t = observation.time - self._t0
+                while self._next < len(self.schedule) and \
+                        t >= self.schedule[self._next][0] - 1e-9:
+                    self.command_gait(self.schedule[self._next][1], observation.time)
+                    self._next += 1
+                if observation.base_position is not None:
+                    self._base.add(observation.time, observation.base_position[:2])
+            out = super().step(observation, dt)
+            self._apply_outputs()
+            return out
+        return self._step_plain(observation, dt)
+
     def reset(self, observation: Observation) -> None:
         if self.feedback is not None:
             self.feedback.reset()             # base drives back before the settle run
+        if self.modulated:
+            if self.schedule is not None:     # a re-run starts again at the schedule's start
+                self._next = 1
+                self.transitions = []
+                self._set_gait(self.schedule[0][1])
+            mods = self.cpg.mod.modulators
+            for name, value in self.nm.gait(self.gait).levels.items():
+                mods.set_concentration(name, value)
+            self.cpg.mod.apply()
+            self._base.clear()
         super().reset(observation)            # resets the network and runs oscillator.settle_s
         self.cpg.settled(observation.time)
 
-    def step(self, observation: Observation, dt: float) -> Command:
+    def _step_plain(self, observation: Observation, dt: float) -> Command:
         fb = self.feedback
         if fb is not None:
             s = self.spiking
@@ -505,8 +721,11 @@ class QuadrupedCpgController(QuadrupedOscillatorController):
         return super().step(observation, dt)
 
     def state_for_recording(self) -> dict:
-        return {'population_rates_hz': self.cpg.act, 'phase': self.cpg.estimator.phase,
-                'amplitude': self._amp}
+        out = {'population_rates_hz': self.cpg.act, 'phase': self.cpg.estimator.phase,
+               'amplitude': self._amp}
+        if self.modulated:
+            out['modulators'] = self.cpg.mod.modulators.c
+        return out
 
     def metrics(self) -> dict:
         m = super().metrics()
@@ -519,7 +738,63 @@ class QuadrupedCpgController(QuadrupedOscillatorController):
         m.update(self.cpg.spike_stats())
         if self.feedback is not None:
             m['feedback_spikes'] = [int(k) for k in self.feedback.total_spikes]
+        if self.modulated:
+            m['modulated'] = True
+            m['drive'] = None
+            m['drive_unit'] = 'set by the modulators (population_drives_na)'
+            m['concentrations'] = {k: _round(v) for k, v in self.concentrations.items()}
+            m['population_drives_na'] = [_round(d, 3) for d in self.cpg.net.drive]
+            if self.schedule is not None:
+                m.update(self._schedule_metrics())
         return m
+
+    def _schedule_metrics(self) -> dict:
+        """Per scheduled segment (after its transition) and per transition: measured from the
+        body's foot contacts and base position."""
+        p = self.params
+        t, forces = self._contacts.arrays()
+        contact = forces > p['metrics.contact_threshold_n'] if t.size else forces
+        min_on = p['metrics.min_contact_s']
+        touch = [P.onsets(contact[:, j], t, min_on=min_on, min_off=min_on)
+                 for j in range(contact.shape[1])] if t.size > 1 else [np.zeros(0)] * 4
+        tb, xy = self._base.arrays()
+        starts = [self._t0 + ts for ts, _ in self.schedule]
+        t_end = float(t[-1]) if t.size else self._t0
+        ends = starts[1:] + [t_end]
+        segments = []
+        for k, ((_, gait), a, b) in enumerate(zip(self.schedule, starts, ends)):
+            target = self._tables[self.nm.gait(gait).table]['offsets']
+            # steady numbers: the second half of the segment (the first settles or transitions)
+            mid = a + 0.5 * (b - a) if k else max(a + p['metrics.settle_s'], a + 0.5 * (b - a))
+            keep = t < b
+            tm = touchdown_metrics(t[keep], forces[keep], target,
+                                   threshold=p['metrics.contact_threshold_n'],
+                                   min_on=min_on, t_start=mid) if b > mid else {}
+            sel = (tb >= mid) & (tb < b)
+            speed = None
+            if np.count_nonzero(sel) > 1:
+                ts, xs = tb[sel], xy[sel]
+                speed = _round(float((xs[-1, 0] - xs[0, 0]) / (ts[-1] - ts[0])))
+            segments.append({'gait': gait, 't_start': _round(a - self._t0, 3),
+                             't_end': _round(b - self._t0, 3), 'speed_mps': speed,
+                             'frequency_hz': tm.get('frequency_hz'),
+                             'duty_factor': tm.get('duty_factor'),
+                             'phase_offsets': tm.get('phase_offsets'),
+                             'phase_error': tm.get('phase_error')})
+        transitions = []
+        for k in range(1, len(self.schedule)):
+            a, b = starts[k], ends[k]
+            prev, gait = self.schedule[k - 1][1], self.schedule[k][1]
+            target = self._tables[self.nm.gait(gait).table]['offsets']
+            ts = transition_time(touch, target, a, b, TRANSITION_TOLERANCE)
+            f = segments[k]['frequency_hz']
+            transitions.append({'from': prev, 'to': gait, 't': _round(a - self._t0, 3),
+                                'transition_s': None if ts is None else _round(ts, 3),
+                                'cycles': None if ts is None or not f else _round(ts * f, 2),
+                                'fell': None})      # the runner fills it in
+        return {'gait': ','.join(f'{ts:g}:{g}' for ts, g in self.schedule),
+                'segments': segments, 'transitions': transitions,
+                'transition_tolerance': TRANSITION_TOLERANCE}
 
 
 _OSC_GAITS = ('walk', 'trot', 'pace', 'bound', 'gallop')

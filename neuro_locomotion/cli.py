@@ -56,6 +56,25 @@ def _output_path(suffix: str):
     return check
 
 
+def _schedule(text: str) -> str:
+    """Syntax of ``--schedule`` (TIME:GAIT pairs, times increasing from 0); the controller
+    checks the gait names."""
+    from cpg_controller.gait_switching import parse_schedule
+    try:
+        entries = parse_schedule(text, gaits=_AnyGait())
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return ','.join(f'{t:g}:{g}' for t, g in entries)
+
+
+class _AnyGait:
+    def __contains__(self, name) -> bool:
+        return isinstance(name, str) and bool(name)
+
+    def __iter__(self):
+        return iter(())
+
+
 def _existing_file(text: str) -> Path:
     path = Path(text)
     if not path.is_file():
@@ -80,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help='record ROS 2 messages to MCAP')
     run.add_argument('--gait', help='gait name, for controllers that have gaits (e.g. cpg)')
     run.add_argument('--drive', type=_finite_number, help='tonic drive, for CPG controllers')
+    run.add_argument('--schedule', type=_schedule, metavar='T:GAIT,...',
+                     help='gait schedule, e.g. "0:walk,10:trot,20:bound" (cpg: one network, '
+                          'gaits switched by neuromodulators)')
     run.add_argument('--params', type=_existing_file, metavar='FILE',
                      help='controller parameter file (e.g. an optimizer result)')
     ros = sub.add_parser('ros', help="run the robot's ROS 2 node graph in one process "
@@ -121,7 +143,7 @@ def print_table(metrics: dict) -> None:
 
 def cmd_run(args) -> int:
     from .runner import run
-    options = {name: getattr(args, name) for name in ('gait', 'drive', 'params')
+    options = {name: getattr(args, name) for name in ('gait', 'drive', 'params', 'schedule')
                if getattr(args, name) is not None}
     result = run(args.robot, controller=args.controller, duration=args.duration, seed=args.seed,
                  arena=args.arena, gui=args.gui, config=args.config, record=args.record, **options)

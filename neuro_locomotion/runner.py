@@ -50,6 +50,17 @@ def body_info(world: World, config: Path) -> BodyInfo:
                     extra={'dt': world.dt, 'arena': world.params['arena']})
 
 
+def _transition_falls(metrics: dict, fell_at: float | None) -> None:
+    """A scheduled run's transitions: ``fell`` = the body fell after this switch and before the
+    next one (or the end of the run)."""
+    transitions = metrics.get('transitions')
+    if not isinstance(transitions, list):
+        return
+    for k, entry in enumerate(transitions):
+        end = transitions[k + 1]['t'] if k + 1 < len(transitions) else math.inf
+        entry['fell'] = fell_at is not None and entry['t'] <= fell_at < end
+
+
 def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int = 0,
         arena: str | None = None, gui: bool = False, config: str | Path | None = None,
         record: str | Path | None = None, record_period: float = 0.002, stop_on_fall: bool = True,
@@ -148,6 +159,7 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
             'physics_rate_hz': 1.0 / dt,
         }
         metrics.update(ctrl.metrics())
+        _transition_falls(metrics, fell_at)
         return RunResult(metrics, trace, ctrl, world.foot_names)
     finally:
         if recorder is not None:
