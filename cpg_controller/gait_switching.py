@@ -97,13 +97,14 @@ def transition_time(touchdowns, target, t_switch: float, t_end: float,
                     tolerance: float = TRANSITION_TOLERANCE) -> float | None:
     """Seconds from ``t_switch`` to the start of the first stride after which every stride that
     starts before ``t_end`` has a phase error <= ``tolerance`` against ``target``; None if the
-    last strides are not within it (or there are fewer than 2 strides left)."""
+    last stride is not within it (or fewer than 2 strides are measured). A stride in which a
+    foot did not touch down has no phase error and is skipped (it is neither good nor bad)."""
     t, err = cycle_errors(touchdowns, target)
-    keep = (t >= t_switch) & (t < t_end)
+    keep = (t >= t_switch) & (t < t_end) & np.isfinite(err)   # strides where every foot stepped
     t, err = t[keep], err[keep]
     if t.size < 2:
         return None
-    bad = ~(err <= tolerance)           # NaN counts as bad
+    bad = err > tolerance
     if bad[-1]:
         return None
     last_bad = np.flatnonzero(bad)

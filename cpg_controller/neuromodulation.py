@@ -394,6 +394,67 @@ def _arenas(net: Network) -> tuple[np.ndarray, np.ndarray]:
     return fa, ia
 
 
+try:
+    from numba import njit
+except ImportError:  # pragma: no cover
+    def njit(*args, **kwargs):
+        if args and callable(args[0]):
+            return args[0]
+        return lambda f: f
+
+
+@njit(cache=True)
+def _apply_gains(fa, ia, c, lo, hi, has_drive, s_exc, o_exc, base_drive, pop_of, n_lif,
+                 s_ad, ad_neuron, ad_pop, bw_base, bw2_base, w_base0, s_w, e_ptr, e_syn, w_syn,
+                 w_base, gs, w_floor):
+    """One call applying every gain into the live arenas (what ModulatedNetwork.apply does in
+    numpy): drives (+ the constant-input row), adaptation increments, gated weights."""
+    n = ia[K.H_N]
+    n_pops = ia[K.H_POPS]
+    par = fa[ia[K.H_PAR]:ia[K.H_PAR] + K.N_PAR * n].reshape((K.N_PAR, n))
+    pops = fa[ia[K.H_POP]:ia[K.H_POP] + K.N_POP * n_pops].reshape((n_pops, K.N_POP))
+    w = fa[ia[K.H_W]:ia[K.H_W] + ia[K.H_SYN]]
+    m = c.shape[0]
+    if has_drive:
+        for p in range(n_pops):
+            g = 1.0
+            o = 0.0
+            for j in range(m):
+                g += s_exc[p, j] * c[j]
+                o += o_exc[p, j] * c[j]
+            g = lo if g < lo else (hi if g > hi else g)
+            pops[p, K.Q_DRIVE] = base_drive[p] * g + o
+        for i in range(n):
+            d = pops[pop_of[i], K.Q_DRIVE]
+            par[K.P_DRIVE, i] = d
+            if i < n_lif:
+                par[K.P_BASE, i] = par[K.P_0, i] + par[K.P_1, i] * (d + par[K.P_BIAS, i])
+            else:
+                par[K.P_BASE, i] = d + par[K.P_BIAS, i]
+    for k in range(ad_neuron.shape[0]):
+        p = ad_pop[k]
+        g = 1.0
+        for j in range(m):
+            g += s_ad[p, j] * c[j]
+        g = lo if g < lo else (hi if g > hi else g)
+        i = ad_neuron[k]
+        par[K.P_BW, i] = bw_base[k] * g
+        par[K.P_BW2, i] = bw2_base[k] * g
+    if w_syn.shape[0] > 0:
+        gs[:] = 1.0
+        for e in range(e_ptr.shape[0] - 1):
+            g = w_base0[e]
+            for j in range(m):
+                g += s_w[e, j] * c[j]
+            g = lo if g < lo else (hi if g > hi else g)
+            if g < w_floor:
+                g = w_floor
+            for q in range(e_ptr[e], e_ptr[e + 1]):
+                gs[e_syn[q]] *= g
+        for q in range(w_syn.shape[0]):
+            w[w_syn[q]] = w_base[q] * gs[q]
+
+
 W_FLOOR = 1e-6     # a gated-off pathway keeps this fraction of its weights: the kernel's event
                    # lists rely on weights > 0 (a 0 weight would list a column once per event)
 
@@ -469,6 +530,17 @@ class ModulatedNetwork:
         self._w_base = c.syn_w[self._w_syn].copy()
         self._w_gain = np.ones(self._w_syn.size)
         self._w_entries = len(rows)
+        # the same data flattened for the numba apply
+        self._e_ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([p.size for p in self._w_pos], out=self._e_ptr[1:])
+        self._e_syn = (np.concatenate(self._w_pos).astype(np.int64) if rows
+                       else np.zeros(0, dtype=np.int64))
+        self._ad_pop = np.ascontiguousarray(
+            c.pop_of[self._ad_neuron] if self._ad_neuron.size else np.zeros(0, dtype=np.int64))
+        self._fa, self._ia = fa, ia
+        self._pop_of = np.ascontiguousarray(c.pop_of, dtype=np.int64)
+        self._w_base0 = np.ascontiguousarray(self._w_base0, dtype=float)
+        self._S_w = np.ascontiguousarray(self._S_w, dtype=float)
         self._applied_version = -1
         self._since_apply = math.inf
         self.apply()
@@ -497,7 +569,19 @@ class ModulatedNetwork:
         return self.net.drive
 
     def apply(self) -> None:
-        """Write the effective parameters for the current concentrations into the network."""
+        """Write the effective parameters for the current concentrations into the network
+        (one numba call, :func:`_apply_gains`)."""
+        _apply_gains(self._fa, self._ia, self.modulators.c, self._lo, self._hi, self._has_drive,
+                     self._S_exc, self._O_exc, self._base_drive, self._pop_of,
+                     self.net.compiled.n_lif, self._S_ad_pop, self._ad_neuron, self._ad_pop,
+                     self._ad_base[0], self._ad_base[1], self._w_base0, self._S_w, self._e_ptr,
+                     self._e_syn, self._w_syn, self._w_base, self._w_gain, W_FLOOR)
+        self._applied_version = self.modulators.version
+        self._since_apply = 0.0
+
+    def apply_numpy(self) -> None:
+        """The same as :meth:`apply` in numpy (the reference the numba version is tested
+        against)."""
         g = self.gains()
         if self._has_drive:
             self.net.set_drives(self._base_drive * g['excitability'] + g['drive_offset'])

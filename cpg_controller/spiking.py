@@ -408,11 +408,13 @@ class ModulatedRhythm(SpikingRhythm):
     def _tick(self) -> None:
         mod = self.mod
         mods = mod.modulators
-        if not mods._settled:
-            mods.advance(TICK)
-        mod._since_apply += TICK
-        if mods.version != mod._applied_version and mod._since_apply >= mod.update_every - 1e-12:
-            mod.apply()
+        if not mods._settled or mods.version != mod._applied_version:
+            if not mods._settled:
+                mods.advance(TICK)
+            mod._since_apply += TICK
+            if mods.version != mod._applied_version and \
+                    mod._since_apply >= mod.update_every - 1e-12:
+                mod.apply()
         fa, ia, ctl, counts, rec, n_sub = self._args
         ticks = _cpg_tick(fa, ia, ctl, counts, rec, n_sub, self.fs, self.ist, self.swing,
                           self.keep, self.raster)

@@ -188,3 +188,21 @@ def test_schedule_refusals():
             run('quadruped', controller='cpg', duration=0.01, **kw)
     with pytest.raises(ConfigError, match='quadruped only'):
         run('salamander', controller='cpg', duration=0.01, schedule='0:walk')
+
+
+def test_numba_apply_equals_numpy():
+    """ModulatedNetwork.apply (one numba call) writes what the numpy reference writes."""
+    mn = ModulatedNetwork(quadruped_modulated_network(), 'quadruped_neuromodulation', seed=0)
+    fa = mn._fa
+    for c in ((0.0, 0.0), (0.3, 0.7), (1.0, 0.25), (1.0, 1.0)):
+        for name, value in zip(mn.spec.names, c):
+            mn.modulators.set_concentration(name, value)
+        mn.apply_numpy()
+        ref = fa.copy()
+        fa[:] = 0.0
+        fa[:] = ref
+        mn.modulators.set_concentration(mn.spec.names[0], 1.0 - c[0])
+        mn.apply()                                    # something else first
+        mn.modulators.set_concentration(mn.spec.names[0], c[0])
+        mn.apply()
+        assert np.allclose(fa, ref, rtol=1e-13, atol=1e-13), c
