@@ -63,9 +63,19 @@ _CH_PER_LEG = 2 * N_MUSCLES + 4
 _M1, _M2, _M3, _M4, _M5, _M6, _M7, _M8, _M9, _M10 = (len(_CFG_FIELDS) + k for k in range(10))
 
 
+#: Then the supraspinal layer (SupraspinalConfig fields, in this order).
+_SS_FIELDS = ('enabled', 'alpha0', 'c_d', 'c_v', 'hfl_g', 'hfl_d', 'glu_g', 'glu_d', 'ham_g',
+              'delta_alpha', 'select_leg', 'thigh', 'shank')
+(_SS_ON, _SS_A0, _SS_CD, _SS_CV, _SS_HFLG, _SS_HFLD, _SS_GLUG, _SS_GLUD, _SS_HAMG, _SS_DA,
+ _SS_SELECT, _SS_THIGH, _SS_SHANK) = (len(_CFG_FIELDS) + 10 + k for k in range(len(_SS_FIELDS)))
+#: Rows of the leg-angle array (3, legs) the supraspinal layer reads.
+ANG_ALPHA, ANG_RATE, ANG_TARGET = 0, 1, 2
+
+
 def pack_config(config: ReflexConfig) -> np.ndarray:
     return np.array([float(getattr(config, name)) for name in _CFG_FIELDS]
-                    + [1.0 if on else 0.0 for on in config.modules])
+                    + [1.0 if on else 0.0 for on in config.modules]
+                    + [float(getattr(config.supraspinal, name)) for name in _SS_FIELDS])
 
 
 @njit(cache=True)
@@ -135,6 +145,80 @@ def _laws(cfg, stance, prep, sig, lean, out):
                 out[leg, GLU] = pre + cfg[_GLU_G] * sig[leg, _CH_F + GLU]
         out[leg, TA] = ta
         for m in range(N_MUSCLES):
+            s = out[leg, m]
+            out[leg, m] = S_MIN if s < S_MIN else (S_MAX if s > S_MAX else s)
+
+
+@njit(cache=True)
+def _leg_angles(cfg, phi, rate, pitch, pitch_rate, speed, stance, ang):
+    """SG2015 leg angle alpha per leg (hip-to-ankle line from the forward horizontal, rad; pi/2
+    = ankle under the hip, smaller = ahead), its rate, and the foot-placement target
+    alpha_tgt = alpha0 + c_d d + c_v v (d: hip ahead of the rearmost stance ankle, 0 without a
+    stance leg; v: forward speed). phi, rate: (6,) inner angles and rates; ang <- (3, legs)."""
+    thigh, shank = cfg[_SS_THIGH], cfg[_SS_SHANK]
+    d = 0.0
+    n_legs = ang.shape[1]
+    for leg in range(n_legs):
+        tp = pitch + (phi[3 * leg] - math.pi)             # thigh pitch, + = knee behind the hip
+        sp = tp + (math.pi - phi[3 * leg + 1])            # shank pitch
+        tpr = pitch_rate + rate[3 * leg]
+        spr = tpr - rate[3 * leg + 1]
+        dx = -thigh * math.sin(tp) - shank * math.sin(sp)            # ankle x - hip x
+        dz = thigh * math.cos(tp) + shank * math.cos(sp)             # hip z - ankle z
+        dxr = -thigh * math.cos(tp) * tpr - shank * math.cos(sp) * spr
+        dzr = -thigh * math.sin(tp) * tpr - shank * math.sin(sp) * spr
+        ang[ANG_ALPHA, leg] = math.atan2(dz, dx)
+        ang[ANG_RATE, leg] = (dx * dzr - dz * dxr) / (dx * dx + dz * dz)
+        if stance[leg] and -dx > d:
+            d = -dx
+    target = cfg[_SS_A0] + cfg[_SS_CD] * d + cfg[_SS_CV] * speed
+    for leg in range(n_legs):
+        ang[ANG_TARGET, leg] = target
+
+
+@njit(cache=True)
+def _select_leg(cfg, ang, stance, prep):
+    """Supraspinal swing-leg selection: in double support the leg further behind its target
+    (larger alpha - alpha_tgt) prepares to swing."""
+    if cfg[_SS_ON] == 0.0 or cfg[_SS_SELECT] == 0.0 or prep.shape[0] != 2:
+        return
+    if stance[0] and stance[1]:
+        behind0 = ang[ANG_ALPHA, 0] - ang[ANG_TARGET, 0]
+        behind1 = ang[ANG_ALPHA, 1] - ang[ANG_TARGET, 1]
+        prep[0] = behind0 > behind1
+        prep[1] = not prep[0]
+
+
+@njit(cache=True)
+def _supraspinal(cfg, ang, stance, prep, load, out):
+    """SG2015's alpha pathways added to the spinal stimulations (then clipped again): M6 PD of
+    alpha toward alpha_tgt on HFL (+) and GLU (-) of a swinging leg, and of the trailing leg in
+    double support weighted by the other leg's load (BW, at most 1); M9 HAM beyond
+    alpha_tgt + delta_alpha in swing. Gated by the M6 / M9 switches."""
+    if cfg[_SS_ON] == 0.0:
+        return
+    m6, m9 = cfg[_M6] != 0.0, cfg[_M9] != 0.0
+    n_legs = out.shape[0]
+    for leg in range(n_legs):
+        if stance[leg] and not prep[leg]:
+            continue
+        weight = 1.0
+        if stance[leg]:
+            weight = min(max(load[n_legs - 1 - leg], 0.0), 1.0)
+        error = ang[ANG_ALPHA, leg] - ang[ANG_TARGET, leg]
+        alpha_rate = ang[ANG_RATE, leg]
+        if m6:
+            hfl = cfg[_SS_HFLG] * error + cfg[_SS_HFLD] * alpha_rate
+            if hfl > 0.0:
+                out[leg, HFL] += weight * hfl
+            glu = -cfg[_SS_GLUG] * error - cfg[_SS_GLUD] * alpha_rate
+            if glu > 0.0:
+                out[leg, GLU] += weight * glu
+        if m9 and not stance[leg]:
+            ham = -cfg[_SS_HAMG] * (error - cfg[_SS_DA])
+            if ham > 0.0:
+                out[leg, HAM] += ham
+        for m in range(out.shape[1]):
             s = out[leg, m]
             out[leg, m] = S_MIN if s < S_MIN else (S_MAX if s > S_MAX else s)
 
@@ -280,20 +364,33 @@ class Gh2010Reflexes:
                               for i in range(N_LEGS)]
         self.lean_pitch[:] = float(sensors.trunk_pitch)
 
-    def step(self, sensors: ReflexSensors, dt: float) -> np.ndarray:
+    def step(self, sensors: ReflexSensors, dt: float, leg_angles=None) -> np.ndarray:
         """Advance one control step; returns the 14 stimulations in [0.01, 1] (a new array).
 
+        ``leg_angles``: (3, 2) alpha, d alpha/dt, alpha_tgt per leg (:func:`_leg_angles`), read
+        by the supraspinal layer when ``config.supraspinal.enabled`` (required then).
         Raises ValueError (state untouched) for non-finite or wrongly shaped sensors, or a ``dt``
         other than the one the delays were built for."""
         if abs(dt - self.dt) > 1e-12:
             raise ValueError(f'Gh2010Reflexes was built for dt = {self.dt} s, step got {dt!r}')
         load = self._read(sensors)
+        supra = self.config.supraspinal.enabled
+        if supra:
+            leg_angles = np.asarray(leg_angles, dtype=float) if leg_angles is not None else None
+            if leg_angles is None or leg_angles.shape != (3, N_LEGS) or \
+                    not np.isfinite(leg_angles).all():
+                raise ValueError('the supraspinal layer needs finite leg_angles of shape '
+                                 f'(3, {N_LEGS}), got {leg_angles!r}')
         self._step_count += 1
         delayed = self._delay.step(self._channels.reshape(-1)).reshape(N_LEGS, _CH_PER_LEG)
         _phase(load, self.config.stance_load_threshold, self._step_count,
                self.config.lean_at_takeoff, delayed, self.stance, self._touchdown,
                self.lean_pitch, self.swing_prep)
+        if supra:
+            _select_leg(self._cfg, leg_angles, self.stance, self.swing_prep)
         _laws(self._cfg, self.stance, self.swing_prep, delayed, self.lean_pitch, self._out)
+        if supra:
+            _supraspinal(self._cfg, leg_angles, self.stance, self.swing_prep, load, self._out)
         return self._out.reshape(-1).copy()
 
     def metrics(self) -> dict:

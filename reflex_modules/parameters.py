@@ -104,6 +104,55 @@ def _muscle_specs() -> list[ParamSpec]:
 
 
 @dataclass(frozen=True)
+class SupraspinalConfig:
+    """Song & Geyer 2015 supraspinal layer (planar), off by default (docs/reflexes.md).
+
+    Foot placement: alpha_tgt = alpha0 + c_d d + c_v v, alpha = the leg angle (hip-to-ankle line
+    from the forward horizontal), d = hip ahead of the (rear) stance ankle, v = forward speed of
+    the trunk; SG2015's M6 PD on alpha drives HFL/GLU of the swing leg (and of the trailing leg in
+    double support, weighted by the other leg's load), its M9 HAM term stops the leg beyond
+    alpha_tgt + delta_alpha; in double support the leg with the larger alpha - alpha_tgt swings.
+    alpha0, c_d, c_v: the reference values (70 deg, -5 deg/m, -5 deg/(m/s)). Gains: 0.05 x Song's
+    nominal scalings (``loco_reflex_song2019.py``: HFL_6 1.0 / 0.5, GLU_6 1.0 / 0.1, HAM_9 2.0),
+    the largest tried that keeps the shipped GH2010 set walking 20 s (Song's full values make it
+    fall within 0.5 s: they were tuned together with pathways this model lacks).
+    """
+
+    enabled: bool = False
+    alpha0: float = math.radians(70.0)    # rad
+    c_d: float = math.radians(-5.0)       # rad/m
+    c_v: float = math.radians(-5.0)       # rad/(m/s)
+    hfl_g: float = 0.05                   # 0.05 HFL_6_PG, 1/rad
+    hfl_d: float = 0.025                  # 0.05 HFL_6_DG, s/rad
+    glu_g: float = 0.05                   # 0.05 GLU_6_PG, 1/rad
+    glu_d: float = 0.005                  # 0.05 GLU_6_DG, s/rad
+    ham_g: float = 0.1                    # 0.05 HAM_9_PG, 1/rad
+    delta_alpha: float = math.radians(5.0)  # rad
+    select_leg: bool = True               # swing-leg selection in double support
+    thigh: float = 0.5                    # m (set from walker.thigh_length)
+    shank: float = 0.5                    # m (set from walker.shank_length)
+
+
+_SUPRASPINAL_DOC = {
+    'enabled': ('SG2015 supraspinal layer on: foot-placement target alpha_tgt on the swing hip '
+                '(M6, M9 alpha pathways) and swing-leg selection in double support', '', None, None),
+    'alpha0': ('alpha0 of alpha_tgt = alpha0 + c_d d + c_v v (leg angle from the forward '
+               'horizontal; pi/2 = foot under the hip)', 'rad', 0.5, 2.0),
+    'c_d': ('c_d: target change per m of hip ahead of the stance ankle', 'rad/m', -2.0, 2.0),
+    'c_v': ('c_v: target change per m/s of forward speed', 'rad/(m/s)', -2.0, 2.0),
+    'hfl_g': ('HFL gain on alpha - alpha_tgt (M6, swing)', '1/rad', 0.0, 20.0),
+    'hfl_d': ('HFL gain on d alpha/dt (M6, swing)', 's/rad', 0.0, 10.0),
+    'glu_g': ('GLU gain on alpha_tgt - alpha (M6, swing)', '1/rad', 0.0, 20.0),
+    'glu_d': ('GLU gain on -d alpha/dt (M6, swing)', 's/rad', 0.0, 10.0),
+    'ham_g': ('HAM gain on alpha_tgt + delta_alpha - alpha (M9, swing)', '1/rad', 0.0, 20.0),
+    'delta_alpha': ('delta_alpha: HAM stops the leg this far beyond alpha_tgt', 'rad', -0.5, 0.5),
+    'select_leg': ('in double support the leg with the larger alpha - alpha_tgt is the trailing '
+                   '(swing-preparing) leg, instead of the one that touched down first', '',
+                   None, None),
+}
+
+
+@dataclass(frozen=True)
 class ReflexConfig:
     """GH2010 reflex controller settings. Forces are F/F_max, lengths l_ce/l_opt, angles rad.
 
@@ -141,6 +190,7 @@ class ReflexConfig:
     glu_g_f: float = 0.4              # G_GLU, GLU F+ (swing)
     length_positive_part: bool = True  # L+ terms use [l - l_off]+ (GH2010); False: SCONE's signed
     modules: tuple = (True,) * 10     # Song & Geyer 2015 modules M1..M10 on (MODULES order)
+    supraspinal: SupraspinalConfig = SupraspinalConfig()
 
 
 _REFLEX_DOC = {
@@ -210,6 +260,15 @@ MODULE_PATHWAYS = {
 }
 
 
+def _supraspinal_specs() -> list[ParamSpec]:
+    defaults = SupraspinalConfig()
+    specs = []
+    for name, (description, unit, lo, hi) in _SUPRASPINAL_DOC.items():
+        specs.append(ParamSpec(f'supraspinal.{name}', getattr(defaults, name), description, unit,
+                               min=lo, max=hi))
+    return specs
+
+
 def _module_specs() -> list[ParamSpec]:
     return [ParamSpec(f'modules.{m}', True, f'Song & Geyer 2015 module {m} ({MODULE_FUNCTION[m]}) '
                       'on; false removes its pathways: '
@@ -221,7 +280,7 @@ def _reflex_specs() -> list[ParamSpec]:
     specs = []
     defaults = ReflexConfig()
     for f in fields(ReflexConfig):
-        if f.name == 'modules':
+        if f.name in ('modules', 'supraspinal'):
             continue
         description, unit, lo, hi = _REFLEX_DOC[f.name]
         specs.append(ParamSpec(f'reflex.{f.name}', getattr(defaults, f.name), description, unit,
@@ -232,7 +291,8 @@ def _reflex_specs() -> list[ParamSpec]:
 MUSCLE_PARAMS: list[ParamSpec] = _muscle_specs()
 REFLEX_PARAMS: list[ParamSpec] = _reflex_specs()
 MODULE_PARAMS: list[ParamSpec] = _module_specs()
-GH2010_PARAMS: list[ParamSpec] = MUSCLE_PARAMS + REFLEX_PARAMS + MODULE_PARAMS
+SUPRASPINAL_PARAMS: list[ParamSpec] = _supraspinal_specs()
+GH2010_PARAMS: list[ParamSpec] = MUSCLE_PARAMS + REFLEX_PARAMS + MODULE_PARAMS + SUPRASPINAL_PARAMS
 
 
 def _values(params: ParamSet | Mapping | None) -> Mapping:
@@ -281,9 +341,14 @@ def build_muscle_set(params: ParamSet | Mapping | None = None, legs=LEGS) -> Mus
     return MuscleSet(muscle_specs(params, legs), joints, muscle_constants(params))
 
 
-def build_reflex_config(params: ParamSet | Mapping | None = None) -> ReflexConfig:
-    """ReflexConfig from the ``reflex.*`` and ``modules.*`` values."""
+def build_reflex_config(params: ParamSet | Mapping | None = None, thigh: float = 0.5,
+                        shank: float = 0.5) -> ReflexConfig:
+    """ReflexConfig from the ``reflex.*``, ``modules.*`` and ``supraspinal.*`` values (thigh,
+    shank: segment lengths in m for the supraspinal leg angle)."""
     v = _values(params)
+    supra = SupraspinalConfig(**{name: v[f'supraspinal.{name}'] for name in _SUPRASPINAL_DOC},
+                              thigh=float(thigh), shank=float(shank))
     return ReflexConfig(**{f.name: v[f'reflex.{f.name}'] for f in fields(ReflexConfig)
-                           if f.name != 'modules'},
-                        modules=tuple(bool(v[f'modules.{m}']) for m in MODULES))
+                           if f.name not in ('modules', 'supraspinal')},
+                        modules=tuple(bool(v[f'modules.{m}']) for m in MODULES),
+                        supraspinal=supra)

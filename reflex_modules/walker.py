@@ -30,7 +30,8 @@ from neuro_locomotion.params import ConfigError, ParamSet, ParamSpec, read_ros_p
 from neuro_locomotion.types import EFFORT, Command, Observation
 
 from .geyer2010 import _CH_F, _CH_KNEE, _CH_KNEE_RATE, _CH_L, _CH_PITCH, _CH_PITCH_RATE
-from .geyer2010 import Gh2010Reflexes, ReflexSensors, _laws, _phase
+from .geyer2010 import (Gh2010Reflexes, ReflexSensors, _laws, _leg_angles, _phase, _select_leg,
+                        _supraspinal, _SS_ON)
 from .muscle import _O_FORCE, _O_FSE, _O_VCE, _P_LOPT, _S_LCE, _step_kernel
 from .parameters import GH2010_PARAMS, JOINTS, LEGS, MUSCLES, build_muscle_set, build_reflex_config
 
@@ -320,13 +321,13 @@ def _sum_positive(x, scratch):
 
 
 @njit(cache=True)
-def _walker_kernel(q, qd, forces, quat, pitch_rate, dt, weight,
+def _walker_kernel(q, qd, forces, quat, pitch_rate, speed, dt, weight,
                    index, offset, sign, foot_of,
                    cfg, threshold, lean_at_takeoff, step_count, buffer, read, head, channels,
                    delayed, stance, touchdown, lean, prep, stim,
                    prm, geo, cst, mstate, mout, mtorque,
                    lower, upper, stiffness, relax_speed, cap_swing, cap_stance, effort,
-                   phi, rate, load, tau, info, scratch):
+                   phi, rate, load, tau, info, scratch, ang):
     """One walker step (``ReflexWalker.step`` without the metrics), the same arithmetic as the
     numpy/Python code it replaces, bit for bit. Returns 0, or 1 when a sensor value is not finite
     (nothing changed: the caller re-runs the checked Python path, which names the field), or 2
@@ -368,6 +369,11 @@ def _walker_kernel(q, qd, forces, quat, pitch_rate, dt, weight,
         for c in range(width):
             if not math.isfinite(channels[leg, c]):
                 return 1
+    supra = cfg[_SS_ON] != 0.0
+    if supra:                   # leg angles and foot-placement target (before the new phase)
+        if not math.isfinite(speed):
+            return 1
+        _leg_angles(cfg, phi, rate, pitch, pitch_rate, speed, stance, ang)
     # 4. delay lines (DelayLine.step), phase and laws (Gh2010Reflexes.step)
     flat = buffer.reshape(-1)
     total = n_legs * width
@@ -376,8 +382,12 @@ def _walker_kernel(q, qd, forces, quat, pitch_rate, dt, weight,
     for c in range(total):
         delayed[c // width, c % width] = flat[read[head, c]]
     _phase(load, threshold, step_count, lean_at_takeoff, delayed, stance, touchdown, lean, prep)
+    if supra:
+        _select_leg(cfg, ang, stance, prep)
     out = stim.reshape(n_legs, n_m)
     _laws(cfg, stance, prep, delayed, lean, out)
+    if supra:
+        _supraspinal(cfg, ang, stance, prep, load, out)
     # 5. muscles (MuscleSet.step)
     if not _step_kernel(stim, phi, dt, prm, geo, cst, mstate, mout, mtorque):
         return 2
@@ -432,19 +442,19 @@ def _walker_kernel(q, qd, forces, quat, pitch_rate, dt, weight,
 #: Fields of the packed float buffer (``ReflexWalker._init_kernel``), in order.
 _F_FIELDS = ('offset', 'sign', 'lower', 'upper', 'cap_swing', 'cap_stance', 'effort', 'cfg', 'prm',
              'geo', 'cst', 'lean', 'channels', 'delayed', 'stim', 'dbuf', 'mstate', 'mout',
-             'mtorque', 'phi', 'rate', 'load', 'info', 'scratch')
+             'mtorque', 'phi', 'rate', 'load', 'info', 'scratch', 'ang')
 _I_FIELDS = ('index', 'foot_of', 'read', 'touchdown')
 
 
 @njit(cache=True)
-def _walker_packed(q, qd, forces, quat, pitch_rate, dt, weight, F, I, B, lay, ilay, shapes,
+def _walker_packed(q, qd, forces, quat, pitch_rate, speed, dt, weight, F, I, B, lay, ilay, shapes,
                    threshold, lean_at_takeoff, step_count, head, stiffness, relax_speed, tau):
     """:func:`_walker_kernel` on the packed buffers: three arrays instead of thirty, because
     numba's dispatcher costs about 0.45 us per array argument."""
     n_legs, nm, nj, dl, dw = shapes[0], shapes[1], shapes[2], shapes[3], shapes[4]
     width = dw // n_legs
     return _walker_kernel(
-        q, qd, forces, quat, pitch_rate, dt, weight,
+        q, qd, forces, quat, pitch_rate, speed, dt, weight,
         I[ilay[0]:ilay[1]], F[lay[0]:lay[1]], F[lay[1]:lay[2]], I[ilay[1]:ilay[2]],
         F[lay[7]:lay[8]], threshold, lean_at_takeoff, step_count,
         F[lay[15]:lay[16]].reshape((dl, dw)), I[ilay[2]:ilay[3]].reshape((dl, dw)), head,
@@ -457,7 +467,7 @@ def _walker_packed(q, qd, forces, quat, pitch_rate, dt, weight, F, I, B, lay, il
         F[lay[2]:lay[3]], F[lay[3]:lay[4]], stiffness, relax_speed, F[lay[4]:lay[5]],
         F[lay[5]:lay[6]], F[lay[6]:lay[7]],
         F[lay[19]:lay[20]], F[lay[20]:lay[21]], F[lay[21]:lay[22]], tau, F[lay[22]:lay[23]],
-        F[lay[23]:lay[24]])
+        F[lay[23]:lay[24]], F[lay[24]:lay[25]].reshape((3, n_legs)))
 
 
 def _pack(fields: dict, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -491,7 +501,8 @@ class ReflexWalker:
         self.dt = float(body.extra.get('dt', 0.001))
         self.weight = p['walker.body_mass'] * GRAVITY
         self.muscles = build_muscle_set(p)
-        self.reflexes = Gh2010Reflexes(build_reflex_config(p), dt=self.dt)
+        self.reflexes = Gh2010Reflexes(build_reflex_config(p, p['walker.thigh_length'],
+                                                           p['walker.shank_length']), dt=self.dt)
         feet = tuple(body.foot_names)
         self.foot_leg = []
         for leg in LEGS:
@@ -546,6 +557,7 @@ class ReflexWalker:
             'mtorque': (mu, '_torque', mu._torque), 'phi': (self, '_phi', np.zeros(nj)),
             'rate': (self, '_rate', np.zeros(nj)), 'load': (self, '_load', np.zeros(len(LEGS))),
             'info': (self, '_info', np.zeros(5)), 'scratch': (self, '_scratch', np.zeros(n_scratch)),
+            'ang': (self, '_ang', np.zeros((3, len(LEGS)))),
         }
         ints = {'index': (self, '_index', jm.index.astype(np.int64)),
                 'foot_of': (self, '_foot_of', foot_of),
@@ -639,7 +651,8 @@ class ReflexWalker:
             return self.step_checked(observation, dt)     # the kernel does not check shapes
         tau = np.zeros(self.map.n_urdf)
         status = _walker_packed(
-            q, qd, forces, quat, float(observation.base_angular_velocity[1]), float(dt),
+            q, qd, forces, quat, float(observation.base_angular_velocity[1]),
+            float(observation.base_linear_velocity[0]), float(dt),
             self.weight, self._F, self._I, self._B, self._lay, self._ilay, self._shapes,
             rx.config.stance_load_threshold, rx.config.lean_at_takeoff, rx._step_count + 1,
             delay._head, self._stiffness, self._relax_speed, tau)
@@ -681,9 +694,17 @@ class ReflexWalker:
         rate = self.map.rate(observation.velocity)
         load = self._leg_load(observation)
         pitch, pitch_rate = self._pitch(observation)
+        angles = None
+        if self.reflexes.config.supraspinal.enabled:
+            speed = float(observation.base_linear_velocity[0])
+            if not math.isfinite(speed):
+                raise ValueError(f'base_linear_velocity is not finite: {speed}')
+            _leg_angles(self.reflexes._cfg, phi, rate, pitch, pitch_rate, speed,
+                        self.reflexes.stance, self._ang)
+            angles = self._ang
         stim = self.reflexes.step(ReflexSensors(load, self.muscles.normalized_force,
                                                 self.muscles.normalized_length, phi[[1, 4]],
-                                                rate[[1, 4]], pitch, pitch_rate), dt)
+                                                rate[[1, 4]], pitch, pitch_rate), dt, angles)
         tau_muscle = self.muscles.step(stim, phi, dt)
         stance = self.reflexes.stance
         cap = self._limit_cap[bool(stance[0]), bool(stance[1])]

@@ -12,9 +12,10 @@ from neuro_locomotion.params import ConfigError, ParamSet
 from neuro_locomotion.paths import config_file
 from neuro_locomotion.runner import run
 from reflex_modules.ablation import gait_numbers, leg_angle, run_ablation, write_params
-from reflex_modules.geyer2010 import gh2010_stimulation
+from reflex_modules.geyer2010 import (_leg_angles, _select_leg, _supraspinal, gh2010_stimulation,
+                                      pack_config)
 from reflex_modules.parameters import (GH2010_PARAMS, MODULE_PATHWAYS, MODULES, ReflexConfig,
-                                       build_reflex_config)
+                                       SupraspinalConfig, build_reflex_config)
 from reflex_modules.walker import PARAM_SPECS, ReflexWalker
 
 WALK_FILE = config_file('human').parent / 'reflex' / 'human_walk.yaml'
@@ -154,3 +155,97 @@ def test_gait_numbers_cut_at_the_fall():
     assert out['knee_over_180_s_per_s'] == pytest.approx(0.505 / 0.5, rel=0.02)
     assert out['knee_peak_stance_deg'] == pytest.approx(180.0 + 0.1 / DEG)
     assert out['swings'] == 0
+
+
+# -- the supraspinal layer (SG2015; off by default) ------------------------------------------------
+SUPRA_FILE = config_file('human').parent / 'reflex' / 'human_walk_supraspinal.yaml'
+
+
+def _supra_cfg(**values):
+    from dataclasses import replace
+    return pack_config(ReflexConfig(supraspinal=replace(SupraspinalConfig(enabled=True), **values)))
+
+
+def test_leg_angles_and_foot_placement_target():
+    cfg = _supra_cfg(alpha0=70 * DEG, c_d=-5 * DEG, c_v=-5 * DEG)
+    phi = np.array([200, 175, 95, 150, 170, 90]) * DEG        # left behind (stance), right ahead
+    rate = np.array([1.0, -0.5, 0.2, -2.0, 1.0, 0.0])
+    pitch, pitch_rate, speed = 0.1, 0.3, 1.2
+    ang = np.zeros((3, 2))
+    _leg_angles(cfg, phi, rate, pitch, pitch_rate, speed, np.array([True, False]), ang)
+    for leg in range(2):
+        assert ang[0, leg] == pytest.approx(leg_angle(phi[3 * leg:3 * leg + 3], pitch))
+        # the rate is the derivative along the joint and pitch rates
+        h = 1e-6
+        ahead = leg_angle(phi[3 * leg:3 * leg + 3] + h * rate[3 * leg:3 * leg + 3], pitch + h * pitch_rate)
+        assert ang[1, leg] == pytest.approx((ahead - ang[0, leg]) / h, rel=1e-4)
+    # d: the hip ahead of the left (stance) ankle
+    thigh_pitch = pitch + phi[0] - math.pi
+    shank_pitch = thigh_pitch + math.pi - phi[1]
+    d = 0.5 * math.sin(thigh_pitch) + 0.5 * math.sin(shank_pitch)
+    assert d > 0.2
+    assert ang[2, 0] == ang[2, 1] == pytest.approx(70 * DEG - 5 * DEG * d - 5 * DEG * speed)
+
+
+def test_swing_leg_selection_and_alpha_pathways():
+    cfg = _supra_cfg(hfl_g=1.0, hfl_d=0.0, glu_g=1.0, glu_d=0.0, ham_g=2.0, delta_alpha=5 * DEG)
+    ang = np.array([[100 * DEG, 60 * DEG], [0.0, 0.0], [70 * DEG, 70 * DEG]])
+    stance, prep = np.array([True, True]), np.array([False, True])
+    _select_leg(cfg, ang, stance, prep)
+    assert prep.tolist() == [True, False]          # the left leg is further behind its target
+    out = np.full((2, 7), 0.01)
+    stance = np.array([False, False])               # both in swing
+    _supraspinal(cfg, ang, stance, np.array([False, False]), np.zeros(2), out)
+    assert out[0, HFL] == pytest.approx(0.01 + 30 * DEG)                 # behind: flex the hip
+    assert out[0, GLU] == out[0, HAM] == 0.01
+    assert out[1, GLU] == pytest.approx(0.01 + 10 * DEG)                 # ahead: extend it
+    assert out[1, HAM] == pytest.approx(0.01 + 2.0 * 15 * DEG)           # beyond tgt + 5 deg
+    assert out[1, HFL] == 0.01
+    # the trailing stance leg in double support, weighted by the other leg's load
+    out = np.full((2, 7), 0.01)
+    _supraspinal(cfg, ang, np.array([True, True]), np.array([True, False]),
+                 np.array([0.7, 0.25]), out)
+    assert out[0, HFL] == pytest.approx(0.01 + 0.25 * 30 * DEG) and out[0, HAM] == 0.01
+    assert (out[1] == 0.01).all()
+    # gated by M6 (HFL, GLU) and M9 (HAM)
+    off = pack_config(ReflexConfig(modules=tuple(m not in ('M6', 'M9') for m in MODULES),
+                                   supraspinal=SupraspinalConfig(enabled=True)))
+    out = np.full((2, 7), 0.01)
+    _supraspinal(off, ang, np.array([False, False]), np.array([False, False]), np.zeros(2), out)
+    assert (out == 0.01).all()
+
+
+def test_supraspinal_fused_kernel_equals_the_checked_step(tmp_path, monkeypatch):
+    path = write_params(tmp_path / 'ss.yaml', {'supraspinal.enabled': True,
+                                               'supraspinal.hfl_g': 0.3}, WALK_FILE)
+    fast = run('human', 'reflex', duration=0.8, stop_on_fall=False, params=path).controller.trace()
+    monkeypatch.setattr(ReflexWalker, 'step', ReflexWalker.step_checked)
+    slow = run('human', 'reflex', duration=0.8, stop_on_fall=False, params=path).controller.trace()
+    on = run('human', 'reflex', duration=0.8, stop_on_fall=False, params=WALK_FILE)
+    assert np.array_equal(fast['activation'], slow['activation'])
+    assert np.array_equal(fast['phi'], slow['phi'])
+    assert not np.array_equal(fast['activation'], on.controller.trace()['activation'])
+
+
+def test_supraspinal_target_steers_the_swing(tmp_path):
+    """A lower alpha0 puts the foot further ahead (smaller leg angle at the end of swing).
+    Measured (gains 0.1 / 0.1 / 0.2, 3 s): alpha0 60, 70, 80 deg -> 67.7, 69.4, 71.6 deg: the
+    GH2010 swing laws still dominate at these gains."""
+    alpha = {}
+    for a0 in (60, 70, 80):
+        path = write_params(tmp_path / f'a{a0}.yaml', {
+            'supraspinal.enabled': True, 'supraspinal.alpha0': a0 * DEG,
+            'supraspinal.hfl_g': 0.1, 'supraspinal.glu_g': 0.1, 'supraspinal.ham_g': 0.2},
+            WALK_FILE)
+        r = run('human', 'reflex', duration=3.0, params=path)
+        alpha[a0] = gait_numbers(r.controller.trace(), r.metrics)['swing_alpha_min_deg']
+    assert alpha[60] < alpha[70] < alpha[80]
+    assert alpha[80] - alpha[60] >= 3.0
+
+
+def test_supraspinal_set_walks_20_s():
+    """config/reflex/human_walk_supraspinal.yaml (the shipped set + the layer) walks 20 s
+    (measured: 36 steps, 1.06 m/s; off: 35 steps, 1.04 m/s)."""
+    m = run('human', 'reflex', duration=20.0, params=SUPRA_FILE).metrics
+    assert not m['walker_fell'] and m['walked_s'] >= 19.99
+    assert m['steps'] >= 35 and m['mean_speed_mps'] >= 1.04
