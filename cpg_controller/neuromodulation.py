@@ -406,7 +406,7 @@ except ImportError:  # pragma: no cover
 @njit(cache=True)
 def _apply_gains(fa, ia, c, lo, hi, has_drive, s_exc, o_exc, base_drive, pop_of, n_lif,
                  s_ad, ad_neuron, ad_pop, bw_base, bw2_base, w_base0, s_w, e_ptr, e_syn, w_syn,
-                 w_base, gs, w_floor):
+                 w_base, gs, w_floor, e_last, disjoint):
     """One call applying every gain into the live arenas (what ModulatedNetwork.apply does in
     numpy): drives (+ the constant-input row), adaptation increments, gated weights."""
     n = ia[K.H_N]
@@ -441,18 +441,29 @@ def _apply_gains(fa, ia, c, lo, hi, has_drive, s_exc, o_exc, base_drive, pop_of,
         par[K.P_BW, i] = bw_base[k] * g
         par[K.P_BW2, i] = bw2_base[k] * g
     if w_syn.shape[0] > 0:
-        gs[:] = 1.0
-        for e in range(e_ptr.shape[0] - 1):
+        changed = False
+        n_e = e_ptr.shape[0] - 1
+        for e in range(n_e):
             g = w_base0[e]
             for j in range(m):
                 g += s_w[e, j] * c[j]
             g = lo if g < lo else (hi if g > hi else g)
             if g < w_floor:
                 g = w_floor
-            for q in range(e_ptr[e], e_ptr[e + 1]):
-                gs[e_syn[q]] *= g
-        for q in range(w_syn.shape[0]):
-            w[w_syn[q]] = w_base[q] * gs[q]
+            if g != e_last[e]:
+                changed = True
+                if disjoint:       # each synapse in one entry: rewrite only the changed ones
+                    for q in range(e_ptr[e], e_ptr[e + 1]):
+                        k = e_syn[q]
+                        w[w_syn[k]] = w_base[k] * g
+            e_last[e] = g
+        if changed and not disjoint:
+            gs[:] = 1.0
+            for e in range(n_e):
+                for q in range(e_ptr[e], e_ptr[e + 1]):
+                    gs[e_syn[q]] *= e_last[e]
+            for q in range(w_syn.shape[0]):
+                w[w_syn[q]] = w_base[q] * gs[q]
 
 
 W_FLOOR = 1e-6     # a gated-off pathway keeps this fraction of its weights: the kernel's event
@@ -538,6 +549,8 @@ class ModulatedNetwork:
         self._ad_pop = np.ascontiguousarray(
             c.pop_of[self._ad_neuron] if self._ad_neuron.size else np.zeros(0, dtype=np.int64))
         self._fa, self._ia = fa, ia
+        self._e_last = np.full(len(rows), np.nan)       # gains last written (NaN: never)
+        self._disjoint = bool(self._e_syn.size == np.unique(self._e_syn).size)
         self._pop_of = np.ascontiguousarray(c.pop_of, dtype=np.int64)
         self._w_base0 = np.ascontiguousarray(self._w_base0, dtype=float)
         self._S_w = np.ascontiguousarray(self._S_w, dtype=float)
@@ -575,13 +588,15 @@ class ModulatedNetwork:
                      self._S_exc, self._O_exc, self._base_drive, self._pop_of,
                      self.net.compiled.n_lif, self._S_ad_pop, self._ad_neuron, self._ad_pop,
                      self._ad_base[0], self._ad_base[1], self._w_base0, self._S_w, self._e_ptr,
-                     self._e_syn, self._w_syn, self._w_base, self._w_gain, W_FLOOR)
+                     self._e_syn, self._w_syn, self._w_base, self._w_gain, W_FLOOR,
+                     self._e_last, self._disjoint)
         self._applied_version = self.modulators.version
         self._since_apply = 0.0
 
     def apply_numpy(self) -> None:
         """The same as :meth:`apply` in numpy (the reference the numba version is tested
         against)."""
+        self._e_last[:] = np.nan          # the numba apply rewrites every entry next time
         g = self.gains()
         if self._has_drive:
             self.net.set_drives(self._base_drive * g['excitability'] + g['drive_offset'])

@@ -394,6 +394,9 @@ class ModulatedRhythm(SpikingRhythm):
     def __init__(self, network: dict, neuromodulation, *, update_every: float = 0.01, **kw):
         super().__init__(network, **kw)
         self.mod = ModulatedNetwork(self.net, neuromodulation, update_every=update_every)
+        self._mods = self.mod.modulators
+        self._every = max(self.mod.update_every, TICK)
+        self._elapsed = 0.0
         self.levels = _Recorder(len(self.mod.spec.names))
 
     def reset(self, seed: int | None = None) -> None:
@@ -404,27 +407,32 @@ class ModulatedRhythm(SpikingRhythm):
     def settled(self, t0: float = 0.0) -> None:
         super().settled(t0)
         self.levels.clear()
+        self.levels.add(0.0, self._mods.c)
 
     def _tick(self) -> None:
-        mod = self.mod
-        mods = mod.modulators
-        if not mods._settled or mods.version != mod._applied_version:
-            if not mods._settled:
-                mods.advance(TICK)
-            mod._since_apply += TICK
-            if mods.version != mod._applied_version and \
-                    mod._since_apply >= mod.update_every - 1e-12:
-                mod.apply()
+        # while concentrations move they advance (exactly, target held) and the gains are
+        # re-applied once per update_every, not per tick: between updates a moving network costs
+        # one float addition
+        mods = self._mods
+        if not mods._settled:
+            self._elapsed += TICK
+            if self._elapsed >= self._every - 1e-9:
+                mods.advance(self._elapsed)
+                self._elapsed = 0.0
+                self.mod.apply()
+                self.levels.add(self.ticks * TICK, mods.c)      # recorded when they change
         fa, ia, ctl, counts, rec, n_sub = self._args
         ticks = _cpg_tick(fa, ia, ctl, counts, rec, n_sub, self.fs, self.ist, self.swing,
                           self.keep, self.raster)
         if ticks % self.record_every == 0:
             self.rates.add(ticks * TICK, self.act)
-            self.levels.add(ticks * TICK, mods.c)
 
     def level_trace(self) -> tuple[np.ndarray, np.ndarray]:
-        """(times on the body's clock, concentrations per modulator) every 10 ms."""
+        """(times on the body's clock, concentrations per modulator): a sample at every change
+        (every ``update_every`` while they move) and one now; constant in between."""
         t, c = self.levels.arrays()
+        t = np.append(t, self.ticks * TICK)
+        c = np.vstack([c, self._mods.c[None, :]]) if c.size else self._mods.c[None, :].copy()
         return t + self.t0, c
 
 
@@ -442,7 +450,7 @@ def _spike_panels(rhythm: SpikingRhythm):
                 t, c = rhythm.level_trace()
                 if t.size:
                     for j, name in enumerate(rhythm.mod.spec.names):
-                        level_ax.plot(t, c[:, j], label=name)
+                        level_ax.step(t, c[:, j], where='post', label=name)
                     level_ax.legend(loc='upper left', fontsize=6)
                 for entry in getattr(result.controller, 'transitions', []):
                     for ax in axes:
