@@ -32,6 +32,8 @@ from neuro_locomotion.types import EFFORT, Command, Observation
 from .geyer2010 import _CH_F, _CH_KNEE, _CH_KNEE_RATE, _CH_L, _CH_PITCH, _CH_PITCH_RATE
 from .geyer2010 import (Gh2010Reflexes, ReflexSensors, _laws, _leg_angles, _phase, _select_leg,
                         _supraspinal, _SS_ON)
+from .metabolics import KIND as METABOLIC_KIND
+from .metabolics import METABOLIC_PARAMS, _wang2012, muscle_masses
 from .muscle import _O_FORCE, _O_FSE, _O_VCE, _P_LOPT, _S_LCE, _step_kernel
 from .parameters import GH2010_PARAMS, JOINTS, LEGS, MUSCLES, build_muscle_set, build_reflex_config
 
@@ -108,6 +110,8 @@ WALKER_PARAMS = [
     ParamSpec('metrics.trace_period', 0.005, 'sampling period of the controller trace (plots, '
               'gait-cycle averages)', 's', min=0.001, max=1.0),
 ]
+
+WALKER_PARAMS += METABOLIC_PARAMS
 
 REFLEX_NODE_PARAMS: list[ParamSpec] = GH2010_PARAMS + WALKER_PARAMS
 
@@ -327,12 +331,12 @@ def _walker_kernel(q, qd, forces, quat, pitch_rate, speed, dt, weight,
                    delayed, stance, touchdown, lean, prep, stim,
                    prm, geo, cst, mstate, mout, mtorque,
                    lower, upper, stiffness, relax_speed, cap_swing, cap_stance, effort,
-                   phi, rate, load, tau, info, scratch, ang):
+                   phi, rate, load, tau, info, scratch, ang, mmass, slow):
     """One walker step (``ReflexWalker.step`` without the metrics), the same arithmetic as the
     numpy/Python code it replaces, bit for bit. Returns 0, or 1 when a sensor value is not finite
     (nothing changed: the caller re-runs the checked Python path, which names the field), or 2
     when the muscles refused their input. info <- pitch, saturated (0/1), max |tau|, positive
-    joint power sum (W), positive CE power sum (W)."""
+    joint power sum (W), positive CE power sum (W), Wang 2012 metabolic rate of the muscles (W)."""
     n_legs, n_m = stance.shape[0], stim.shape[0] // stance.shape[0]
     nj = index.shape[0]
     # 1. inner angles and rates (JointMap.phi / rate)
@@ -436,13 +440,14 @@ def _walker_kernel(q, qd, forces, quat, pitch_rate, speed, dt, weight,
     info[2] = big
     info[3] = _sum_positive(power, scratch)
     info[4] = _sum_positive(fiber, scratch)
+    info[5] = _wang2012(stim, mstate, mout, prm, cst, mmass, slow)
     return 0
 
 
 #: Fields of the packed float buffer (``ReflexWalker._init_kernel``), in order.
 _F_FIELDS = ('offset', 'sign', 'lower', 'upper', 'cap_swing', 'cap_stance', 'effort', 'cfg', 'prm',
              'geo', 'cst', 'lean', 'channels', 'delayed', 'stim', 'dbuf', 'mstate', 'mout',
-             'mtorque', 'phi', 'rate', 'load', 'info', 'scratch', 'ang')
+             'mtorque', 'phi', 'rate', 'load', 'info', 'scratch', 'ang', 'mmass', 'slow')
 _I_FIELDS = ('index', 'foot_of', 'read', 'touchdown')
 
 
@@ -467,7 +472,8 @@ def _walker_packed(q, qd, forces, quat, pitch_rate, speed, dt, weight, F, I, B, 
         F[lay[2]:lay[3]], F[lay[3]:lay[4]], stiffness, relax_speed, F[lay[4]:lay[5]],
         F[lay[5]:lay[6]], F[lay[6]:lay[7]],
         F[lay[19]:lay[20]], F[lay[20]:lay[21]], F[lay[21]:lay[22]], tau, F[lay[22]:lay[23]],
-        F[lay[23]:lay[24]], F[lay[24]:lay[25]].reshape((3, n_legs)))
+        F[lay[23]:lay[24]], F[lay[24]:lay[25]].reshape((3, n_legs)), F[lay[25]:lay[26]],
+        F[lay[26]:lay[27]])
 
 
 def _pack(fields: dict, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -524,6 +530,10 @@ class ReflexWalker:
         # effort limits in inner order, to report saturation
         self.effort = np.asarray(body.effort, dtype=float)
         self.stance_leg = LEGS.index(p['initial.stance_leg'])
+        # Wang 2012 metabolics: muscle masses (kg) and slow-twitch ratios, MUSCLE_NAMES order
+        self._mmass = muscle_masses(self.muscles.f_max, self.muscles.l_opt,
+                                    p['metabolics.specific_tension'], p['metabolics.muscle_density'])
+        self._slow = np.tile(np.asarray(p['metabolics.slow_twitch_ratio'], dtype=float), len(LEGS))
         self.plot_panels = _Panels(self)
         self._init_kernel()
         self._reset_bookkeeping()
@@ -556,8 +566,9 @@ class ReflexWalker:
             'mstate': (mu, '_state', mu._state), 'mout': (mu, '_out', mu._out),
             'mtorque': (mu, '_torque', mu._torque), 'phi': (self, '_phi', np.zeros(nj)),
             'rate': (self, '_rate', np.zeros(nj)), 'load': (self, '_load', np.zeros(len(LEGS))),
-            'info': (self, '_info', np.zeros(5)), 'scratch': (self, '_scratch', np.zeros(n_scratch)),
+            'info': (self, '_info', np.zeros(6)), 'scratch': (self, '_scratch', np.zeros(n_scratch)),
             'ang': (self, '_ang', np.zeros((3, len(LEGS)))),
+            'mmass': (self, '_mmass', self._mmass), 'slow': (self, '_slow', self._slow),
         }
         ints = {'index': (self, '_index', jm.index.astype(np.int64)),
                 'foot_of': (self, '_foot_of', foot_of),
@@ -680,6 +691,7 @@ class ReflexWalker:
             else:
                 self._work_joint += info[3] * dt
                 self._work_muscle += info[4] * dt
+                self._energy += info[5] * dt
                 self._book_steps(t, x, load)
         if t >= self._next_trace:
             self._record(t, x, float(observation.base_position[2]), self._phi.copy(),
@@ -739,6 +751,7 @@ class ReflexWalker:
         self._saturated = 0
         self._work_joint = 0.0          # positive mechanical work of the joint torques, J
         self._work_muscle = 0.0         # positive work of the contractile elements, J
+        self._energy = 0.0              # Wang 2012 metabolic energy of the muscles, J (no basal)
         self._touchdowns = []           # (time, leg, hip x)
         self._stances = []              # per completed stance: dict of GRF numbers
         self._loads = [[], []]          # 1 kHz load of the current stance, per leg
@@ -767,6 +780,9 @@ class ReflexWalker:
             self._work_joint += float(np.sum(power[power > 0.0])) * dt
             fiber = -self.muscles.force * self.muscles.v_ce
             self._work_muscle += float(np.sum(fiber[fiber > 0.0])) * dt
+            mu = self.muscles
+            self._energy += _wang2012(self.reflexes._out.reshape(-1), mu._state, mu._out, mu._prm,
+                                      mu._cst, self._mmass, self._slow) * dt
             self._book_steps(t, x, load)
         if t >= self._next_trace:
             self._record(t, x, float(obs.base_position[2]), phi, load, pitch, tau)
@@ -831,6 +847,11 @@ class ReflexWalker:
         pitch, tau (n, 6) URDF torques."""
         return {k: np.asarray(v) for k, v in self._trace.items()}
 
+    def _metabolic_energy(self, walked: float) -> float:
+        """Wang 2012 energy (J) over the walked time: the muscles' + basal rate x body mass."""
+        return self._energy + self.params['metabolics.basal_rate'] * \
+            self.params['walker.body_mass'] * walked
+
     def metrics(self) -> dict:
         fell = self._fell_at is not None
         end_t = self._fell_at if fell else self._last_t
@@ -861,6 +882,11 @@ class ReflexWalker:
             'cost_of_transport_kind': 'mechanical: positive joint work / (m g distance)',
             'muscle_cost_of_transport': (self._work_muscle / (m * GRAVITY * distance)
                                          if distance > 0.1 else math.nan),
+            'metabolic_cost_of_transport': (self._metabolic_energy(walked) / (m * distance)
+                                            if distance > 0.1 else math.nan),
+            'metabolic_cost_of_transport_kind': METABOLIC_KIND,
+            'metabolic_rate_w_per_kg': (self._metabolic_energy(walked) / (m * walked)
+                                        if walked > 0 else math.nan),
             'grf_peak_bw': max(peaks) if peaks else math.nan,
             'grf_peak_median_bw': _median(peaks),
             'grf_first_hump_bw': _median([s['first'] for s in stances]),
