@@ -20,9 +20,11 @@ from . import phase as P
 TRANSITION_TOLERANCE = 0.05     # cycles: a stride is "in the gait" when its phase error is below
 
 
-def parse_schedule(schedule, gaits) -> list[tuple[float, str]]:
+def parse_schedule(schedule, gaits, speeds: bool = False) -> list[tuple[float, str | float]]:
     """``"t0:gait0,t1:gait1,..."`` (or a list of (t, gait)) -> [(t, gait), ...]; times in s from the
-    start of the run, the first 0, strictly increasing; every gait one of ``gaits``."""
+    start of the run, the first 0, strictly increasing; every gait one of ``gaits``. With
+    ``speeds`` an entry may instead be a desired speed in m/s (``"10:0.45"``, a number), for the
+    supraspinal speed command; the first entry must still be a gait."""
     if isinstance(schedule, str):
         items = []
         text = schedule.strip()
@@ -53,11 +55,19 @@ def parse_schedule(schedule, gaits) -> list[tuple[float, str]]:
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) \
                 or t < 0:
             raise ConfigError(f'schedule time {t!r} must be a finite number of seconds >= 0')
-        if g not in gaits:
-            raise ConfigError(f'schedule: unknown gait {g!r}; choose one of {list(gaits)}')
         if out and t <= out[-1][0]:
             raise ConfigError(f'schedule times must increase, got {out[-1][0]:g} then {t:g}')
-        out.append((float(t), str(g)))
+        if speeds and out and not isinstance(g, bool):
+            try:
+                g = float(g)
+            except (TypeError, ValueError):
+                pass
+        if isinstance(g, float):
+            if not math.isfinite(g) or g < 0:
+                raise ConfigError(f'schedule: speed {g!r} must be a finite number of m/s >= 0')
+        elif g not in gaits:
+            raise ConfigError(f'schedule: unknown gait {g!r}; choose one of {list(gaits)}')
+        out.append((float(t), g if isinstance(g, float) else str(g)))
     if out[0][0] != 0.0:
         raise ConfigError(f'schedule must start at time 0 (the initial gait), got {out[0][0]:g}')
     return out

@@ -109,6 +109,7 @@ class NeuromodulationSpec:
     network: str | None = None
     gaits: tuple[GaitLevels, ...] = ()
     outputs: tuple[OutputModulation, ...] = ()
+    speed_command: tuple = ()       # (speeds, {modulator: levels}) or (): supraspinal command
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -120,6 +121,18 @@ class NeuromodulationSpec:
                 return g
         raise ConfigError(f'unknown gait {name!r}; the modulator table has '
                           f'{[g.name for g in self.gaits]}')
+
+    def speed_targets(self, speed: Any) -> dict[str, float]:
+        """Modulator targets for a desired forward speed (m/s): the ``speed_command`` table,
+        piecewise linear. ConfigError if there is no table or the speed is outside it."""
+        if not self.speed_command:
+            raise ConfigError('no speed_command table in the neuromodulation file')
+        speeds, levels = self.speed_command
+        v = _finite(speed, 'desired speed')
+        if not speeds[0] <= v <= speeds[-1]:
+            raise ConfigError(f'desired speed {v} m/s is outside the command table '
+                              f'[{speeds[0]}, {speeds[-1]}]')
+        return {m: float(np.interp(v, speeds, lv)) for m, lv in levels.items()}
 
     def output(self, name: str, c: Mapping[str, float]) -> float:
         """Value of output ``name`` at concentrations ``c`` (name -> value)."""
@@ -200,7 +213,7 @@ def load_neuromodulation(source: str | Path | Mapping | NeuromodulationSpec,
         if not isinstance(tree, Mapping):
             raise ConfigError(f'{where}: must be a mapping')
         _keys(tree, {'network', 'gain_range', 'modulators', 'populations', 'projections',
-                     'description', 'gaits', 'outputs'}, where)
+                     'description', 'gaits', 'outputs', 'speed_command'}, where)
         mods = tree.get('modulators')
         if not isinstance(mods, list) or not mods:
             raise ConfigError(f'{where}.modulators: must be a non-empty list')
@@ -290,11 +303,29 @@ def load_neuromodulation(source: str | Path | Mapping | NeuromodulationSpec,
             outs.append(OutputModulation(str(oname), _finite(o.get('baseline'), f'{w}.baseline'),
                                          _sens(o.get('sensitivity'), names, f'{w}.sensitivity'),
                                          lo, hi))
+        speed = ()
+        stree = tree.get('speed_command')
+        if stree is not None:
+            w = f'{where}.speed_command'
+            if not isinstance(stree, Mapping) or not isinstance(stree.get('speeds'), list):
+                raise ConfigError(f'{w}: a mapping with speeds (m/s) and one level list per '
+                                  'modulator')
+            _keys(stree, {'speeds', 'description'} | set(names), w)
+            sp = [_finite(x, f'{w}.speeds') for x in stree['speeds']]
+            if len(sp) < 2 or any(b <= a for a, b in zip(sp, sp[1:])) or sp[0] < 0:
+                raise ConfigError(f'{w}.speeds: at least 2 increasing speeds >= 0, got {sp}')
+            lv = {}
+            for m in names:
+                row = stree.get(m, [0.0] * len(sp))
+                if not isinstance(row, list) or len(row) != len(sp):
+                    raise ConfigError(f'{w}.{m}: one level per speed ({len(sp)})')
+                lv[m] = [_concentration(x, f'{w}.{m}') for x in row]
+            speed = (sp, lv)
         net_name = tree.get('network')
         if net_name is not None and not isinstance(net_name, str):
             raise ConfigError(f'{where}.network: must be a network name')
         spec = NeuromodulationSpec(tuple(specs), tuple(pops), tuple(projs), (gmin, gmax), net_name,
-                                   tuple(gaits), tuple(outs))
+                                   tuple(gaits), tuple(outs), speed)
     if network is not None:
         _check_against(spec, network.spec if isinstance(network, CompiledNetwork) else network)
     return spec

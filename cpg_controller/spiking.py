@@ -594,7 +594,8 @@ class QuadrupedCpgController(QuadrupedOscillatorController):
         if not gait_names:
             raise ConfigError(f'controller cpg: {mod["neuromodulation"]} has no gaits table')
         if schedule is not None:
-            self.schedule = parse_schedule(schedule, gait_names)
+            self.schedule = parse_schedule(schedule, gait_names,
+                                           speeds=bool(spec.speed_command))
             if gait is not None and gait != self.schedule[0][1]:
                 raise ConfigError(f'controller cpg: --gait {gait} contradicts the schedule, '
                                   f'which starts with {self.schedule[0][1]}')
@@ -685,13 +686,28 @@ class QuadrupedCpgController(QuadrupedOscillatorController):
                                      't': None if t is None else round(float(t), 6)})
         self._set_gait(gait)
 
+    def command_speed(self, speed) -> dict:
+        """Supraspinal command: a desired forward speed (m/s) -> modulator targets (the
+        ``speed_command`` table of the neuromodulation file; they set drive, adaptation and the
+        gated pathways). The gait is not chosen here: it emerges from the network, with its own
+        hysteresis. Returns the targets; ConfigError, nothing changed, outside the table."""
+        self._require_modulated('command_speed')
+        targets = self.nm.speed_targets(speed)
+        self.cpg.mod.command(targets)
+        self.commanded_speed = float(speed)
+        return targets
+
     def step(self, observation: Observation, dt: float) -> Command:
         if self.modulated:
             if self.schedule is not None:
                 t = observation.time - self._t0
                 while self._next < len(self.schedule) and \
                         t >= self.schedule[self._next][0] - 1e-9:
-                    self.command_gait(self.schedule[self._next][1], observation.time)
+                    entry = self.schedule[self._next][1]
+                    if isinstance(entry, float):
+                        self.command_speed(entry)
+                    else:
+                        self.command_gait(entry, observation.time)
                     self._next += 1
                 if observation.base_position is not None:
                     self._base.add(observation.time, observation.base_position[:2])
@@ -773,7 +789,8 @@ class QuadrupedCpgController(QuadrupedOscillatorController):
         ends = starts[1:] + [t_end]
         segments = []
         for k, ((_, gait), a, b) in enumerate(zip(self.schedule, starts, ends)):
-            target = self._tables[self.nm.gait(gait).table]['offsets']
+            target = None if isinstance(gait, float) else \
+                self._tables[self.nm.gait(gait).table]['offsets']
             # steady numbers: the second half of the segment (the first settles or transitions)
             mid = a + 0.5 * (b - a) if k else max(a + p['metrics.settle_s'], a + 0.5 * (b - a))
             keep = t < b
@@ -795,6 +812,8 @@ class QuadrupedCpgController(QuadrupedOscillatorController):
         for k in range(1, len(self.schedule)):
             a, b = starts[k], ends[k]
             prev, gait = self.schedule[k - 1][1], self.schedule[k][1]
+            if isinstance(gait, float) or isinstance(prev, float):
+                continue                    # speed commands: no named transition
             target = self._tables[self.nm.gait(gait).table]['offsets']
             ts = transition_time(touch, target, a, b, TRANSITION_TOLERANCE)
             f = segments[k]['frequency_hz']
@@ -802,7 +821,10 @@ class QuadrupedCpgController(QuadrupedOscillatorController):
                                 'transition_s': None if ts is None else _round(ts, 3),
                                 'cycles': None if ts is None or not f else _round(ts * f, 2),
                                 'fell': None})      # the runner fills it in
-        return {'gait': ','.join(f'{ts:g}:{g}' for ts, g in self.schedule),
+        if len(segments) > 40:              # a speed ramp: keep the metrics readable
+            segments = []
+        return {'gait': ','.join(f'{ts:g}:{g:g}' if isinstance(g, float) else f'{ts:g}:{g}'
+                                 for ts, g in self.schedule),
                 'segments': segments, 'transitions': transitions,
                 'transition_tolerance': TRANSITION_TOLERANCE}
 

@@ -206,3 +206,16 @@ def test_numba_apply_equals_numpy():
         mn.modulators.set_concentration(mn.spec.names[0], c[0])
         mn.apply()
         assert np.allclose(fa, ref, rtol=1e-13, atol=1e-13), c
+
+
+def test_speed_command_table_and_refusals():
+    nm = load_neuromodulation('quadruped_neuromodulation')
+    lo = nm.speed_targets(nm.speed_command[0][0])
+    hi = nm.speed_targets(nm.speed_command[0][-1])
+    assert lo == nm.gait('walk').levels and hi == nm.gait('bound').levels
+    for bad in (-0.1, 5.0, float('nan'), 'fast'):
+        with pytest.raises(ConfigError):
+            nm.speed_targets(bad)
+    assert parse_schedule('0:walk,5:0.45', GAITS, speeds=True) == [(0.0, 'walk'), (5.0, 0.45)]
+    with pytest.raises(ConfigError, match='unknown gait'):
+        parse_schedule('0:0.3', GAITS, speeds=True)          # the first entry names a gait
