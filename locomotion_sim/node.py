@@ -49,6 +49,13 @@ NODE_PARAMS = [
               max=2 ** 31 - 1, read_only=True),
     ParamSpec('diagnostics_period', 0.5, 'wall-clock period of ~/diagnostics', 's',
               min=0.01, max=60.0),
+    ParamSpec('lockstep', False, 'after publishing a state, do not step until the command '
+              'answering it has arrived (or lockstep_timeout_s passes): a controller over DDS '
+              'then runs in step with the simulation, as in the lock-step runner'),
+    ParamSpec('lockstep_timeout_s', 0.25, 'lock-step: wall-clock seconds to wait for the answer '
+              'to a state before stepping on with the last valid command (counted as a miss; '
+              'the simulation then runs free until the next command arrives)', 's',
+              min=0.001, max=60.0),
 ]
 ALL_PARAMS = SIM_PARAMS + NODE_PARAMS
 _SIM_NAMES = frozenset(s.name for s in SIM_PARAMS)
@@ -106,7 +113,13 @@ class SimNode(Node):
         self._applied = (None, None)
         self._rate_changed = True
         self._stats = {'published': 0, 'overruns': 0, 'divergence_resets': 0, 'resets': 0,
-                       'commands_received': 0}
+                       'commands_received': 0, 'lockstep_answered': 0, 'lockstep_misses': 0}
+        # lock-step: the stamp (ns) of the state awaiting its answer, set before publishing it;
+        # the command callback sets _answered for a command echoing that stamp (or unstamped)
+        self._awaited_ns = None
+        self._answered = threading.Event()
+        self._commanded = threading.Event()     # a command has arrived since the last miss/start
+        self._wait_wall = _LatencyWindow()
         self._last_publish_wall = None
         self._latency = _LatencyWindow()
         self._msgs = {}                 # message objects refilled at every publish
@@ -152,6 +165,14 @@ class SimNode(Node):
             sent = self._last_publish_wall
         if sent is not None:
             self._latency.add(wall - sent)
+        # lock-step: an answer (accepted or refused: either way the controller has spoken) to the
+        # awaited state releases the physics thread; the command is already in the guard
+        awaited = self._awaited_ns
+        if awaited is not None:
+            stamp = self._convert.command_stamp_ns(msg)
+            if stamp is None or stamp >= awaited:
+                self._answered.set()
+        self._commanded.set()
         if not verdict.accepted:
             text = self._throttle.message(('refused', verdict.category), time.monotonic(),
                                           f'{mode} command refused: {verdict.reason}')
@@ -247,6 +268,7 @@ class SimNode(Node):
         with self._lock:
             obs, stamp = w.observe(), self.sim_time()
         self._publish_state(obs, stamp)          # the start state, before the first step
+        self._await_answer(obs, stamp)
         steps = 0                                # physics steps taken by this thread
         steps_per_publish = next_publish = 0.0   # publish when steps >= next_publish
         anchor_wall = anchor_sim = 0.0
@@ -291,11 +313,55 @@ class SimNode(Node):
                 if next_publish <= steps:        # publish rate above the physics rate
                     next_publish = steps + steps_per_publish
                 self._publish_state(obs, stamp)
-                if rtf == 0:
+                if not self._await_answer(obs, stamp) and rtf == 0:
                     time.sleep(0)                # let the executor thread take the GIL
             if time.monotonic() >= next_diag:
                 next_diag = time.monotonic() + self.params['diagnostics_period']
                 self._publish_diagnostics()
+
+    def _await_answer(self, obs, stamp: float) -> bool:
+        """Lock-step: block until the command answering the state just published has arrived.
+
+        Before the first command (start-up, a controller still building) the state is
+        republished every ``lockstep_timeout_s`` and the simulation waits as long as it takes
+        (a late-joining controller gets it; nothing is counted). Afterwards a state not answered
+        within ``lockstep_timeout_s`` wall seconds is a miss: the physics steps on with the last
+        valid command and runs free (paced by ``real_time_factor``) until a command arrives again.
+        Returns True if it waited.
+        """
+        if not self.params['lockstep'] or self._awaited_ns is None:
+            return False
+        t0 = time.perf_counter()
+        while not self._stop.is_set():
+            if not self._commanded.is_set() and self._stats['lockstep_answered'] == 0:
+                if self._answered.wait(self.params['lockstep_timeout_s']):
+                    break
+                if not self._commanded.is_set():
+                    text = self._throttle.message('lockstep_start', time.monotonic(),
+                                                  'lock-step: waiting for a controller to answer '
+                                                  f'joint_states (sim time {stamp:.3f} s)')
+                    if text:
+                        self.get_logger().info(text)
+                    self._publish_state(obs, stamp)      # for a controller that joined late
+                continue
+            if not self._commanded.is_set():
+                return False                     # after a miss: free run until a command arrives
+            if self._answered.wait(self.params['lockstep_timeout_s']):
+                break
+            self._stats['lockstep_misses'] += 1
+            self._commanded.clear()
+            text = self._throttle.message('lockstep_miss', time.monotonic(),
+                                          f'lock-step: no answer to the state at {stamp:.3f} s '
+                                          f'within {self.params["lockstep_timeout_s"]:g} s: '
+                                          'stepping on with the last valid command')
+            if text:
+                self.get_logger().warning(text)
+            return True
+        else:
+            return True
+        self._stats['lockstep_answered'] += 1
+        self._wait_wall.add(time.perf_counter() - t0)
+        return True
 
     def _log_state(self, old: str, new: str) -> None:
         log = self.get_logger()
@@ -316,15 +382,22 @@ class SimNode(Node):
                 position=np.r_[obs.position, obs.extra['passive_position']],
                 velocity=np.r_[obs.velocity, obs.extra['passive_velocity']],
                 effort=np.r_[obs.effort, np.zeros(len(obs.extra['passive_names']))])
+        # joint_states last: a controller steps on joint_states and then finds this state's
+        # imu and foot_contacts already received (one writer process, written in this order)
         self._clock_pub.publish(c.clock(stamp))
-        self._msgs['joint_state'] = c.joint_state(obs, stamp, out=self._msgs.get('joint_state'))
-        self._joint_pub.publish(self._msgs['joint_state'])
         self._msgs['imu'] = c.imu(obs, stamp, frame_id=self._imu_frame, out=self._msgs.get('imu'))
         self._imu_pub.publish(self._msgs['imu'])
         self._contact_pub.publish(c.foot_contacts(obs))
         self._msgs['pose'] = c.base_pose(obs, stamp, frame_id=WORLD_FRAME, out=self._msgs.get('pose'))
         self._pose_pub.publish(self._msgs['pose'])
+        self._msgs['joint_state'] = c.joint_state(obs, stamp, out=self._msgs.get('joint_state'))
+        if self.params['lockstep']:
+            self._awaited_ns = c.seconds_to_ns(stamp)
+            self._answered.clear()
+        else:
+            self._awaited_ns = None
         self._last_publish_wall = time.perf_counter()
+        self._joint_pub.publish(self._msgs['joint_state'])
         self._stats['published'] += 1
 
     def diagnostics(self) -> dict:
@@ -338,9 +411,11 @@ class SimNode(Node):
             stats = dict(self._stats)
         d.update(stats)
         d.update({'node': self.get_fully_qualified_name(), 'robot': self.world.robot,
-                  'sim_time': now, 'fallen': fallen,
+                  'sim_time': now, 'fallen': fallen, 'base_position': base_pos,
                   'publish_rate': self.params['publish_rate'],
                   'real_time_factor': self.params['real_time_factor'],
+                  'lockstep': self.params['lockstep'],
+                  'lockstep_wait_ms': self._wait_wall.summary_ms(),
                   'command_latency_ms': self._latency.summary_ms()})
         return d
 
@@ -483,6 +558,10 @@ def spin(executor, context, duration: float | None = None) -> None:
 def release(executor, nodes) -> None:
     """Take every node off ``executor``, shut it down, then destroy ``nodes``, in that order,
     while the context is still valid (the caller shuts the context down afterwards)."""
+    for node in nodes:                # physics threads first: a lock-step sim_node would
+        stop = getattr(node, 'stop', None)    # otherwise wait for answers nobody spins for
+        if stop is not None:
+            stop()
     if executor is not None:
         for node in list(executor.get_nodes()):
             try:

@@ -82,7 +82,10 @@ def run_graph(robot: str, duration: float | None = None, namespace: str = '',
     for name, d in summary.items():
         print(f'  {name}: sim_time {d.get("sim_time", 0):.3f} s, published {d.get("published")}, '
               f'commands accepted {d.get("accepted")}, refused {d.get("refused_total")}, '
-              f'state {d.get("state")}, fallen {d.get("fallen")}, overruns {d.get("overruns")}',
+              f'state {d.get("state")}, fallen {d.get("fallen")}, overruns {d.get("overruns")}'
+              + (f', base x {d["base_position"][0]:.3f} m' if d.get('base_position') is not None
+                 else '')
+              + (f', lockstep misses {d["lockstep_misses"]}' if d.get('lockstep') else ''),
               file=out)
     if record:
         print(f'  recorded {record}', file=out)

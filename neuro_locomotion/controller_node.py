@@ -25,7 +25,6 @@ controller, which is reset from the latest observation (a gait switch while runn
 """
 from __future__ import annotations
 
-import inspect
 import math
 import sys
 
@@ -33,9 +32,9 @@ import numpy as np
 from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 
-from .controllers import REGISTRY, BodyInfo, make_controller
-from .params import ConfigError, ParamSpec, read_ros_params
-from .paths import ROBOTS, config_file, urdf_file
+from .controllers import REGISTRY
+from .graph import body_from_urdf, build_controller  # noqa: F401 (re-exported)
+from .params import ConfigError, ParamSpec
 from .safety import CommandGuard, LogThrottle
 from .types import EFFORT, POSITION
 
@@ -82,62 +81,6 @@ def _known_specs(name: str, robot: str):
     return []
 
 
-def body_from_urdf(text_or_robot: str, robot: str | None = None, control_dt: float = 0.001
-                   ) -> BodyInfo:
-    """BodyInfo from URDF text (``robot_description``) or, for a robot name, the share's URDF."""
-    import tempfile
-    from pathlib import Path
-
-    from locomotion_sim.body import read_urdf
-    if robot is None:                                 # a robot name: the package's URDF
-        robot = text_or_robot
-        desc = read_urdf(urdf_file(robot))
-    else:
-        with tempfile.NamedTemporaryFile('w', suffix='.urdf', delete=False) as f:
-            f.write(text_or_robot)
-        try:
-            desc = read_urdf(f.name)
-        finally:
-            Path(f.name).unlink(missing_ok=True)
-    if robot not in ROBOTS:
-        raise ConfigError(f'unknown robot {robot!r}; choose one of {list(ROBOTS)}')
-    config = config_file(robot)
-    sim = read_ros_params(config).get('sim_node', {})
-    lim = desc.actuated
-    n = len(lim.names)
-    q0 = np.asarray(sim.get('initial_joint_positions', [0.0]), dtype=float)
-    q0 = np.full(n, q0[0]) if q0.size == 1 else q0
-    return BodyInfo(robot, tuple(lim.names), lim.lower, lim.upper, lim.effort,
-                    tuple(sim.get('foot_links', ())), q0, config,
-                    extra={'dt': control_dt, 'arena': sim.get('arena', 'flat')})
-
-
-def build_controller(name: str, body: BodyInfo, gait: str, drive: float, values: dict):
-    """The controller with ``gait`` ('' = default), ``drive`` (0 = default) and its values."""
-    from .controllers import REGISTRY as reg
-    module, attr = reg[name].split(':')
-    factory = getattr(__import__(module, fromlist=[attr]), attr)
-    accepted = inspect.signature(factory).parameters
-    options = {}
-    if gait and 'gait' in accepted:
-        options['gait'] = gait
-    elif gait:
-        raise ConfigError(f'controller {name} has no gaits (gait {gait!r})')
-    if drive and 'drive' in accepted:
-        options['drive'] = float(drive)
-    elif drive:
-        raise ConfigError(f'controller {name} takes no drive')
-    if values:
-        if 'overrides' in accepted:
-            options['overrides'] = dict(values)
-        elif 'params' in accepted:
-            options['params'] = dict(values)
-    try:
-        return make_controller(name, body, **options)
-    except (ValueError, KeyError) as error:
-        raise ConfigError(f'controller {name}: {error}') from None
-
-
 def _quat_rotate(q, v) -> np.ndarray:
     """Rotate vector v by quaternion q = (x, y, z, w)."""
     x, y, z, w = q
@@ -167,7 +110,8 @@ class ControllerNode(Node):
         self._msgs = {}
         self._subs = {}
         self._throttle = LogThrottle(LOG_PERIOD_S)
-        self.stats = {'steps': 0, 'published': 0, 'refused': 0, 'skipped': 0, 'rebuilds': 0}
+        self.stats = {'steps': 0, 'published': 0, 'refused': 0, 'skipped': 0, 'rebuilds': 0,
+                      'stale_imu': 0}
         try:
             self.declare_parameter('controller', self.DEFAULT_CONTROLLER,
                                    _read_only('registered controller (cpg, oscillator, reflex, ...)'))
@@ -377,22 +321,30 @@ class ControllerNode(Node):
             return
         self._last_obs = obs
         t = obs.time
-        if self._needs_reset:
-            self._reset(obs)
-            return
-        dt = t - self._last_stamp
-        if not dt > 0:
-            self.stats['skipped'] += 1
-            return
         step = self.node_params['control_dt']
-        n = max(1, int(round(dt / step)))
-        if n > MAX_SUBSTEPS:
-            # the controller stalled (a rebuild, a CPU hiccup): resume from here, do not catch up
-            self._warn('gap', f'{dt:.3f} s between two joint_states: not stepped')
+        imu = self._msgs.get('imu')
+        if imu is not None and (imu.header.stamp.sec, imu.header.stamp.nanosec) != \
+                (msg.header.stamp.sec, msg.header.stamp.nanosec):
+            self.stats['stale_imu'] += 1     # the imu of this state has not arrived (yet)
+        if self._needs_reset:
+            # reset, then answer this state with one control step, as the lock-step runner does
+            # (reset(obs0), step(obs0, dt)): a lock-step sim_node waits for this answer
+            self._reset(obs)
+            n, sub = 1, step
+        else:
+            dt = t - self._last_stamp
+            if not dt > 0:
+                self.stats['skipped'] += 1
+                return
+            n = max(1, int(round(dt / step)))
+            if n > MAX_SUBSTEPS:
+                # the controller stalled (a rebuild, a CPU hiccup): resume from here (one
+                # step, so a lock-step simulator gets its answer), do not catch up
+                self._warn('gap', f'{dt:.3f} s between two joint_states: not caught up')
+                n = 1
+                dt = step
             self._last_stamp = t
-            return
-        self._last_stamp = t
-        sub = dt / n
+            sub = dt / n
         try:
             for _ in range(n):
                 command = self.controller.step(obs, sub)
@@ -406,7 +358,9 @@ class ControllerNode(Node):
             self._warn(verdict.category, f'command not published: {verdict.reason}')
             return
         from . import ros_convert as c
-        self._pubs[verdict.mode].publish(c.command_msg(verdict.values))
+        # the answered state's stamp in the layout label: sim_node's lock-step mode matches it
+        self._pubs[verdict.mode].publish(c.command_msg(verdict.values,
+                                                       stamp_ns=c.stamp_to_ns(msg.header.stamp)))
         self.stats['published'] += 1
         state = getattr(self.controller, 'state_for_recording', None)
         if state is not None:

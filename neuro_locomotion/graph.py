@@ -27,8 +27,8 @@ from pathlib import Path
 
 import yaml
 
-from .params import ConfigError
-from .paths import PACKAGE, ROBOTS, config_file
+from .params import ConfigError, read_ros_params
+from .paths import PACKAGE, ROBOTS, config_file, urdf_file
 
 # Standard topic names (relative, so a namespace applies; ros2_control conventions).
 CLOCK = '/clock'                      # absolute: one clock per ROS domain, as with Gazebo
@@ -52,15 +52,32 @@ class NodeEntry:
     remaps: tuple[tuple[str, str], ...] = ()    # (from, to) topic/service remaps
     parameters: tuple[tuple[str, object], ...] = ()   # fixed -p overrides (after the YAML file)
     package: str = PACKAGE
+    # per-robot settings written into the node's section of the (rewritten) parameter file:
+    # ((robot, ((name, value), ...)), ...)
+    robot_parameters: tuple[tuple[str, tuple[tuple[str, object], ...]], ...] = ()
+    # a controller whose ``initial_state()`` gives sim_node's start state (written into the
+    # sim_node section), e.g. the reflex walker's walking posture and speed; '' = none
+    start_state_of: str = ''
 
+
+#: sim_node in lock-step with the controller (docs/ros.md, "Lock-step"): the controllers run
+#: exactly as in the lock-step runner whatever the CPU load, at the highest real-time factor the
+#: loop reaches (paced to real time when it is faster). The human's reflex walker needs its
+#: 1 kHz loop (a torque held 5 ms makes it fall); the quadruped's PD servo trots at 200 Hz.
+SIM_GRAPH_PARAMETERS = (
+    ('quadruped', (('lockstep', True), ('publish_rate', 200.0), ('real_time_factor', 1.0))),
+    ('salamander', (('lockstep', True), ('publish_rate', 200.0), ('real_time_factor', 1.0))),
+    ('human', (('lockstep', True), ('publish_rate', 1000.0), ('real_time_factor', 1.0))),
+)
 
 #: The graph. Others add the CPG and reflex nodes here (one entry each).
 GRAPH: tuple[NodeEntry, ...] = (
-    NodeEntry('sim_node', executable='sim_node', factory='locomotion_sim.node:SimNode'),
+    NodeEntry('sim_node', executable='sim_node', factory='locomotion_sim.node:SimNode',
+              robot_parameters=SIM_GRAPH_PARAMETERS),
     NodeEntry('cpg_node', executable='cpg_node', factory='cpg_controller.node:CpgNode',
               robots=('quadruped', 'salamander')),
     NodeEntry('reflex_node', executable='reflex_node', factory='reflex_modules.node:ReflexNode',
-              robots=('human',)),
+              robots=('human',), start_state_of='reflex'),
 )
 
 
@@ -142,8 +159,18 @@ def namespaced_params_file(path: str | Path, namespace: str, out_dir: str | Path
     the file is rewritten (as Nav2's RewrittenYaml does): ``sim_node`` -> ``/ns/sim_node``;
     wildcard (``/**``) and already qualified sections are kept. Same input, same output file.
     """
+    return rewritten_params_file(path, namespace, None, out_dir)
+
+
+def rewritten_params_file(path: str | Path, namespace: str, rewrites: dict | None = None,
+                          out_dir: str | Path | None = None) -> Path:
+    """``path`` with ``rewrites`` ({node: {parameter: value}}) set in the nodes' sections
+    (as Nav2's RewrittenYaml ``param_rewrites``) and the sections put under ``namespace``
+    (:func:`namespaced_params_file`). Nothing to do: ``path`` itself. Same input, same file
+    (``$TMPDIR/neuro_locomotion_params/<stem>[_ns]_<hash>.yaml``)."""
     path = Path(path)
-    if not namespace:
+    rewrites = {k: v for k, v in (rewrites or {}).items() if v}
+    if not namespace and not rewrites:
         return path
     try:
         tree = yaml.safe_load(path.read_text())
@@ -151,13 +178,27 @@ def namespaced_params_file(path: str | Path, namespace: str, out_dir: str | Path
         raise ConfigError(f'{path}: cannot read parameter file ({error})') from None
     if not isinstance(tree, dict):
         raise ConfigError(f'{path}: expected a mapping of node names to ros__parameters')
+    for node, values in rewrites.items():
+        section = tree.setdefault(node, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f'{path}: section {node} is not a mapping')
+        params = section.setdefault('ros__parameters', {})
+        if not isinstance(params, dict):
+            raise ConfigError(f'{path}: {node}.ros__parameters is not a mapping')
+        params.update(values)
     rewritten = {}
     for key, body in tree.items():
         key = str(key)
-        if not key.startswith('/'):
+        if namespace and not key.startswith('/'):
             key = f'{namespace}/{key}'
         rewritten[key] = body
-    text = f'# {path} with node sections under namespace {namespace} (generated)\n' + \
+    what = []
+    if namespace:
+        what.append(f'node sections under namespace {namespace}')
+    if rewrites:
+        what.append('the node graph\'s settings (neuro_locomotion/graph.py) for '
+                    + ', '.join(sorted(rewrites)))
+    text = f'# {path} with {" and ".join(what)} (generated)\n' + \
         yaml.safe_dump(rewritten, sort_keys=False)
     digest = hashlib.sha1(text.encode()).hexdigest()[:12]
     out_dir = Path(out_dir) if out_dir else Path(tempfile.gettempdir()) / f'{PACKAGE}_params'
@@ -184,7 +225,16 @@ def build_graph(robot: str, namespace: str | None = '', arena: str | None = None
     source = Path(config) if config else config_file(robot)
     if not source.is_file():
         raise ConfigError(f'parameter file not found: {source}')
-    params_file = namespaced_params_file(source, ns, params_dir)
+    # the graph's settings for this robot go into (a rewritten copy of) the parameter file, the
+    # node's own section; -p carries only use_sim_time, arena and NodeEntry.parameters
+    rewrites = {}
+    for entry in GRAPH:
+        if robot in entry.robots:
+            rewrites.setdefault(entry.name, {}).update(dict(dict(entry.robot_parameters).get(robot, ())))
+            if entry.start_state_of:
+                rewrites.setdefault('sim_node', {}).update(
+                    controller_start_state(entry.start_state_of, robot, source))
+    params_file = rewritten_params_file(source, ns, rewrites, params_dir)
     nodes = []
     for entry in GRAPH:
         if robot not in entry.robots:
@@ -196,3 +246,77 @@ def build_graph(robot: str, namespace: str | None = '', arena: str | None = None
         nodes.append(NodeSpec(entry.package, entry.executable, entry.factory, entry.name, ns,
                               params_file, parameters, tuple(entry.remaps)))
     return nodes
+
+
+def controller_start_state(controller: str, robot: str, config: str | Path | None = None) -> dict:
+    """sim_node -p overrides that start the body in ``controller``'s initial condition (its
+    ``initial_state()``, built from ``config``'s parameters), or {} if it has none."""
+    ctrl = build_controller(controller, body_from_urdf(robot, config=config), '', 0.0, {})
+    state = getattr(ctrl, 'initial_state', None)
+    if state is None:
+        return {}
+    return {k: [float(v) for v in values] for k, values in state().items()}
+
+
+def body_from_urdf(text_or_robot: str, robot: str | None = None, control_dt: float = 0.001,
+                   config: str | Path | None = None) -> 'BodyInfo':
+    """BodyInfo from URDF text (``robot_description``) or, for a robot name, the share's URDF.
+
+    Feet and start posture come from the ``sim_node`` section of ``config`` (default: the
+    robot's ``config/<robot>.yaml``). Used by the controller nodes and by :func:`build_graph`.
+    """
+    import numpy as np
+
+    from locomotion_sim.body import read_urdf
+
+    from .controllers import BodyInfo
+    if robot is None:                                 # a robot name: the package's URDF
+        robot = text_or_robot
+        desc = read_urdf(urdf_file(robot))
+    else:
+        with tempfile.NamedTemporaryFile('w', suffix='.urdf', delete=False) as f:
+            f.write(text_or_robot)
+        try:
+            desc = read_urdf(f.name)
+        finally:
+            Path(f.name).unlink(missing_ok=True)
+    if robot not in ROBOTS:
+        raise ConfigError(f'unknown robot {robot!r}; choose one of {list(ROBOTS)}')
+    config = Path(config) if config else config_file(robot)
+    sim = read_ros_params(config).get('sim_node', {})
+    lim = desc.actuated
+    n = len(lim.names)
+    q0 = np.asarray(sim.get('initial_joint_positions', [0.0]), dtype=float)
+    q0 = np.full(n, q0[0]) if q0.size == 1 else q0
+    return BodyInfo(robot, tuple(lim.names), lim.lower, lim.upper, lim.effort,
+                    tuple(sim.get('foot_links', ())), q0, config,
+                    extra={'dt': control_dt, 'arena': sim.get('arena', 'flat')})
+
+
+def build_controller(name: str, body: 'BodyInfo', gait: str, drive: float, values: dict):
+    """The controller with ``gait`` ('' = default), ``drive`` (0 = default) and its values."""
+    import inspect
+
+    from .controllers import REGISTRY as reg
+    from .controllers import make_controller
+    module, attr = reg[name].split(':')
+    factory = getattr(__import__(module, fromlist=[attr]), attr)
+    accepted = inspect.signature(factory).parameters
+    options = {}
+    if gait and 'gait' in accepted:
+        options['gait'] = gait
+    elif gait:
+        raise ConfigError(f'controller {name} has no gaits (gait {gait!r})')
+    if drive and 'drive' in accepted:
+        options['drive'] = float(drive)
+    elif drive:
+        raise ConfigError(f'controller {name} takes no drive')
+    if values:
+        if 'overrides' in accepted:
+            options['overrides'] = dict(values)
+        elif 'params' in accepted:
+            options['params'] = dict(values)
+    try:
+        return make_controller(name, body, **options)
+    except (ValueError, KeyError) as error:
+        raise ConfigError(f'controller {name}: {error}') from None

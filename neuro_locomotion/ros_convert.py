@@ -201,13 +201,29 @@ def foot_contacts(obs: Observation) -> Float64MultiArray:
     return labelled_array(obs.foot_forces, obs.foot_names)
 
 
-def command_msg(values, joint_names: Sequence[str] | None = None) -> Float64MultiArray:
-    """A command for ``/<controller>/commands``; labelled with the joint names if given.
+def command_msg(values, joint_names: Sequence[str] | None = None,
+                stamp_ns: int | None = None) -> Float64MultiArray:
+    """A command for ``/<controller>/commands``; labelled with the joint names if given, else
+    with ``stamp_ns``, the stamp (integer ns) of the joint_states it answers (lock-step).
 
     ros2_control's forward command controllers read only ``data`` and ignore the layout, so the
     labels are harmless there and let a recording (and :func:`command_values`) check the order.
     """
+    if joint_names is None and stamp_ns is not None:
+        return labelled_array(values, label=str(int(stamp_ns)))
     return labelled_array(values, joint_names)
+
+
+def command_stamp_ns(msg: Float64MultiArray) -> int | None:
+    """The joint_states stamp (ns) a command answers: ``layout.dim[0].label`` made of decimal
+    digits only (:func:`command_msg` with ``stamp_ns``); None for any other layout (a plain
+    ros2_control publisher leaves it empty). sim_node's lock-step mode reads it."""
+    dims = msg.layout.dim
+    if dims:
+        label = dims[0].label
+        if label.isdigit():
+            return int(label)
+    return None
 
 
 # ---------------------------------------------------------------------------- commands in

@@ -15,7 +15,7 @@ import pytest
 from geometry_msgs.msg import PoseStamped
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Imu, JointState
-from std_msgs.msg import Float64MultiArray, String
+from std_msgs.msg import Float64MultiArray, MultiArrayDimension, String
 from std_srvs.srv import Trigger
 
 from locomotion_sim.body import read_urdf
@@ -323,6 +323,85 @@ def test_publish_rate_is_live_and_bad_values_are_refused(ros):
     finally:
         result, = ros.set_parameters(NODE, publish_rate=PUBLISH_RATE)
         assert result.successful
+
+
+def _stamp_ns(msg) -> int:
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+
+class _Answerer:
+    """The test as a lock-step controller: answers each joint_states with a position command
+    (``stamped``: echoing the stamp in layout.dim[0].label, as the controller nodes do; else an
+    unlabelled ros2_control-style command; ``values`` may be NaN). ``on`` False: stays silent."""
+
+    def __init__(self, ros, stamped=True):
+        self.on, self.stamped, self.values = True, stamped, Q0
+        self.stamps = []
+        self.pub = ros.publisher(Float64MultiArray, '/forward_position_controller/commands')
+        self.sub = ros.node.create_subscription(JointState, '/joint_states', self._answer, 10)
+
+    def _answer(self, msg) -> None:
+        self.stamps.append(_stamp_ns(msg))
+        if self.on:
+            out = command(self.values)
+            if self.stamped:
+                out.layout.dim = [MultiArrayDimension(label=str(_stamp_ns(msg)), size=N,
+                                                      stride=N)]
+            self.pub.publish(out)
+
+
+def test_lockstep_waits_for_each_answer(ros):
+    """lockstep on (live): each state is answered before the physics steps on; silence stalls
+    the clock for lockstep_timeout_s, then one miss is counted and the body runs free."""
+    reset(ros)
+    diag = Diagnostics(ros)
+    ctrl = _Answerer(ros)
+    timeout = 0.4
+    try:
+        results = ros.set_parameters(NODE, lockstep=True, lockstep_timeout_s=timeout)
+        assert all(r.successful for r in results), [r.reason for r in results]
+        d0 = diag.wait(lambda d: d['lockstep'] and d['lockstep_answered'] > 0, what='lock-step')
+        ros.spin_for(1.0)
+        d1 = diag.wait(lambda d: d['lockstep_answered'] > d0['lockstep_answered'] + 50)
+        # 100 Hz states, each 10 ms of sim time after the last: none skipped, none missed
+        steps = np.diff(ctrl.stamps[-60:])
+        assert np.all(steps == 10_000_000), steps
+        assert d1['lockstep_misses'] == d0['lockstep_misses'] and d1['refused_total'] == 0
+        assert d1['lockstep_wait_ms']['p50'] < 50.0
+
+        # a refused answer (NaN) still answers: counted as refused, no miss, the body holds
+        ctrl.values = np.full(N, math.nan)
+        ros.spin_for(0.5)
+        d2 = diag.wait(lambda d: d['refused']['non_finite'] >= 20)
+        assert d2['lockstep_misses'] == d1['lockstep_misses']
+
+        # a plain (unlabelled) command is an answer too: a ros2_control controller in lock-step
+        ctrl.values, ctrl.stamped = Q0, False
+        n = len(ctrl.stamps)
+        ros.spin_for(0.5)
+        assert len(ctrl.stamps) - n >= 20
+        assert diag.wait()['lockstep_misses'] == d1['lockstep_misses']
+
+        # silence: the clock stops (one state, no step) until the timeout, then a miss and free run
+        ctrl.on = False
+        silent_from = len(ctrl.stamps)
+        ros.wait_for(lambda: len(ctrl.stamps) > silent_from, 5, 'an unanswered state')
+        ros.spin_for(0.8 * timeout)
+        assert len(ctrl.stamps) - silent_from <= 2, np.diff(ctrl.stamps[silent_from - 1:])
+        d3 = diag.wait(lambda d: d['lockstep_misses'] == d1['lockstep_misses'] + 1, 5, 'a miss')
+        n = len(ctrl.stamps)
+        ros.spin_for(0.5)
+        assert len(ctrl.stamps) - n >= 30                   # free run at 100 Hz
+        assert diag.wait()['lockstep_misses'] == d3['lockstep_misses']
+        ctrl.on, ctrl.stamped = True, True                 # back in step at the next answer
+        ros.spin_for(0.5)
+        d4 = diag.wait(lambda d: d['lockstep_answered'] > d3['lockstep_answered'] + 20)
+        assert d4['lockstep_misses'] == d3['lockstep_misses']
+    finally:
+        results = ros.set_parameters(NODE, lockstep=False)
+        assert all(r.successful for r in results)
+        ros.node.destroy_subscription(ctrl.sub)
+    reset(ros)
 
 
 @pytest.mark.parametrize('override, reason', [
