@@ -20,6 +20,14 @@ U(1 - f, 1 + f), f = ``--fraction`` (0.02), drawn with ``--seed``:
 
     PYTHONPATH=$PWD .venv/bin/python bench/bench_reflex.py --robustness 20 --duration 20
 
+``--replay N`` instead times the walker alone, free of physics: N observations of the shipped
+walk are recorded once, then replayed open loop through ``ReflexWalker.step`` ``--repeats`` times
+(reset before each pass); it prints the median and minimum CPU µs per call. With the repository
+first on PYTHONPATH it times the working tree; to compare with an older commit run the same
+script with a ``git archive`` copy of that commit first on PYTHONPATH:
+
+    PYTHONPATH=$PWD .venv/bin/python bench/bench_reflex.py --replay 3000 --repeats 7
+
 The numba kernels are compiled (or loaded from the cache) by a warm-up run first. The machine is
 usually shared: the load average is printed with the numbers, and the RTF is also given by the
 process's CPU time (simulated s / CPU s of the whole ``run`` call, World construction included),
@@ -82,6 +90,34 @@ def walker_step_us(params, duration: float, checked: bool = False) -> float:
     return 1e6 * statistics.median(samples)
 
 
+def replay_us(n: int, repeats: int, params=None) -> tuple[float, float]:
+    """(median, min) CPU microseconds per ``ReflexWalker.step`` call, replaying ``n`` recorded
+    observations ``repeats`` times (open loop, the walker reset before each pass)."""
+    from neuro_locomotion.controllers import make_controller
+    from neuro_locomotion.paths import config_file
+    from neuro_locomotion.runner import body_info
+    with World('human') as world:
+        info = body_info(world, config_file('human'))
+        walker = make_controller('reflex', info, **({'params': params} if params else {}))
+        world.params.apply(walker.initial_state())
+        world.reset(0)
+        walker.reset(world.observe())
+        recorded = []
+        for _ in range(n):
+            obs = world.observe()
+            recorded.append(obs)
+            world.apply(walker.step(obs, world.dt))
+            world.step()
+    per_call = []
+    for _ in range(repeats):
+        walker.reset(recorded[0])
+        c0 = time.process_time()
+        for obs in recorded:
+            walker.step(obs, 0.001)
+        per_call.append((time.process_time() - c0) / n * 1e6)
+    return statistics.median(per_call), min(per_call)
+
+
 def robustness(path, trials: int, duration: float, fraction: float, seed: int) -> None:
     import tempfile
     from pathlib import Path
@@ -127,7 +163,17 @@ def main() -> None:
                         help='instead: N runs with every parameter perturbed by ±fraction')
     parser.add_argument('--fraction', type=float, default=0.02)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--replay', type=int, default=0, metavar='N',
+                        help='instead: time the walker alone on N replayed observations')
     args = parser.parse_args()
+    if args.replay:
+        import reflex_modules
+        median, low = replay_us(args.replay, args.repeats, args.params)
+        print(f'walker.step on {args.replay} replayed observations, {args.repeats} passes: '
+              f'median {median:.2f} us, min {low:.2f} us CPU per call '
+              f'(code: {os.path.dirname(reflex_modules.__file__)}; '
+              f'load average {os.getloadavg()[0]:.1f})')
+        return
     if args.robustness:
         from neuro_locomotion.paths import config_file
         path = args.params or config_file('human').parent / 'reflex' / 'human_walk.yaml'
