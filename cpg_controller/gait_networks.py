@@ -311,7 +311,7 @@ def quadruped_network(gait: str = 'trot', drive: float | None = None, *,
 SALAMANDER_GAITS = ('walk', 'swim')
 SALAMANDER_KEYS = ('name', 'description', 'dt', 'noise_dt', 'seed', 'n_segments', 'limbs',
                    'segment', 'limb', 'inhibitor', 'axial', 'limb_coupling', 'limb_to_body',
-                   'inhibitor_to_limbs', 'drive_map', 'drive_range', 'gaits')
+                   'inhibitor_to_limbs', 'drive_map', 'drive_range', 'gaits', 'modulated')
 
 
 def _salamander_template(template) -> dict:

@@ -31,7 +31,8 @@ from neuro_locomotion.types import POSITION, Command, Observation
 
 from . import phase as P
 from .controllers import (QuadrupedOscillatorController, SalamanderOscillatorController,
-                          _override_values, _Recorder, _round, touchdown_metrics)
+                          _override_values, _Recorder, _round, swimming_metrics,
+                          touchdown_metrics)
 from .decoding import FlexorExtensorPhase
 from .feedback import SensoryFeedback, foot_load, hip_stretch
 from .gait_networks import (check_drive, load_template, quadruped_gait, quadruped_gaits,
@@ -115,6 +116,11 @@ SALAMANDER_SPIKING_PARAMS = [
               max=10.0),
     ParamSpec('spiking.body_tau_s', 0.05, 'extra low-pass filter on the body activities (smooths '
               'the on/off bursts into a bend wave)', 's', min=0.001, max=1.0),
+    ParamSpec('spiking.modulated', False, 'walk and swim in ONE network (the walking drives), '
+              'switched by the modulators of the template\'s modulated.neuromodulation file '
+              '(implied by a schedule)'),
+    ParamSpec('spiking.modulation_update_s', 0.01, 'while concentrations move, the gains are '
+              're-applied this often', 's', min=0.0, max=0.1),
 ] + _COMMON
 
 
@@ -491,6 +497,96 @@ def _spike_panels(rhythm: SpikingRhythm):
 # ---------------------------------------------------------------------------------------------
 # controllers
 
+class _ModulatedControl:
+    """The modulator commands shared by the quadruped and salamander ``cpg`` controllers in
+    modulated mode (``self.cpg`` a :class:`ModulatedRhythm`, ``self.nm`` its spec,
+    ``self._set_gait(name)``). A node calls these; each raises ConfigError with the reason and
+    changes nothing on bad input."""
+
+    modulated = False
+    transitions: list = []
+
+    def _require_modulated(self, what: str) -> None:
+        if not self.modulated:
+            raise ConfigError(f'controller cpg: {what} needs the modulated network '
+                              '(spiking.modulated: true, or a schedule)')
+
+    @property
+    def concentrations(self) -> dict:
+        """Modulator concentrations now (name -> [0, 1]); {} without the modulated network."""
+        return self.cpg.mod.concentrations if self.modulated else {}
+
+    @property
+    def gait_names(self) -> list:
+        return [g.name for g in self.nm.gaits] if self.modulated else [self.gait]
+
+    def command_modulators(self, targets=None, **kw) -> None:
+        """Set modulator targets by name (the concentrations follow with their release/uptake
+        time constants). ConfigError, nothing changed, on an unknown name or a value outside
+        [0, 1]."""
+        self._require_modulated('command_modulators')
+        self.cpg.mod.command(targets, **kw)
+
+    def command_gait(self, gait: str, t: float | None = None) -> None:
+        """Command the modulator levels of ``gait`` (a row of the gaits table). Only the
+        modulator targets change; the phase targets of the metrics follow the new gait."""
+        self._require_modulated('command_gait')
+        if not isinstance(gait, str) or gait not in self.gait_names:
+            raise ConfigError(f'unknown gait {gait!r}; choose one of {self.gait_names}')
+        self.cpg.mod.command(self.nm.gait(gait).levels)
+        if gait != self.gait:
+            self.transitions.append({'from': self.gait, 'to': gait,
+                                     't': None if t is None else round(float(t), 6)})
+        self._set_gait(gait)
+
+    def command_speed(self, speed) -> dict:
+        """Supraspinal command: a desired forward speed (m/s) -> modulator targets (the
+        ``speed_command`` table of the neuromodulation file; they set drive, adaptation and the
+        gated pathways). The gait is not chosen here: it emerges from the network, with its own
+        hysteresis. Returns the targets; ConfigError, nothing changed, outside the table."""
+        self._require_modulated('command_speed')
+        targets = self.nm.speed_targets(speed)
+        self.cpg.mod.command(targets)
+        self.commanded_speed = float(speed)
+        return targets
+
+    def _schedule_step(self, observation: Observation) -> None:
+        """Apply the schedule entries that are due; record the base position."""
+        t = observation.time - self._t0
+        while self._next < len(self.schedule) and t >= self.schedule[self._next][0] - 1e-9:
+            entry = self.schedule[self._next][1]
+            if isinstance(entry, float):
+                self.command_speed(entry)
+            else:
+                self.command_gait(entry, observation.time)
+            self._next += 1
+        if observation.base_position is not None:
+            self._base.add(observation.time, observation.base_position[:2])
+
+    def _restart_levels(self) -> None:
+        """At reset: the schedule starts again; concentrations at the current gait's levels."""
+        if self.schedule is not None:
+            self._next = 1
+            self.transitions = []
+            self._set_gait(self.schedule[0][1])
+        mods = self.cpg.mod.modulators
+        for name, value in self.nm.gait(self.gait).levels.items():
+            mods.set_concentration(name, value)
+        self.cpg.mod.apply()
+        self._base.clear()
+
+    def _segment_speed(self, a: float, b: float):
+        """(forward speed (m/s), x at a, x at b, planar displacement (m)) of the base over
+        [a, b); Nones without base samples."""
+        tb, xy = self._base.arrays()
+        sel = (tb >= a) & (tb < b)
+        if np.count_nonzero(sel) < 2:
+            return None, None, None, None
+        ts, xs = tb[sel], xy[sel]
+        return (_round(float((xs[-1, 0] - xs[0, 0]) / (ts[-1] - ts[0]))), _round(float(xs[0, 0]), 3),
+                _round(float(xs[-1, 0]), 3), _round(float(np.hypot(*(xs[-1] - xs[0]))), 3))
+
+
 def CpgController(body: BodyInfo, gait: str | None = None, drive: float | None = None,
                   params=None, schedule=None, **options):
     """Registry factory: the spiking CPG controller for ``body.robot``."""
@@ -499,16 +595,14 @@ def CpgController(body: BodyInfo, gait: str | None = None, drive: float | None =
     if body.robot == 'quadruped':
         return QuadrupedCpgController(body, gait=gait, drive=drive, params=params,
                                       schedule=schedule)
-    if schedule is not None:
-        raise ConfigError(f'controller cpg: --schedule is not available for {body.robot!r} yet '
-                          '(quadruped only)')
     if body.robot == 'salamander':
-        return SalamanderCpgController(body, gait=gait, drive=drive, params=params)
+        return SalamanderCpgController(body, gait=gait, drive=drive, params=params,
+                                       schedule=schedule)
     raise ConfigError(f'controller cpg has no network for robot {body.robot!r} '
                       '(quadruped, salamander)')
 
 
-class QuadrupedCpgController(QuadrupedOscillatorController):
+class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
     """Spiking gait network -> flexor/extensor activities -> phase -> decoder -> servo.
 
     Everything after the rhythm (decoder, PD servo with weight feedforward, heading PI, contact
@@ -653,64 +747,10 @@ class QuadrupedCpgController(QuadrupedOscillatorController):
         if 'step_length_m' in self._outputs:
             self.decoder.configure(step_length_m=self.nm.output('step_length_m', mods.as_dict()))
 
-    def _require_modulated(self, what: str) -> None:
-        if not self.modulated:
-            raise ConfigError(f'controller cpg: {what} needs the modulated network '
-                              '(spiking.modulated: true, or a schedule)')
-
-    @property
-    def concentrations(self) -> dict:
-        """Modulator concentrations now (name -> [0, 1]); {} without the modulated network."""
-        return self.cpg.mod.concentrations if self.modulated else {}
-
-    @property
-    def gait_names(self) -> list:
-        return [g.name for g in self.nm.gaits] if self.modulated else [self.gait]
-
-    def command_modulators(self, targets=None, **kw) -> None:
-        """Set modulator targets by name (the concentrations follow with their release/uptake
-        time constants). ConfigError, nothing changed, on an unknown name or a value outside
-        [0, 1]."""
-        self._require_modulated('command_modulators')
-        self.cpg.mod.command(targets, **kw)
-
-    def command_gait(self, gait: str, t: float | None = None) -> None:
-        """Command the modulator levels of ``gait`` (a row of the gaits table). Only the
-        modulator targets change; the phase targets of the metrics follow the new gait."""
-        self._require_modulated('command_gait')
-        if not isinstance(gait, str) or gait not in self.gait_names:
-            raise ConfigError(f'unknown gait {gait!r}; choose one of {self.gait_names}')
-        self.cpg.mod.command(self.nm.gait(gait).levels)
-        if gait != self.gait:
-            self.transitions.append({'from': self.gait, 'to': gait,
-                                     't': None if t is None else round(float(t), 6)})
-        self._set_gait(gait)
-
-    def command_speed(self, speed) -> dict:
-        """Supraspinal command: a desired forward speed (m/s) -> modulator targets (the
-        ``speed_command`` table of the neuromodulation file; they set drive, adaptation and the
-        gated pathways). The gait is not chosen here: it emerges from the network, with its own
-        hysteresis. Returns the targets; ConfigError, nothing changed, outside the table."""
-        self._require_modulated('command_speed')
-        targets = self.nm.speed_targets(speed)
-        self.cpg.mod.command(targets)
-        self.commanded_speed = float(speed)
-        return targets
-
     def step(self, observation: Observation, dt: float) -> Command:
         if self.modulated:
             if self.schedule is not None:
-                t = observation.time - self._t0
-                while self._next < len(self.schedule) and \
-                        t >= self.schedule[self._next][0] - 1e-9:
-                    entry = self.schedule[self._next][1]
-                    if isinstance(entry, float):
-                        self.command_speed(entry)
-                    else:
-                        self.command_gait(entry, observation.time)
-                    self._next += 1
-                if observation.base_position is not None:
-                    self._base.add(observation.time, observation.base_position[:2])
+                self._schedule_step(observation)
             out = super().step(observation, dt)
             self._apply_outputs()
             return out
@@ -720,15 +760,7 @@ class QuadrupedCpgController(QuadrupedOscillatorController):
         if self.feedback is not None:
             self.feedback.reset()             # base drives back before the settle run
         if self.modulated:
-            if self.schedule is not None:     # a re-run starts again at the schedule's start
-                self._next = 1
-                self.transitions = []
-                self._set_gait(self.schedule[0][1])
-            mods = self.cpg.mod.modulators
-            for name, value in self.nm.gait(self.gait).levels.items():
-                mods.set_concentration(name, value)
-            self.cpg.mod.apply()
-            self._base.clear()
+            self._restart_levels()
         super().reset(observation)            # resets the network and runs oscillator.settle_s
         self.cpg.settled(observation.time)
 
@@ -832,7 +864,7 @@ class QuadrupedCpgController(QuadrupedOscillatorController):
 _OSC_GAITS = ('walk', 'trot', 'pace', 'bound', 'gallop')
 
 
-class SalamanderCpgController(SalamanderOscillatorController):
+class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController):
     """Spiking salamander network -> body left/right activities and limb phase/amplitude ->
     the oscillator controller's salamander decoder and metrics (walk: limb touchdowns; swim: body
     wave from the joint angles). ``gait`` walk | swim picks the oscillator's ``walk_drive`` /
@@ -842,8 +874,35 @@ class SalamanderCpgController(SalamanderOscillatorController):
     name = 'cpg'
 
     def __init__(self, body: BodyInfo, gait: str | None = None, drive: float | None = None,
-                 params=None):
+                 params=None, schedule=None):
         shared, mine = _split(params)
+        s = _spiking_params(SALAMANDER_SPIKING_PARAMS, mine, 'controller cpg')
+        self.modulated = bool(s['spiking.modulated']) or schedule is not None
+        self.schedule = None
+        if self.modulated:
+            if drive is not None:
+                raise ConfigError('controller cpg: --drive cannot be given with the modulated '
+                                  'network (drives follow the modulator concentrations)')
+            template = load_template(s['spiking.network'])
+            nm_name = (template.get('modulated') or {}).get('neuromodulation')
+            if not isinstance(nm_name, str):
+                raise ConfigError(f'controller cpg: template {s["spiking.network"]!r} has no '
+                                  'modulated.neuromodulation file')
+            from .neuromodulation import load_neuromodulation
+            spec = load_neuromodulation(nm_name)
+            names = [g.name for g in spec.gaits]
+            if schedule is not None:
+                self.schedule = parse_schedule(schedule, names)
+                if gait is not None and gait != self.schedule[0][1]:
+                    raise ConfigError(f'controller cpg: --gait {gait} contradicts the schedule, '
+                                      f'which starts with {self.schedule[0][1]}')
+                gait = self.schedule[0][1]
+            gait = gait or 'walk'
+            if gait not in names:
+                raise ConfigError(f'controller cpg: unknown gait {gait!r} for the modulated '
+                                  f'salamander network; choose one of {names}')
+            self._start_gait = gait
+            gait, drive = None, float(template['gaits']['walk']['drive'])
         try:
             super().__init__(body, gait=gait, drive=drive, params=shared or None)
         except ConfigError as error:
@@ -856,14 +915,27 @@ class SalamanderCpgController(SalamanderOscillatorController):
                               f'segments, the body {len(self._body_idx)}')
         self.population_drives = salamander_drives(self.drive, template)
         self.network = salamander_network(self.drive, template=template)
-        self.cpg = SpikingRhythm(self.network, seed=s['spiking.seed'],
-                                 rate_scale_hz=s['spiking.rate_scale_hz'],
-                                 rate_tau_s=s['spiking.rate_tau_s'],
-                                 hysteresis=s['spiking.hysteresis'], adapt=s['spiking.adapt'],
-                                 amplitude_decay_s=s['spiking.amplitude_decay_s'],
-                                 min_activity=s['spiking.min_activity'],
-                                 raster_neurons=s['spiking.raster_neurons'],
-                                 raster_s=s['spiking.raster_s'])
+        kw = dict(seed=s['spiking.seed'], rate_scale_hz=s['spiking.rate_scale_hz'],
+                  rate_tau_s=s['spiking.rate_tau_s'], hysteresis=s['spiking.hysteresis'],
+                  adapt=s['spiking.adapt'], amplitude_decay_s=s['spiking.amplitude_decay_s'],
+                  min_activity=s['spiking.min_activity'],
+                  raster_neurons=s['spiking.raster_neurons'], raster_s=s['spiking.raster_s'])
+        if self.modulated:
+            if self.schedule is not None:
+                kw['raster_s'] = max(kw['raster_s'], self.schedule[-1][0] + 10.0)
+            self.cpg = ModulatedRhythm(self.network, nm_name,
+                                       update_every=s['spiking.modulation_update_s'], **kw)
+            self.nm = self.cpg.mod.spec
+            self._tables = P.load_gait_tables(robot='salamander')
+            self.transitions = []
+            self._next = 1
+            self._base = _Recorder(2)
+            for name, value in self.nm.gait(self._start_gait).levels.items():
+                self.cpg.mod.modulators.set_concentration(name, value)
+            self.cpg.mod.apply()
+            self._set_gait(self._start_gait)
+        else:
+            self.cpg = SpikingRhythm(self.network, **kw)
         net = self.cpg.net
         n = len(self._body_idx)
         self._left_pop = np.array([net.index(f'body{k + 1}_left') for k in range(n)])
@@ -873,14 +945,27 @@ class SalamanderCpgController(SalamanderOscillatorController):
         self._body = np.zeros((2, n))
         # read only what the metrics of this gait use (joint angles swimming, contacts walking)
         self.sensors = frozenset({'joints'} if self.swimming else {'contacts'})
+        if self.modulated:
+            self.sensors = frozenset({'joints', 'contacts', 'base'})
         self.plot_panels = _spike_panels(self.cpg)
 
+    def _set_gait(self, gait: str) -> None:
+        self.gait = gait
+        self.swimming = gait == 'swim'
+        self.table = self._tables[self.nm.gait(gait).table]
+        self.target_offsets = (np.asarray(self.table['offsets'], dtype=float)
+                               if 'offsets' in self.table else None)
+
     def reset(self, observation: Observation) -> None:
+        if self.modulated:
+            self._restart_levels()
         super().reset(observation)            # resets the network and runs oscillator.settle_s
         self.cpg.settled(observation.time)
         self._body[:] = 0.0
 
     def step(self, observation: Observation, dt: float) -> Command:
+        if self.schedule is not None:
+            self._schedule_step(observation)
         cpg = self.cpg
         body = self._body
         inv = cpg._inv_scale
@@ -909,4 +994,54 @@ class SalamanderCpgController(SalamanderOscillatorController):
         m['population_drives_na'] = {k: _round(v, 3) for k, v in self.population_drives.items()}
         m['populations'] = list(self.cpg.net.names)
         m.update(self.cpg.spike_stats())
+        if self.modulated:
+            m['modulated'] = True
+            m['drive'] = None
+            m['drive_unit'] = 'set by the modulators (population_drives_na)'
+            m['concentrations'] = {k: _round(v) for k, v in self.concentrations.items()}
+            m['population_drives_na'] = {n: _round(d, 3) for n, d in
+                                         zip(self.cpg.net.names, self.cpg.net.drive)
+                                         if n in ('body1_left', 'LF_flexor', 'limb_inhibitor')}
+            if self.schedule is not None:
+                m.update(self._schedule_metrics())
         return m
+
+    def _schedule_metrics(self) -> dict:
+        """Per scheduled segment (second half: after the switch settles): forward speed and
+        x range of the base, and the gait numbers (walk: touchdowns; swim: body wave)."""
+        p = self.params
+        tc, forces = self._contacts.arrays()
+        ta, angles = self._angles.arrays()
+        starts = [self._t0 + ts for ts, _ in self.schedule]
+        tb, _ = self._base.arrays()
+        t_end = float(tb[-1]) if tb.size else self._t0
+        ends = starts[1:] + [t_end]
+        segments = []
+        for k, ((_, gait), a, b) in enumerate(zip(self.schedule, starts, ends)):
+            mid = a + 0.5 * (b - a)
+            speed, x0, x1, moved = self._segment_speed(a, b)
+            half_speed = self._segment_speed(mid, b)[0]
+            entry = {'gait': gait, 't_start': _round(a - self._t0, 3),
+                     't_end': _round(b - self._t0, 3), 'x_start_m': x0, 'x_end_m': x1,
+                     'displacement_m': moved, 'speed_mps': speed,
+                     'speed_second_half_mps': half_speed}
+            table = self._tables[self.nm.gait(gait).table]
+            if gait == 'swim':
+                keep = ta < b
+                m = swimming_metrics(ta[keep], angles[keep],
+                                     wavelengths=table.get('wavelengths_per_body', 1.0),
+                                     t_start=mid) if keep.any() else {}
+            else:
+                keep = tc < b
+                m = touchdown_metrics(tc[keep], forces[keep], np.asarray(table['offsets']),
+                                      threshold=p['metrics.contact_threshold_n'],
+                                      min_on=p['metrics.min_contact_s'], t_start=mid) \
+                    if keep.any() else {}
+            entry.update({key: m.get(key) for key in ('frequency_hz', 'phase_offsets',
+                                                       'phase_error')})
+            segments.append(entry)
+        transitions = [{'from': self.schedule[k - 1][1], 'to': self.schedule[k][1],
+                        't': _round(starts[k] - self._t0, 3), 'transition_s': None,
+                        'cycles': None, 'fell': None} for k in range(1, len(self.schedule))]
+        return {'gait': ','.join(f'{ts:g}:{g}' for ts, g in self.schedule),
+                'segments': segments, 'transitions': transitions}

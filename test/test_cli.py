@@ -63,6 +63,15 @@ def _malformed_urdf_yaml(tmp_path):
     (lambda t: ['run', 'quadruped', '--drive', 'inf'], 'must be finite'),
     (lambda t: ['run', 'quadruped', '--gait', 'trot'], 'takes no options'),
     (lambda t: ['run', 'quadruped', '--params', str(t / 'nope.yaml')], 'file not found'),
+    (lambda t: ['run', 'quadruped', '--controller', 'cpg', '--schedule', '0:walk,5'], 'TIME:GAIT'),
+    (lambda t: ['run', 'quadruped', '--controller', 'cpg', '--schedule', '2:walk'],
+     'start at time 0'),
+    (lambda t: ['run', 'quadruped', '--controller', 'cpg', '--schedule', '0:walk,5:trot,3:bound'],
+     'increase'),
+    (lambda t: ['run', 'quadruped', '--controller', 'cpg', '--schedule', '0:walk,5:canter'],
+     "unknown gait 'canter'"),
+    (lambda t: ['run', 'salamander', '--controller', 'cpg', '--schedule', '0:walk,5:trot'],
+     "unknown gait 'trot'"),
 ])
 def test_errors_are_one_line_with_exit_2_and_nothing_written(tmp_path, make_args, words):
     metrics = tmp_path / 'out' / 'm.json'

@@ -219,3 +219,24 @@ def test_speed_command_table_and_refusals():
     assert parse_schedule('0:walk,5:0.45', GAITS, speeds=True) == [(0.0, 'walk'), (5.0, 0.45)]
     with pytest.raises(ConfigError, match='unknown gait'):
         parse_schedule('0:0.3', GAITS, speeds=True)          # the first entry names a gait
+
+
+def test_salamander_walks_then_swims_by_one_modulator():
+    """Amphibious arena, 0:walk,8:swim for 16 s: the same network (walking drives) walks on land,
+    then one modulator (serotonin) silences the limbs through the limb inhibitor's excitability
+    and the body swims a travelling wave; no fall."""
+    from neuro_locomotion.runner import run
+    r = run('salamander', controller='cpg', arena='amphibious', duration=16.0,
+            schedule='0:walk,8:swim')
+    m = r.metrics
+    assert not m['fell'] and m['modulated']
+    walk, swim = m['segments']
+    assert walk['x_end_m'] > 0.7, walk                       # walked towards the shore (1 m)
+    assert swim['phase_error'] is not None and swim['phase_error'] <= 0.05, swim
+    assert 1.3 < swim['frequency_hz'] < 1.7, swim
+    c = r.controller
+    names = c.cpg.net.names
+    act = c.cpg.activities()
+    assert act[names.index('limb_inhibitor')] > 50.0
+    assert all(act[names.index(f'{leg}_flexor')] < 5.0 for leg in P.LEGS)
+    assert c.concentrations == pytest.approx({'serotonin': 1.0}, abs=1e-6)
