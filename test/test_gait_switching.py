@@ -186,8 +186,10 @@ def test_schedule_refusals():
                     ({'schedule': '0:walk', 'gait': 'trot'}, 'contradicts')):
         with pytest.raises(ConfigError, match=why):
             run('quadruped', controller='cpg', duration=0.01, **kw)
-    with pytest.raises(ConfigError, match='quadruped only'):
-        run('salamander', controller='cpg', duration=0.01, schedule='0:walk')
+    for kw, why in (({'schedule': '0:walk,5:trot'}, "unknown gait 'trot'"),
+                    ({'schedule': '0:walk', 'drive': 2.0}, 'drive')):
+        with pytest.raises(ConfigError, match=why):
+            run('salamander', controller='cpg', duration=0.01, **kw)
 
 
 def test_numba_apply_equals_numpy():
