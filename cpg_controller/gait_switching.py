@@ -106,11 +106,14 @@ def cycle_errors(touchdowns, target) -> tuple[np.ndarray, np.ndarray]:
 def transition_time(touchdowns, target, t_switch: float, t_end: float,
                     tolerance: float = TRANSITION_TOLERANCE) -> float | None:
     """Seconds from ``t_switch`` to the start of the first stride after which every stride that
-    starts before ``t_end`` has a phase error <= ``tolerance`` against ``target``; None if the
+    lies within [t_switch, t_end] has a phase error <= ``tolerance`` against ``target``; None if the
     last stride is not within it (or fewer than 2 strides are measured). A stride in which a
     foot did not touch down has no phase error and is skipped (it is neither good nor bad)."""
     t, err = cycle_errors(touchdowns, target)
-    keep = (t >= t_switch) & (t < t_end) & np.isfinite(err)   # strides where every foot stepped
+    ref = np.asarray(touchdowns[0], dtype=float)
+    end = ref[1:t.size + 1]                                    # each stride's end
+    # strides inside [t_switch, t_end] in which every foot stepped
+    keep = (t >= t_switch) & (end <= t_end) & np.isfinite(err)
     t, err = t[keep], err[keep]
     if t.size < 2:
         return None

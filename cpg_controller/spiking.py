@@ -718,6 +718,11 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
                 raise ConfigError(f'controller cpg: gait {g.name!r}: no row {g.table!r} in the '
                                   'phase table')
         self._outputs = {o.name for o in spec.outputs}
+        allowed = ('step_length_m', 'step_height_m', 'standing_height_m', 'ground_penetration_m')
+        if not self._outputs <= set(allowed):
+            raise ConfigError(f'controller cpg: {mod["neuromodulation"]}: outputs '
+                              f'{sorted(self._outputs - set(allowed))} are not decoder parameters '
+                              f'{list(allowed)}')
         self._out_version = -1
         # the initial gait's levels are the initial condition (set, not commanded)
         for name, value in spec.gait(gait).levels.items():
@@ -744,8 +749,9 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
         if mods.version == self._out_version:
             return
         self._out_version = mods.version
-        if 'step_length_m' in self._outputs:
-            self.decoder.configure(step_length_m=self.nm.output('step_length_m', mods.as_dict()))
+        if self._outputs:
+            c = mods.as_dict()
+            self.decoder.configure(**{name: self.nm.output(name, c) for name in self._outputs})
 
     def step(self, observation: Observation, dt: float) -> Command:
         if self.modulated:
