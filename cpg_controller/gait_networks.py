@@ -446,12 +446,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description='print a generated CPG network as YAML')
     parser.add_argument('robot', choices=('quadruped', 'salamander'))
     parser.add_argument('gait', nargs='?', default=None,
-                        help='quadruped gait (default trot); unused for the salamander')
+                        help='quadruped gait (default trot), or "modulated" (the one network of '
+                             'every gait); unused for the salamander')
     parser.add_argument('--drive', type=float, default=None,
                         help='quadruped: tonic drive (nA); salamander: Ijspeert drive d')
     args = parser.parse_args(argv)
     try:
-        if args.robot == 'quadruped':
+        if args.robot == 'quadruped' and args.gait == 'modulated':
+            net = quadruped_modulated_network()
+        elif args.robot == 'quadruped':
             net = quadruped_network(args.gait or 'trot', args.drive)
         else:
             net = salamander_network(args.drive)

@@ -56,9 +56,11 @@ def test_one_network_every_gait_by_levels_only():
     assert 1.8 < freqs['walk'] < 2.4 and 2.3 < freqs['trot'] < 2.8, freqs
 
 
-# cycles allowed: the target is 2; trot -> walk measured 2.4 (seed 0), documented as not met
+# the target: 2 cycles (measured 0.4-1.2, seed 0; bound -> walk directly is not reached, see
+# docs/neuromodulation.md)
 @pytest.mark.parametrize('start,to,limit', [('walk', 'trot', 2.0), ('trot', 'bound', 2.0),
-                                            ('bound', 'trot', 2.0), ('trot', 'walk', 3.0)])
+                                            ('bound', 'trot', 2.0), ('trot', 'walk', 2.0),
+                                            ('walk', 'bound', 2.0)])
 def test_open_loop_transition_within_two_cycles(start, to, limit):
     """A modulator command at 4 s: the network's flexor onsets reach the new table (every
     stride within 0.05 cycle) within ``limit`` cycles of the new gait."""
