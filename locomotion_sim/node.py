@@ -75,6 +75,7 @@ class SimNode(Node):
         super().__init__(node_name, **kwargs)
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._answered = threading.Event()      # lock-step: the awaited state was answered
         self._thread = None
         self.world = None
         self.failure = None             # set if the physics thread died (the context is shut down)
@@ -117,7 +118,6 @@ class SimNode(Node):
         # lock-step: the stamp (ns) of the state awaiting its answer, set before publishing it;
         # the command callback sets _answered for a command echoing that stamp (or unstamped)
         self._awaited_ns = None
-        self._answered = threading.Event()
         self._commanded = threading.Event()     # a command has arrived since the last miss/start
         self._wait_wall = _LatencyWindow()
         self._last_publish_wall = None
@@ -348,6 +348,8 @@ class SimNode(Node):
                 return False                     # after a miss: free run until a command arrives
             if self._answered.wait(self.params['lockstep_timeout_s']):
                 break
+            if self._stop.is_set():
+                return True
             self._stats['lockstep_misses'] += 1
             self._commanded.clear()
             text = self._throttle.message('lockstep_miss', time.monotonic(),
@@ -358,6 +360,8 @@ class SimNode(Node):
                 self.get_logger().warning(text)
             return True
         else:
+            return True
+        if self._stop.is_set():
             return True
         self._stats['lockstep_answered'] += 1
         self._wait_wall.add(time.perf_counter() - t0)
@@ -432,6 +436,7 @@ class SimNode(Node):
     def stop(self) -> None:
         """Stop the physics thread (idempotent)."""
         self._stop.set()
+        self._answered.set()                # wake a lock-step wait
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5.0)
 

@@ -65,6 +65,10 @@ def run_graph(robot: str, duration: float | None = None, namespace: str = '',
     except (KeyboardInterrupt, ExternalShutdownException):
         interrupted = True
     finally:
+        for node in built:              # physics first: a lock-step sim_node would wait for
+            stop = getattr(node, 'stop', None)     # answers while nobody spins the executor
+            if stop is not None:
+                stop()
         summary = {}
         failed = [(n.get_fully_qualified_name(), n.failure) for n in built
                   if getattr(n, 'failure', None)]
