@@ -98,6 +98,8 @@ class OutputModulation:
     sensitivity: Mapping[str, float]
     lo: float
     hi: float
+    tau_rise_s: float = 0.0      # the applied value follows a rising target with this lag (0: at once)
+    tau_fall_s: float = 0.0      # ... and a falling one with this
 
 
 @dataclass(frozen=True)
@@ -293,16 +295,22 @@ def load_neuromodulation(source: str | Path | Mapping | NeuromodulationSpec,
             w = f'{where}.outputs.{oname}'
             if not isinstance(o, Mapping):
                 raise ConfigError(f'{w}: must be a mapping')
-            _keys(o, {'baseline', 'range', 'sensitivity'}, w)
+            _keys(o, {'baseline', 'range', 'sensitivity', 'tau_rise_s', 'tau_fall_s'}, w)
             rg = o.get('range')
             if not isinstance(rg, (list, tuple)) or len(rg) != 2:
                 raise ConfigError(f'{w}.range: must be [min, max]')
             lo, hi = (_finite(x, f'{w}.range') for x in rg)
             if not lo < hi:
                 raise ConfigError(f'{w}.range: need min < max, got {list(rg)}')
+            taus = []
+            for key in ('tau_rise_s', 'tau_fall_s'):
+                x = _finite(o.get(key, 0.0), f'{w}.{key}')
+                if x < 0:
+                    raise ConfigError(f'{w}.{key}: must be >= 0 s, got {x}')
+                taus.append(x)
             outs.append(OutputModulation(str(oname), _finite(o.get('baseline'), f'{w}.baseline'),
                                          _sens(o.get('sensitivity'), names, f'{w}.sensitivity'),
-                                         lo, hi))
+                                         lo, hi, *taus))
         speed = ()
         stree = tree.get('speed_command')
         if stree is not None:

@@ -718,6 +718,7 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
                 raise ConfigError(f'controller cpg: gait {g.name!r}: no row {g.table!r} in the '
                                   'phase table')
         self._outputs = {o.name for o in spec.outputs}
+        self._out_value, self._out_moving, self._out_elapsed = {}, False, 0.0
         allowed = ('step_length_m', 'step_height_m', 'standing_height_m', 'ground_penetration_m')
         if not self._outputs <= set(allowed):
             raise ConfigError(f'controller cpg: {mod["neuromodulation"]}: outputs '
@@ -735,30 +736,50 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
         if self.schedule is not None:
             self.sensors = self.sensors | {'base'}
         self.plot_panels = _spike_panels(self.cpg)
-        self._apply_outputs()
+        self._apply_outputs(force=True)
 
     def _set_gait(self, gait: str) -> None:
         self.gait = gait
         self.target_offsets = np.asarray(self._tables[self.nm.gait(gait).table]['offsets'],
                                          dtype=float)
 
-    def _apply_outputs(self) -> None:
+    def _apply_outputs(self, dt: float = 0.0, force: bool = False) -> None:
         """Decoder parameters derived from the concentrations (data: outputs in the
-        neuromodulation file), re-applied when the concentrations changed."""
+        neuromodulation file): every 10 ms while the concentrations or a lagging output move,
+        each output following its target with ``tau_rise_s`` / ``tau_fall_s``."""
         mods = self.cpg.mod.modulators
-        if mods.version == self._out_version:
+        if not (force or mods.version != self._out_version or self._out_moving):
             return
+        self._out_elapsed += dt
+        if not force and self._out_elapsed < 0.01 - 1e-9:
+            return
+        elapsed, self._out_elapsed = self._out_elapsed, 0.0
         self._out_version = mods.version
-        if self._outputs:
-            c = mods.as_dict()
-            self.decoder.configure(**{name: self.nm.output(name, c) for name in self._outputs})
+        c = mods.as_dict()
+        values, moving = {}, False
+        for o in self.nm.outputs:
+            target = self.nm.output(o.name, c)
+            current = self._out_value.get(o.name)
+            if force or current is None:
+                new = target
+            else:
+                d = target - current
+                tau = o.tau_rise_s if d > 0 else o.tau_fall_s
+                new = target if tau <= 0 or abs(d) < 1e-6 else \
+                    current + (1.0 - math.exp(-elapsed / tau)) * d
+            moving |= new != target
+            values[o.name] = new
+        self._out_moving = moving
+        if values != self._out_value:
+            self.decoder.configure(**values)
+            self._out_value = values
 
     def step(self, observation: Observation, dt: float) -> Command:
         if self.modulated:
             if self.schedule is not None:
                 self._schedule_step(observation)
             out = super().step(observation, dt)
-            self._apply_outputs()
+            self._apply_outputs(dt)
             return out
         return self._step_plain(observation, dt)
 
@@ -767,6 +788,7 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
             self.feedback.reset()             # base drives back before the settle run
         if self.modulated:
             self._restart_levels()
+            self._apply_outputs(force=True)
         super().reset(observation)            # resets the network and runs oscillator.settle_s
         self.cpg.settled(observation.time)
 

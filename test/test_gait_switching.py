@@ -109,6 +109,11 @@ def test_refusals_change_nothing():
     bad['neuromodulation']['gaits'] = {'x': {'levels': {}}}
     with pytest.raises(ConfigError, match='every modulator'):
         load_neuromodulation(bad)
+    bad['neuromodulation']['gaits'] = {}
+    bad['neuromodulation']['outputs'] = {'step_length_m': {'baseline': 0.1, 'range': [0, 0.3],
+                                                           'tau_rise_s': -1.0}}
+    with pytest.raises(ConfigError, match='tau_rise_s'):
+        load_neuromodulation(bad)
     with pytest.raises(ConfigError, match='tag'):
         load_network({'name': 'n', 'populations': [{'name': 'a', 'model': 'lif', 'size': 1}],
                       'projections': [{'source': 'a', 'target': 'a', 'type': 'excitatory',
