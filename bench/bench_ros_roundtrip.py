@@ -211,6 +211,8 @@ def graph_run(args, env: dict, tmp: Path) -> dict:
         sim_args += ['-p', f'real_time_factor:={args.rtf}']
     if args.no_lockstep:
         sim_args += ['-p', 'lockstep:=false']
+    for item in args.sim_set:
+        sim_args += ['-p', item]
     ctrl_args = specs[ctrl_name].ros_args()[1:] + ['-p', f'robot:={args.graph}']
     for item in args.set:
         ctrl_args += ['-p', item]
@@ -276,6 +278,7 @@ def graph_run(args, env: dict, tmp: Path) -> dict:
     sim_s = t1 - t0
     result = {
         'robot': args.graph, 'controller_args': ' '.join(args.set),
+        'sim_args': ' '.join(args.sim_set),
         'lockstep': d['lockstep'], 'publish_rate': d['publish_rate'],
         'real_time_factor_param': d['real_time_factor'],
         'sim_s': sim_s, 'wall_s': w1 - w0, 'rtf': sim_s / (w1 - w0),
@@ -348,6 +351,8 @@ def main() -> None:
     parser.add_argument('--contacts', action='store_true', help='--graph: foot contact fraction')
     parser.add_argument('--set', action='append', default=[], metavar='NAME:=VALUE',
                         help='--graph: a controller node parameter, e.g. servo.mode:=position')
+    parser.add_argument('--sim-set', action='append', default=[], metavar='NAME:=VALUE',
+                        help='--graph: a sim_node parameter, e.g. clock_rate:=0.0')
     parser.add_argument('--role', choices=['sim', 'controller'], help=argparse.SUPPRESS)
     parser.add_argument('--executor', default='events', help=argparse.SUPPRESS)
     parser.add_argument('--out', help=argparse.SUPPRESS)

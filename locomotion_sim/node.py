@@ -49,6 +49,10 @@ NODE_PARAMS = [
               max=2 ** 31 - 1, read_only=True),
     ParamSpec('diagnostics_period', 0.5, 'wall-clock period of ~/diagnostics', 's',
               min=0.01, max=60.0),
+    ParamSpec('clock_rate', 0.0, 'rate of /clock in simulated Hz; 0 = with every state '
+              '(publish_rate). Every use_sim_time node takes each /clock message: at a 1 kHz '
+              'publish_rate a lower clock rate saves them (and sim_node) a message per state',
+              'Hz', min=0.0, max=1000.0),
     ParamSpec('lockstep', False, 'after publishing a state, do not step until the command '
               'answering it has arrived (or lockstep_timeout_s passes): a controller over DDS '
               'then runs in step with the simulation, as in the lock-step runner'),
@@ -120,6 +124,7 @@ class SimNode(Node):
         self._awaited_ns = None
         self._commanded = threading.Event()     # a command has arrived since the last miss/start
         self._wait_wall = _LatencyWindow()
+        self._next_clock = -1.0                 # sim time of the next /clock (clock_rate > 0)
         self._last_publish_wall = None
         self._latency = _LatencyWindow()
         self._msgs = {}                 # message objects refilled at every publish
@@ -388,7 +393,10 @@ class SimNode(Node):
                 effort=np.r_[obs.effort, np.zeros(len(obs.extra['passive_names']))])
         # joint_states last: a controller steps on joint_states and then finds this state's
         # imu and foot_contacts already received (one writer process, written in this order)
-        self._clock_pub.publish(c.clock(stamp))
+        clock_rate = self.params['clock_rate']
+        if clock_rate <= 0.0 or stamp >= self._next_clock:
+            self._clock_pub.publish(c.clock(stamp))
+            self._next_clock = stamp + (1.0 / clock_rate if clock_rate > 0.0 else 0.0) - 1e-9
         self._msgs['imu'] = c.imu(obs, stamp, frame_id=self._imu_frame, out=self._msgs.get('imu'))
         self._imu_pub.publish(self._msgs['imu'])
         self._contact_pub.publish(c.foot_contacts(obs))

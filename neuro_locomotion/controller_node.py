@@ -82,11 +82,15 @@ def _known_specs(name: str, robot: str):
 
 
 def _quat_rotate(q, v) -> np.ndarray:
-    """Rotate vector v by quaternion q = (x, y, z, w)."""
-    x, y, z, w = q
-    u = np.array([x, y, z])
-    return 2.0 * np.dot(u, v) * u + (w * w - np.dot(u, u)) * np.asarray(v) + \
-        2.0 * w * np.cross(u, v)
+    """Rotate vector v by quaternion q = (x, y, z, w) (plain floats: np.cross costs ~0.1 ms, a
+    tenth of a 1 kHz control step over ROS)."""
+    x, y, z, w = (float(a) for a in q)
+    vx, vy, vz = (float(a) for a in v)
+    # v' = v + 2 w (u x v) + 2 u x (u x v), u = (x, y, z)
+    cx, cy, cz = y * vz - z * vy, z * vx - x * vz, x * vy - y * vx
+    return np.array([vx + 2.0 * (w * cx + y * cz - z * cy),
+                     vy + 2.0 * (w * cy + z * cx - x * cz),
+                     vz + 2.0 * (w * cz + x * cy - y * cx)])
 
 
 class ControllerNode(Node):

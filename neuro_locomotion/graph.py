@@ -63,11 +63,13 @@ class NodeEntry:
 #: sim_node in lock-step with the controller (docs/ros.md, "Lock-step"): the controllers run
 #: exactly as in the lock-step runner whatever the CPU load, at the highest real-time factor the
 #: loop reaches (paced to real time when it is faster). The human's reflex walker needs its
-#: 1 kHz loop (a torque held 5 ms makes it fall); the quadruped's PD servo trots at 200 Hz.
+#: 1 kHz loop (a torque held 5 ms makes it fall), with /clock at 100 Hz (a message per state
+#: less for every node); the quadruped's PD servo trots at 200 Hz.
 SIM_GRAPH_PARAMETERS = (
     ('quadruped', (('lockstep', True), ('publish_rate', 200.0), ('real_time_factor', 1.0))),
     ('salamander', (('lockstep', True), ('publish_rate', 200.0), ('real_time_factor', 1.0))),
-    ('human', (('lockstep', True), ('publish_rate', 1000.0), ('real_time_factor', 1.0))),
+    ('human', (('lockstep', True), ('publish_rate', 1000.0), ('real_time_factor', 1.0),
+               ('clock_rate', 100.0))),
 )
 
 #: The graph. Others add the CPG and reflex nodes here (one entry each).

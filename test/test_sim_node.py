@@ -325,6 +325,28 @@ def test_publish_rate_is_live_and_bad_values_are_refused(ros):
         assert result.successful
 
 
+def test_clock_rate_is_live_and_decoupled_from_joint_states(ros):
+    clocks = ros.collect(Clock, '/clock', LATCHED)
+    states = ros.collect(JointState, '/joint_states')
+    try:
+        result, = ros.set_parameters(NODE, clock_rate=20.0)
+        assert result.successful, result.reason
+        ros.spin_for(0.3)
+        c0, s0 = len(clocks), len(states)
+        ros.spin_for(1.5)
+        t = [m.clock.sec + m.clock.nanosec * 1e-9 for _, m in clocks[c0:]]
+        clock_hz = (len(t) - 1) / (t[-1] - t[0])
+        state_hz = (len(states) - s0) / 1.5
+        print(f'/clock {clock_hz:.1f} Hz (sim), joint_states {state_hz:.1f} Hz (wall)')
+        assert clock_hz == pytest.approx(20.0, rel=0.1)
+        assert state_hz == pytest.approx(PUBLISH_RATE, rel=0.2)
+        result, = ros.set_parameters(NODE, clock_rate=-1.0)
+        assert not result.successful and result.reason
+    finally:
+        result, = ros.set_parameters(NODE, clock_rate=0.0)
+        assert result.successful
+
+
 def _stamp_ns(msg) -> int:
     return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
