@@ -733,6 +733,7 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
         self.transitions = []
         self._next = 1
         self._base = _Recorder(2)
+        self._readout = _Recorder(4)
         if self.schedule is not None:
             self.sensors = self.sensors | {'base'}
         self.plot_panels = _spike_panels(self.cpg)
@@ -779,6 +780,8 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
             if self.schedule is not None:
                 self._schedule_step(observation)
             out = super().step(observation, dt)
+            if self.schedule is not None:     # the network's own stance onsets (readout)
+                self._readout.add(observation.time, self.cpg.swing)
             self._apply_outputs(dt)
             return out
         return self._step_plain(observation, dt)
@@ -788,6 +791,7 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
             self.feedback.reset()             # base drives back before the settle run
         if self.modulated:
             self._restart_levels()
+            self._readout.clear()
             self._apply_outputs(force=True)
         super().reset(observation)            # resets the network and runs oscillator.settle_s
         self.cpg.settled(observation.time)
@@ -868,6 +872,9 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
                              'duty_factor': tm.get('duty_factor'),
                              'phase_offsets': tm.get('phase_offsets'),
                              'phase_error': tm.get('phase_error')})
+        tr, swing = self._readout.arrays()
+        net_touch = [P.onsets(swing[:, j] < 0.5, tr) for j in range(4)] if tr.size > 1 \
+            else [np.zeros(0)] * 4
         transitions = []
         for k in range(1, len(self.schedule)):
             a, b = starts[k], ends[k]
@@ -876,10 +883,14 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
                 continue                    # speed commands: no named transition
             target = self._tables[self.nm.gait(gait).table]['offsets']
             ts = transition_time(touch, target, a, b, TRANSITION_TOLERANCE)
+            tn = transition_time(net_touch, target, a, b, TRANSITION_TOLERANCE)
             f = segments[k]['frequency_hz']
             transitions.append({'from': prev, 'to': gait, 't': _round(a - self._t0, 3),
                                 'transition_s': None if ts is None else _round(ts, 3),
                                 'cycles': None if ts is None or not f else _round(ts * f, 2),
+                                'network_transition_s': None if tn is None else _round(tn, 3),
+                                'network_cycles': None if tn is None or not f
+                                else _round(tn * f, 2),
                                 'fell': None})      # the runner fills it in
         if len(segments) > 40:              # a speed ramp: keep the metrics readable
             segments = []

@@ -165,6 +165,8 @@ def test_closed_loop_walk_then_trot_by_modulators_only():
     assert 1.9 < walk['frequency_hz'] < 2.4 and 2.4 < trot['frequency_hz'] < 2.7
     (tr,) = m['transitions']
     assert tr['from'] == 'walk' and tr['to'] == 'trot' and tr['t'] == 8.0 and tr['fell'] is False
+    # the network (readout) reaches the trot; measured 6 s after the command
+    assert tr['network_transition_s'] is not None and tr['network_transition_s'] < 6.0, tr
     json.dumps(m)                                            # metrics stay JSON
     c = r.controller
     assert c.concentrations == pytest.approx({'serotonin': 1.0, 'noradrenaline': 0.0}, abs=1e-6)
