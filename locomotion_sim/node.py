@@ -56,7 +56,7 @@ NODE_PARAMS = [
     ParamSpec('lockstep', False, 'after publishing a state, do not step until the command '
               'answering it has arrived (or lockstep_timeout_s passes): a controller over DDS '
               'then runs in step with the simulation, as in the lock-step runner'),
-    ParamSpec('lockstep_timeout_s', 0.25, 'lock-step: wall-clock seconds to wait for the answer '
+    ParamSpec('lockstep_timeout_s', 1.0, 'lock-step: wall-clock seconds to wait for the answer '
               'to a state before stepping on with the last valid command (counted as a miss; '
               'the simulation then runs free until the next command arrives)', 's',
               min=0.001, max=60.0),
@@ -65,6 +65,7 @@ ALL_PARAMS = SIM_PARAMS + NODE_PARAMS
 _SIM_NAMES = frozenset(s.name for s in SIM_PARAMS)
 LOG_PERIOD_S = 2.0              # wall seconds between two log lines of the same kind
 WORLD_FRAME = 'world'           # frame_id of base_pose (the simulator's fixed frame)
+START_REPUBLISH_S = 0.1         # lock-step, before the first command: republish period (wall)
 MAX_LAG_S = 0.1                 # behind real time by more than this: re-anchor, count an overrun
 
 
@@ -328,7 +329,7 @@ class SimNode(Node):
         """Lock-step: block until the command answering the state just published has arrived.
 
         Before the first command (start-up, a controller still building) the state is
-        republished every ``lockstep_timeout_s`` and the simulation waits as long as it takes
+        republished every 0.1 s and the simulation waits as long as it takes
         (a late-joining controller gets it; nothing is counted). Afterwards a state not answered
         within ``lockstep_timeout_s`` wall seconds is a miss: the physics steps on with the last
         valid command and runs free (paced by ``real_time_factor``) until a command arrives again.
@@ -339,7 +340,7 @@ class SimNode(Node):
         t0 = time.perf_counter()
         while not self._stop.is_set():
             if not self._commanded.is_set() and self._stats['lockstep_answered'] == 0:
-                if self._answered.wait(self.params['lockstep_timeout_s']):
+                if self._answered.wait(min(START_REPUBLISH_S, self.params['lockstep_timeout_s'])):
                     break
                 if not self._commanded.is_set():
                     text = self._throttle.message('lockstep_start', time.monotonic(),

@@ -30,7 +30,8 @@ def test_neuroloco_ros_runs_and_records_a_readable_mcap(tmp_path):
     from mcap.reader import make_reader
     from mcap_ros2.decoder import DecoderFactory
     out = tmp_path / 'run.mcap'
-    proc = neuroloco('ros', 'quadruped', '--duration', '2', '--record', str(out))
+    # 4 s: the lock-step graph holds sim time at 0 until cpg_node answers (1.5-2 s to build)
+    proc = neuroloco('ros', 'quadruped', '--duration', '4', '--record', str(out))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert '/sim_node' in proc.stdout
     assert out.is_file() and not list(tmp_path.glob('.*.part'))
@@ -45,7 +46,7 @@ def test_neuroloco_ros_runs_and_records_a_readable_mcap(tmp_path):
     assert types['/clock'] == 'rosgraph_msgs/msg/Clock'
     assert types['/robot_description'] == 'std_msgs/msg/String'
     assert {'/imu', '/foot_contacts', '/sim_node/diagnostics'} <= set(counts)
-    # 200 Hz for about 2 s, less the start-up time before the recorder subscribed.
+    # 200 Hz for the 2-2.5 s after cpg_node's first answer (at most real time)
     assert counts['/joint_states'] > 100
     assert list(last['/joint_states'].name) == list(read_urdf(urdf_file('quadruped')).joint_names)
 
