@@ -1036,6 +1036,7 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
         if self.modulated:
             m['modulated'] = True
             m['drive'] = None
+            m['ijspeert_frequency_hz'] = None      # no Ijspeert drive d: the modulators set it
             m['drive_unit'] = 'set by the modulators (population_drives_na)'
             m['concentrations'] = {k: _round(v) for k, v in self.concentrations.items()}
             m['population_drives_na'] = {n: _round(d, 3) for n, d in

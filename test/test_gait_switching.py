@@ -251,3 +251,19 @@ def test_salamander_walks_then_swims_by_one_modulator():
     assert act[names.index('limb_inhibitor')] > 50.0
     assert all(act[names.index(f'{leg}_flexor')] < 5.0 for leg in P.LEGS)
     assert c.concentrations == pytest.approx({'serotonin': 1.0}, abs=1e-6)
+
+
+def test_salamander_swim_levels_equal_the_swimming_network():
+    """At serotonin 1 the walking-drive network under modulation IS the d = 4 swimming network:
+    the same spikes, bit for bit (and at 0 the d = 2 walking network)."""
+    from cpg_controller.gait_networks import salamander_network
+    from cpg_controller.network import Network
+    for level, d in ((1.0, 4.0), (0.0, 2.0)):
+        mn = ModulatedNetwork(salamander_network(2.0), 'salamander_neuromodulation', seed=3)
+        mn.modulators.set_concentration('serotonin', level)
+        mn.apply()
+        mn.reset(seed=3, modulators=False)
+        ref = Network(salamander_network(d), seed=3)
+        for _ in range(500):
+            assert np.array_equal(mn.step(TICK), ref.step(TICK))
+        assert np.array_equal(mn.net.v, ref.v)
