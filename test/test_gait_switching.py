@@ -195,6 +195,12 @@ def test_schedule_refusals():
                     ({'schedule': '0:walk', 'gait': 'trot'}, 'contradicts')):
         with pytest.raises(ConfigError, match=why):
             run('quadruped', controller='cpg', duration=0.01, **kw)
+    plain = run('quadruped', controller='cpg', duration=0.01).controller   # per-gait network
+    assert plain.concentrations == {}
+    for call in (lambda: plain.command_gait('trot'), lambda: plain.command_speed(0.3),
+                 lambda: plain.command_modulators(serotonin=1.0)):
+        with pytest.raises(ConfigError, match='modulated network'):
+            call()
     for kw, why in (({'schedule': '0:walk,5:trot'}, "unknown gait 'trot'"),
                     ({'schedule': '0:walk', 'drive': 2.0}, 'drive')):
         with pytest.raises(ConfigError, match=why):
