@@ -86,7 +86,8 @@ def run_sim(args) -> None:
                 received.append((int(msg.layout.dim[0].label), t))
 
     init_rclpy([])
-    lock = ['-p', 'lockstep:=true', '-p', 'real_time_factor:=0.0'] if args.lockstep else []
+    rtf = 0.0 if args.rtf is None else args.rtf
+    lock = ['-p', 'lockstep:=true', '-p', f'real_time_factor:={rtf}'] if args.lockstep else []
     node = ProbedSimNode(cli_args=['--ros-args', '--params-file', str(config_file('quadruped')),
                                    '-p', f'publish_rate:={args.rate}', '-p', 'real_time_factor:=1.0',
                                    '-p', 'command_timeout:=0.5', *lock])
@@ -307,12 +308,13 @@ def graph_run(args, env: dict, tmp: Path) -> dict:
 
 # ---------------------------------------------------------------------------- driver
 def one_run(executor: str, duration: float, rate: float, tmp: Path, env: dict,
-            lockstep: bool = False) -> dict:
+            lockstep: bool = False, rtf: float | None = None) -> dict:
     files = {role: tmp / f'{role}_{executor}_{time.monotonic_ns()}.json'
              for role in ('sim', 'controller')}
     procs = [subprocess.Popen([sys.executable, __file__, '--role', role, '--executor', executor,
                                '--duration', str(duration), '--rate', str(rate),
                                *(['--lockstep'] if lockstep else []),
+                               *(['--rtf', str(rtf)] if rtf is not None else []),
                                '--out', str(files[role])], env=env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
              for role in ('sim', 'controller')]
@@ -346,7 +348,8 @@ def main() -> None:
     parser.add_argument('--graph', choices=['quadruped', 'salamander', 'human'],
                         help="the robot's real controller node against sim_node (see above)")
     parser.add_argument('--sim-seconds', type=float, default=6.0, help='--graph: simulated seconds')
-    parser.add_argument('--rtf', type=float, help="--graph: sim_node real_time_factor (default: the graph's)")
+    parser.add_argument('--rtf', type=float, help="sim_node real_time_factor with --graph (default: "
+                        "the graph's) or --lockstep (default 0)")
     parser.add_argument('--no-lockstep', action='store_true', help='--graph: lockstep off')
     parser.add_argument('--contacts', action='store_true', help='--graph: foot contact fraction')
     parser.add_argument('--set', action='append', default=[], metavar='NAME:=VALUE',
@@ -373,7 +376,8 @@ def main() -> None:
     args.repeats = args.repeats or 2
     runs = {}
     print(f'sim_node quadruped, physics 1 kHz, publish_rate {args.rate:g} Hz, '
-          + ('lock-step, real_time_factor 0; ' if args.lockstep else 'real_time_factor 1; ') +
+          + (f'lock-step, real_time_factor {args.rtf or 0:g}; ' if args.lockstep
+             else 'real_time_factor 1; ') +
           f'{args.duration:g} s measured per run, {args.repeats} runs per executor; '
           f'{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start', flush=True)
     print('| executor (both processes) | latency p50 | latency p99 | lost / states | '
@@ -383,7 +387,8 @@ def main() -> None:
         for executor in args.executors:
             runs[executor] = []
             for _ in range(args.repeats):
-                r = one_run(executor, args.duration, args.rate, Path(d), env, args.lockstep)
+                r = one_run(executor, args.duration, args.rate, Path(d), env, args.lockstep,
+                            args.rtf)
                 runs[executor].append(r)
                 print(f'| {executor} | {r["latency_p50_ms"]:.2f} ms | {r["latency_p99_ms"]:.2f} ms '
                       f'| {r["lost"]} / {r["states"]} | {r["publish_rate_hz"]:.0f} Hz '
