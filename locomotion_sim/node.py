@@ -15,6 +15,10 @@ checks again). A publish rate independent of the physics rate, commands applied 
 physics step whatever the executor is doing, and no callback ever waiting for a physics step are
 what this buys over stepping inside a timer callback.
 
+Diagnostics. Every ``diagnostics_period`` wall seconds (and at e-stop, resume, reset) the counters
+go out twice: JSON on ``~/diagnostics`` and a standard ``diagnostic_msgs/DiagnosticArray`` (one
+status named after the node, hardware_id = the robot, stamped with sim time) on ``/diagnostics``.
+
 Time. Messages are stamped with simulated time, also published on ``/clock``; the watchdog and
 the command age count simulated seconds. ``~/reset`` restarts the episode without sending the
 clock backwards.
@@ -141,6 +145,12 @@ class SimNode(Node):
         self._pose_pub = self.create_publisher(PoseStamped, graph.BASE_POSE, state_qos)
         self._description_pub = self.create_publisher(String, graph.ROBOT_DESCRIPTION, latched)
         self._diag_pub = self.create_publisher(String, '~/diagnostics', latched)
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        from neuro_locomotion import ros_diagnostics
+        self._diagnostics = ros_diagnostics
+        self._std_diag_pub = self.create_publisher(DiagnosticArray,
+                                                   ros_diagnostics.DIAGNOSTICS_TOPIC, state_qos)
         self.create_subscription(Float64MultiArray, graph.POSITION_COMMANDS,
                                  lambda msg: self._on_command(POSITION, msg), state_qos)
         self.create_subscription(Float64MultiArray, graph.EFFORT_COMMANDS,
@@ -436,7 +446,13 @@ class SimNode(Node):
         if self._stop.is_set():
             return
         try:
-            self._diag_pub.publish(self._convert.diagnostics_msg(self.diagnostics()))
+            d = self.diagnostics()
+            self._diag_pub.publish(self._convert.diagnostics_msg(d))
+            rd = self._diagnostics
+            status = rd.diagnostic_status(self.get_fully_qualified_name(), d,
+                                          hardware_id=self.world.robot)
+            self._std_diag_pub.publish(rd.diagnostic_array(
+                [status], self._convert.to_stamp(d['sim_time'])))
         except Exception:
             if not self._stop.is_set():
                 raise

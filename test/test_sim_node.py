@@ -247,6 +247,37 @@ def test_bad_commands_are_refused_and_limits_hold(ros, sim):
     reset(ros)
 
 
+def test_standard_diagnostics_name_a_refused_nan_command(ros):
+    """/diagnostics (diagnostic_msgs/DiagnosticArray): one status named /sim_node, hardware_id
+    quadruped, whose values and message name a refused NaN command."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    from neuro_locomotion.ros_diagnostics import status_to_dict
+    reset(ros)
+    arrays = ros.collect(DiagnosticArray, '/diagnostics')
+
+    def ours():
+        found = [s for _, m in arrays for s in m.status if s.name == NODE]
+        return status_to_dict(found[-1]) if found else None
+    before = ros.wait_for(ours, 10, '/diagnostics from sim_node')
+    n0 = int(before['refused.non_finite'])
+    pos = ros.publisher(Float64MultiArray, '/forward_position_controller/commands')
+    nan = Q0.copy()
+    nan[4] = math.nan
+    pos.publish(command(nan))
+    d = ros.wait_for(lambda: (ours() or {}).get('refused.non_finite') == str(n0 + 1) and ours(),
+                     10, 'the NaN refusal on /diagnostics')
+    status = [s for _, m in arrays for s in m.status if s.name == NODE][-1]
+    print(status)
+    assert status.hardware_id == 'quadruped'
+    assert 'non-finite value at index 4' in d['last_refusal_reason']
+    assert 'commands refused' in d['_message'] and 'non-finite' in d['_message']
+    assert d['_level'] in (0, 1) and float(d['sim_time']) > 0
+    stamp = arrays[-1][1].header.stamp
+    assert stamp.sec + stamp.nanosec * 1e-9 > 0          # sim time, as every other message
+    reset(ros)
+
+
 def test_watchdog_holds_posture_then_goes_limp(ros):
     reset(ros)
     diag = Diagnostics(ros)
