@@ -16,7 +16,10 @@ with another default ``controller``. No physics here: the node
   command's mode) through a :class:`CommandGuard` (non-finite or wrong-length commands are never
   published; clamped to the URDF limits; the reason logged, throttled);
 * publishes ``~/state`` (labelled Float64MultiArray of the controller's ``state_for_recording()``)
-  for plots.
+  for plots;
+* every ``diagnostics_period`` wall seconds publishes its counters as JSON on ``~/diagnostics``
+  and as a standard ``diagnostic_msgs/DiagnosticArray`` (one status named after the node,
+  hardware_id = the robot) on ``/diagnostics``.
 
 Live parameter changes (``ros2 param set``, SetParameters): the whole batch is judged by building
 the new controller; a batch it refuses (bad gait, drive out of the gait's range, a ParamSpec
@@ -47,6 +50,8 @@ NODE_PARAMS = [
               max=100.0),
     ParamSpec('control_dt', 0.001, 'controller step; each joint_states interval is stepped in '
               'sub-steps of this length', 's', min=1e-4, max=0.1),
+    ParamSpec('diagnostics_period', 0.5, 'wall-clock period of ~/diagnostics (JSON) and '
+              '/diagnostics (DiagnosticArray)', 's', min=0.01, max=60.0),
 ]
 
 
@@ -133,6 +138,7 @@ class ControllerNode(Node):
         self._qos = QoSProfile(depth=10)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self._start_diagnostics(latched)
         self._build_in_thread = not robot
         if robot:
             self._setup(body_from_urdf(robot, control_dt=self.node_params['control_dt']))
@@ -142,6 +148,30 @@ class ControllerNode(Node):
                 String, 'robot_description', self._on_description, latched)
 
     # ------------------------------------------------------------------ setup
+    def _start_diagnostics(self, latched) -> None:
+        """JSON ``~/diagnostics`` and standard ``/diagnostics``, on a steady (wall) timer."""
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.clock import Clock, ClockType
+        from std_msgs.msg import String
+
+        from .ros_diagnostics import DIAGNOSTICS_TOPIC
+        self._diag_json_pub = self.create_publisher(String, '~/diagnostics', latched)
+        self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, self._qos)
+        self._diag_timer = self.create_timer(self.node_params['diagnostics_period'],
+                                             self._publish_diagnostics,
+                                             clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    def _publish_diagnostics(self) -> None:
+        from . import ros_convert as c
+        from .ros_diagnostics import diagnostic_array, diagnostic_status
+        if not self.context.ok():
+            return
+        d = self.diagnostics()
+        self._diag_json_pub.publish(c.diagnostics_msg(d))
+        robot = self.body.robot if self.body is not None else ''
+        status = diagnostic_status(self.get_fully_qualified_name(), d, hardware_id=robot)
+        self._diag_pub.publish(diagnostic_array([status], self.get_clock().now().to_msg()))
+
     def _on_description(self, msg) -> None:
         if self.body is not None:
             return
@@ -190,7 +220,8 @@ class ControllerNode(Node):
         try:
             controller = self._build({})
             self._warm_up()
-        except ConfigError as error:
+            self._prepare(controller)
+        except (ConfigError, ParameterException) as error:
             if not self._build_in_thread:
                 raise ConfigError(f'{self.get_fully_qualified_name()}: {error}') from None
             self._fail(f'{self.get_fully_qualified_name()}: {error}')
@@ -257,24 +288,53 @@ class ControllerNode(Node):
         from rcl_interfaces.msg import SetParametersResult
 
         from .ros_params import plain
-        if self.controller is None:
-            return SetParametersResult(successful=False, reason='the controller is being built')
         own = {s.name for s in self.ctrl_params.specs}
         changes = {p.name: plain(p.value) for p in parameters if p.name in own}
-        node = {p.name: plain(p.value) for p in parameters if p.name in ('gait', 'drive')}
+        node = {p.name: plain(p.value) for p in parameters if p.name in self._rebuild_names()}
         self._candidate = None
-        if not changes and not node:
-            return SetParametersResult(successful=True)
+        if self.controller is None:
+            if changes or node:
+                return SetParametersResult(successful=False,
+                                           reason='the controller is being built')
+            return SetParametersResult(successful=True)     # e.g. a declaration by _prepare
         try:
-            self.ctrl_params.set.judge(changes)
-            self._candidate = self._build(changes, node.get('gait'), node.get('drive'))
+            if changes or node:
+                self.ctrl_params.set.judge(changes)
+                self._candidate = self._build(changes, node.get('gait'), node.get('drive'))
+            self._judge_more(parameters, self._candidate or self.controller)
         except ConfigError as error:
+            self._candidate = None
             return SetParametersResult(successful=False, reason=str(error))
         return SetParametersResult(successful=True)
 
+    def _judge_more(self, parameters, controller) -> None:
+        """Hook: judge the rest of the batch against ``controller`` (the one that will run after
+        it); raise ConfigError to refuse it. Must change nothing."""
+
+    def _apply_more(self, parameters) -> None:
+        """Hook: apply the rest of an accepted batch (after any rebuild)."""
+
+    def _prepare(self, controller) -> None:
+        """Hook: a controller was just built and is about to run (ConfigError refuses it)."""
+
+    def _rebuild_names(self) -> tuple:
+        """Node parameters whose change rebuilds the controller."""
+        return ('gait', 'drive')
+
     def _apply(self, parameters) -> None:
+        # rclpy calls the callbacks last-registered first: NodeParams has not stored the batch
+        # yet, rclpy has (get_parameter)
+        period_ns = int(round(self.get_parameter('diagnostics_period').value * 1e9))
+        if self._diag_timer.timer_period_ns != period_ns:
+            self._diag_timer.timer_period_ns = period_ns
         candidate, self._candidate = self._candidate, None
         if candidate is None:
+            self._apply_more(parameters)
+            return
+        try:
+            self._prepare(candidate)
+        except ConfigError as error:
+            self.get_logger().error(f'rebuilt controller not used: {error}')
             return
         self.controller = candidate
         self._needs_reset = True
@@ -285,6 +345,7 @@ class ControllerNode(Node):
         self.get_logger().info(f'controller {self.name} rebuilt: gait '
                                f'{getattr(candidate, "gait", "-")}, drive '
                                f'{getattr(candidate, "drive", "-")}')
+        self._apply_more(parameters)
 
     # ------------------------------------------------------------------ control loop
     def _observation(self, msg):
@@ -314,6 +375,10 @@ class ControllerNode(Node):
         self.controller.reset(obs)
         self._needs_reset = False
         self._last_stamp = obs.time
+        self._after_reset()
+
+    def _after_reset(self) -> None:
+        """Hook: the controller has just been reset (first state, after a rebuild)."""
 
     def _on_joints(self, msg) -> None:
         if self.controller is None or not self.context.ok():
@@ -366,9 +431,14 @@ class ControllerNode(Node):
         self._pubs[verdict.mode].publish(c.command_msg(verdict.values,
                                                        stamp_ns=c.stamp_to_ns(msg.header.stamp)))
         self.stats['published'] += 1
-        state = getattr(self.controller, 'state_for_recording', None)
+        state = self._state()
         if state is not None:
-            self._state_pub.publish(state_msg(state()))
+            self._state_pub.publish(state_msg(state))
+
+    def _state(self) -> dict | None:
+        """What ``~/state`` carries: the controller's ``state_for_recording()``."""
+        state = getattr(self.controller, 'state_for_recording', None)
+        return None if state is None else state()
 
     def _warn(self, key, text: str) -> None:
         import time

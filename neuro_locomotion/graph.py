@@ -39,6 +39,7 @@ BASE_POSE = 'base_pose'
 ROBOT_DESCRIPTION = 'robot_description'
 POSITION_COMMANDS = 'forward_position_controller/commands'
 EFFORT_COMMANDS = 'forward_effort_controller/commands'
+NEUROMODULATORS = 'cpg/neuromodulators'   # modulator targets by name (cpg_node, modulated)
 
 
 @dataclass(frozen=True)

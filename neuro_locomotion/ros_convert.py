@@ -23,10 +23,14 @@ commands (in and out)         std_msgs/Float64MultiArray      values in actuated
                                                               ``dim[0].label`` with ',' names the
                                                               joints and is checked on input
 controller state              std_msgs/Float64MultiArray      same labelled 1-D layout
+neuromodulator targets        std_msgs/Float64MultiArray      same labelled 1-D layout: one
+                                                              value per named modulator
 clock                         rosgraph_msgs/Clock
-diagnostics                   std_msgs/String                 JSON object (diagnostic_msgs has
-                                                              no wheel here); numeric fields also
-                                                              as a labelled Float64MultiArray
+diagnostics                   std_msgs/String                 JSON object on ``~/diagnostics``;
+                                                              numeric fields also as a labelled
+                                                              Float64MultiArray; the standard
+                                                              diagnostic_msgs/DiagnosticArray on
+                                                              ``/diagnostics``: ros_diagnostics.py
 ============================  ==============================  ==================================
 
 Time: ``float`` seconds <-> ``builtin_interfaces/Time`` via integer nanoseconds (rounded), so
@@ -129,6 +133,35 @@ def array_labels(msg: Float64MultiArray) -> list[str] | None:
 def array_values(msg: Float64MultiArray) -> np.ndarray:
     """The data of a ``Float64MultiArray`` as a float64 numpy array (a copy)."""
     return np.array(msg.data, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------- neuromodulators
+def modulators_msg(levels: dict) -> Float64MultiArray:
+    """Modulator concentrations or targets by name (``{name: value}``) as a labelled array:
+    the layout of ``/cpg/neuromodulators`` (one dimension, ``label`` = the names joined by ',')."""
+    return labelled_array(list(levels.values()), list(levels.keys()))
+
+
+def modulator_levels(msg: Float64MultiArray) -> dict:
+    """``{name: value}`` of a ``/cpg/neuromodulators`` message; ValueError (a one-line reason)
+    for a malformed layout: not one dimension, unnamed values, a count that does not match,
+    empty or repeated names, a non-zero ``data_offset``. Values are not judged here (NaN and
+    out-of-[0, 1] are the controller's to refuse)."""
+    dims = msg.layout.dim
+    if len(dims) != 1:
+        raise ValueError(f'malformed layout: {len(dims)} dimensions (one labelled dimension '
+                         'expected, label = the modulator names joined by ",")')
+    if msg.layout.data_offset:
+        raise ValueError(f'malformed layout: data_offset {msg.layout.data_offset} (0 expected)')
+    if not dims[0].label:
+        raise ValueError('malformed layout: the dimension has no label (the modulator names '
+                         'joined by ",")')
+    names = dims[0].label.split(LABEL_SEPARATOR)
+    if len(names) != len(msg.data):
+        raise ValueError(f'malformed layout: {len(names)} names for {len(msg.data)} values')
+    if any(not n for n in names) or len(set(names)) != len(names):
+        raise ValueError(f'malformed layout: empty or repeated names in {dims[0].label!r}')
+    return {n: float(v) for n, v in zip(names, msg.data)}
 
 
 # ---------------------------------------------------------------------------- observation
