@@ -123,6 +123,8 @@ def test_neuromodulators_topic_and_parameters(client, tmp_path):
                                                    'modulators.refused') == '4'), None),
                                  10, '/diagnostics of cpg_node')
         assert 'malformed layout' in status['modulators.last_refusal_reason']
+        assert next(s for _, m in arrays for s in m.status if s.name == NODE).hardware_id \
+            == 'quadruped'
 
         # refused as parameters, with the reason
         for name, value, reason in [(f'{TRAJ}serotonin.target', 1.5, 'out of range'),
@@ -154,11 +156,19 @@ def test_neuromodulators_topic_and_parameters(client, tmp_path):
         assert _error(trot, TROT) < 0.05 and _error(walk, WALK) < 0.05
         assert _error(walk, TROT) > 0.1
 
-        # gait and speed as parameters write the targets back; time constants are live
-        r = client.set_parameters(NODE, gait='trot')[0]
-        assert r.successful, r.reason
+        # time constants are live; gait and speed as parameters write the targets back
         r = client.set_parameters(NODE, **{f'{TRAJ}serotonin.tau_release_s': 0.5})[0]
         assert r.successful, r.reason
+        n_state = len(state)
+        r = client.set_parameters(NODE, gait='trot')[0]
+        assert r.successful, r.reason
+        client.wait_for(lambda: len(state) - n_state >= 100, 30, '0.5 sim s of ~/state')
+        c = _column(state, 'concentration.serotonin', len(state) - n_state)
+        rise = c[np.argmax(c > 0):][:41]            # from the first step up, 0.2 s
+        print(f'serotonin rising with tau_release 0.5 s, every 50 ms: '
+              f'{np.round(rise[::10], 4).tolist()}')
+        # 1 - exp(-0.2 / 0.5) = 0.33 (with the file's 0.05 s it would be 0.98)
+        assert 0.25 < rise[40] < 0.42, rise[40]
         client.wait_for(lambda: client.get_parameters(NODE, f'{TRAJ}serotonin.target') == [1.0],
                         10, 'the trot levels written back')
         r = client.set_parameters(NODE, speed_mps=0.3)[0]
