@@ -414,7 +414,8 @@ class McapRecorder:
         """A recorder node for a running graph: ``.node`` to add to an executor, ``.close()``.
 
         Records ``topics`` (resolved in ``namespace``), or, if None, every topic under
-        ``namespace`` plus ``/clock`` (``/rosout`` and ``/parameter_events`` left out), found by
+        ``namespace`` plus ``/clock`` and ``/diagnostics`` (absolute by convention: the nodes'
+        standard DiagnosticArray; ``/rosout`` and ``/parameter_events`` left out), found by
         polling the graph every ``discovery_period`` wall seconds. Messages are stamped with the
         node's clock (wall time, or ``/clock`` if ``use_sim_time``).
         """
@@ -427,6 +428,7 @@ class GraphRecorder:
     """A live rclpy recorder node around an :class:`McapRecorder` (see ``for_graph``)."""
 
     EXCLUDED = ('/rosout', '/parameter_events')
+    ALWAYS = ('/clock', '/diagnostics')      # absolute topics of any namespaced graph
 
     def __init__(self, recorder: McapRecorder, *, context=None, namespace: str = '',
                  topics: Sequence[str] | None = None, node_name: str = 'mcap_recorder',
@@ -463,7 +465,8 @@ class GraphRecorder:
             return topic in self._wanted
         if topic in self.EXCLUDED:
             return False
-        return topic == '/clock' or not self.namespace or topic.startswith(self.namespace + '/')
+        return (topic in self.ALWAYS or not self.namespace
+                or topic.startswith(self.namespace + '/'))
 
     def _discover(self) -> None:
         if self._closed:

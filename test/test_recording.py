@@ -325,6 +325,8 @@ def test_graph_recorder_records_live_topics(tmp_path):
     from rosgraph_msgs.msg import Clock
     from sensor_msgs.msg import JointState
 
+    from neuro_locomotion.ros_diagnostics import diagnostic_array, diagnostic_status
+
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=int(os.environ['ROS_DOMAIN_ID']))
     path = tmp_path / 'live.mcap'
@@ -335,16 +337,19 @@ def test_graph_recorder_records_live_topics(tmp_path):
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         clock_pub = talker.create_publisher(Clock, '/clock', latched)
         other = talker.create_publisher(JointState, '/other/joint_states', 10)
+        from diagnostic_msgs.msg import DiagnosticArray
+        diag_pub = talker.create_publisher(DiagnosticArray, '/diagnostics', 10)
         graph = McapRecorder.for_graph(path, context=context, namespace=ns,
                                        discovery_period=0.05)
         ex = SingleThreadedExecutor(context=context)
         ex.add_node(talker)
         ex.add_node(graph.node)
         deadline = time.monotonic() + 20.0
-        while (len(graph.topics) < 2 or pub.get_subscription_count() < 1
-               or clock_pub.get_subscription_count() < 1) and time.monotonic() < deadline:
+        while (len(graph.topics) < 3 or pub.get_subscription_count() < 1
+               or clock_pub.get_subscription_count() < 1
+               or diag_pub.get_subscription_count() < 1) and time.monotonic() < deadline:
             ex.spin_once(timeout_sec=0.05)
-        assert graph.topics == ['/clock', f'{ns}/joint_states']
+        assert graph.topics == ['/clock', '/diagnostics', f'{ns}/joint_states']
         sent = 0
         obs = make_obs(1)
         while graph.recorder.counts().get(f'{ns}/joint_states', 0) < 20 \
@@ -353,6 +358,9 @@ def test_graph_recorder_records_live_topics(tmp_path):
                 pub.publish(rc.joint_state(obs, stamp=sent * 0.01))
                 clock_pub.publish(rc.clock(sent * 0.01))
                 other.publish(rc.joint_state(obs))
+                if sent == 0:
+                    diag_pub.publish(diagnostic_array([diagnostic_status(
+                        f'{ns}/talker', {'level': 0, 'state': 'active'})]))
                 sent += 1
             ex.spin_once(timeout_sec=0.02)
         graph.close()
@@ -361,7 +369,9 @@ def test_graph_recorder_records_live_topics(tmp_path):
     finally:
         rclpy.try_shutdown(context=context)
     msgs = by_topic(path)
-    assert set(msgs) == {'/clock', f'{ns}/joint_states'}
+    assert set(msgs) == {'/clock', '/diagnostics', f'{ns}/joint_states'}
+    assert [s.name for m in msgs['/diagnostics'] for s in m.ros_msg.status
+            if s.name.startswith(ns)] == [f'{ns}/talker']
     assert len(msgs[f'{ns}/joint_states']) == 20
     assert [m.ros_msg.header.stamp.nanosec for m in msgs[f'{ns}/joint_states']] == \
         [k * 10_000_000 for k in range(20)]
