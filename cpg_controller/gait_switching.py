@@ -94,10 +94,35 @@ def cycle_offsets(touchdowns) -> tuple[np.ndarray, np.ndarray]:
     return ref[:-1], out
 
 
+def centred_offsets(touchdowns, target) -> tuple[np.ndarray, np.ndarray]:
+    """As :func:`cycle_offsets`, but foot j's touchdown is looked for in the window of one stride
+    centred on its target, [t_k + (target_j - 1/2) T, t_k + (target_j + 1/2) T) (the first one in
+    it), so that a foot in phase with the reference (target 0) that lands a few ms before it is
+    measured as a small negative offset instead of "no touchdown in this stride"."""
+    ref = np.asarray(touchdowns[0], dtype=float)
+    g = np.mod(np.asarray(target, dtype=float).ravel() - float(np.ravel(target)[0]), 1.0)
+    if ref.size < 2:
+        return np.zeros(0), np.zeros((0, len(touchdowns)))
+    t0, period = ref[:-1], np.diff(ref)
+    out = np.full((t0.size, len(touchdowns)), np.nan)
+    out[:, 0] = 0.0
+    for j in range(1, len(touchdowns)):
+        e = np.asarray(touchdowns[j], dtype=float)
+        if e.size == 0:
+            continue
+        lo = t0 + (g[j] - 0.5) * period
+        idx = np.searchsorted(e, lo, side='left')
+        ok = idx < e.size
+        first = np.where(ok, e[np.minimum(idx, e.size - 1)], np.inf)
+        inside = ok & (first < lo + period)
+        out[inside, j] = (first[inside] - t0[inside]) / period[inside]
+    return t0, out
+
+
 def cycle_errors(touchdowns, target) -> tuple[np.ndarray, np.ndarray]:
     """(stride start times, phase error of each stride against ``target``; NaN: a foot did not
-    touch down in that stride)."""
-    t, off = cycle_offsets(touchdowns)
+    touch down in the stride-long window centred on its target)."""
+    t, off = centred_offsets(touchdowns, target)
     err = np.array([P.phase_error(o, target) if np.all(np.isfinite(o)) else np.nan
                     for o in off])
     return t, err

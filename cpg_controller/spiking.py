@@ -32,7 +32,7 @@ from neuro_locomotion.types import POSITION, Command, Observation
 from . import phase as P
 from .controllers import (QuadrupedOscillatorController, SalamanderOscillatorController,
                           _override_values, _Recorder, _round, swimming_metrics,
-                          touchdown_metrics)
+                          touchdown_metrics, _wrap, _yaw)
 from .decoding import FlexorExtensorPhase
 from .feedback import SensoryFeedback, foot_load, hip_stretch
 from .gait_networks import (check_drive, load_template, quadruped_gait, quadruped_gaits,
@@ -116,6 +116,13 @@ SALAMANDER_SPIKING_PARAMS = [
               max=10.0),
     ParamSpec('spiking.body_tau_s', 0.05, 'extra low-pass filter on the body activities (smooths '
               'the on/off bursts into a bend wave)', 's', min=0.001, max=1.0),
+    ParamSpec('spiking.heading_gain', 0.5, 'swimming: every body joint is biased by gain x the '
+              'low-passed heading error (yaw - yaw at the start, + left), a descending steering '
+              'command that holds the start heading; 0 = off', 'rad/rad', min=0.0, max=3.0),
+    ParamSpec('spiking.heading_tau_s', 0.5, 'swimming: time constant of each of the two '
+              'low-pass stages on the heading error (average the head swing of the wave out)', 's', min=0.05, max=5.0),
+    ParamSpec('spiking.heading_max_rad', 0.15, 'swimming: largest steering bias per body joint',
+              'rad', min=0.0, max=0.5),
     ParamSpec('spiking.modulated', False, 'walk and swim in ONE network (the walking drives), '
               'switched by the modulators of the template\'s modulated.neuromodulation file '
               '(implied by a schedule)'),
@@ -986,6 +993,14 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
         self.sensors = frozenset({'joints'} if self.swimming else {'contacts'})
         if self.modulated:
             self.sensors = frozenset({'joints', 'contacts', 'base'})
+        self._heading_gain = s['spiking.heading_gain']
+        self._heading_k = 1.0 - math.exp(-TICK / s['spiking.heading_tau_s'])
+        self._heading_max = s['spiking.heading_max_rad']
+        self._yaw0, self._yaw_err, self._yaw_lp = None, 0.0, 0.0
+        self._body_lo = np.asarray(body.lower, dtype=float)[self._body_idx]
+        self._body_hi = np.asarray(body.upper, dtype=float)[self._body_idx]
+        if self._heading_gain > 0:
+            self.sensors = self.sensors | {'base'}
         self.plot_panels = _spike_panels(self.cpg)
 
     def _set_gait(self, gait: str) -> None:
@@ -1001,6 +1016,9 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
         super().reset(observation)            # resets the network and runs oscillator.settle_s
         self.cpg.settled(observation.time)
         self._body[:] = 0.0
+        q = observation.base_orientation
+        self._yaw0 = None if q is None else _yaw(q)
+        self._yaw_err = self._yaw_lp = 0.0
 
     def step(self, observation: Observation, dt: float) -> Command:
         if self.schedule is not None:
@@ -1016,6 +1034,18 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
         est = cpg.estimator
         g = self._body_gain
         q = self.decoder.decode(g * body[0], g * body[1], est.phase, est.amplitude)
+        if self.swimming and self._heading_gain > 0 and self._yaw0 is not None \
+                and observation.base_orientation is not None:
+            # steering: hold the start heading (the body wave swings the head; low-pass it)
+            err = _wrap(_yaw(observation.base_orientation) - self._yaw0)
+            n_ticks = max(1, int(round(dt / TICK)))
+            k = 1.0 - (1.0 - self._heading_k) ** n_ticks
+            self._yaw_lp += k * _wrap(err - self._yaw_lp)          # two first-order stages:
+            self._yaw_err += k * _wrap(self._yaw_lp - self._yaw_err)   # ripple / 20 at 1.5 Hz
+            bias = min(max(self._heading_gain * self._yaw_err, -self._heading_max),
+                       self._heading_max)
+            q = q.copy()
+            q[self._body_idx] = np.clip(q[self._body_idx] + bias, self._body_lo, self._body_hi)
         if observation.position is not None:
             self._angles.add(observation.time, observation.position[self._body_idx])
         if observation.foot_forces is not None and observation.foot_forces.size == self._n_feet:
@@ -1080,8 +1110,25 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
             entry.update({key: m.get(key) for key in ('frequency_hz', 'phase_offsets',
                                                        'phase_error')})
             segments.append(entry)
-        transitions = [{'from': self.schedule[k - 1][1], 'to': self.schedule[k][1],
-                        't': _round(starts[k] - self._t0, 3), 'transition_s': None,
-                        'cycles': None, 'fell': None} for k in range(1, len(self.schedule))]
+        transitions = []
+        for k in range(1, len(self.schedule)):
+            gait = self.schedule[k][1]
+            ts = None
+            f = segments[k].get('frequency_hz')
+            if gait == 'swim' and ta.size > 1:
+                # the body wave's per-cycle lags (upward zero crossings of each joint, as
+                # swimming_metrics) against the swim table k * wavelengths / n
+                sel = (ta >= starts[k]) & (ta < ends[k])
+                n = angles.shape[1]
+                events = [P.threshold_crossings(angles[sel, j], ta[sel], threshold=0.0,
+                                                min_amplitude=0.02) for j in range(n)]
+                w = self._tables[self.nm.gait(gait).table].get('wavelengths_per_body', 1.0)
+                target = np.mod(np.arange(n) * w / n, 1.0)
+                ts = transition_time(events, target, starts[k], ends[k], TRANSITION_TOLERANCE)
+            transitions.append({'from': self.schedule[k - 1][1], 'to': gait,
+                                't': _round(starts[k] - self._t0, 3),
+                                'transition_s': None if ts is None else _round(ts, 3),
+                                'cycles': None if ts is None or not f else _round(ts * f, 2),
+                                'fell': None})
         return {'gait': ','.join(f'{ts:g}:{g}' for ts, g in self.schedule),
                 'segments': segments, 'transitions': transitions}
