@@ -301,7 +301,8 @@ class ControllerNode(Node):
             if changes or node:
                 self.ctrl_params.set.judge(changes)
                 self._candidate = self._build(changes, node.get('gait'), node.get('drive'))
-            self._judge_more(parameters, self._candidate or self.controller)
+            self._judge_more(parameters, self.controller if self._candidate is None
+                             else self._candidate)
         except ConfigError as error:
             self._candidate = None
             return SetParametersResult(successful=False, reason=str(error))
