@@ -195,6 +195,21 @@ def test_closed_loop_walk_then_trot_by_modulators_only():
     assert c.cpg.mod.modulators.target.tolist() == [1.0, 1.0]
 
 
+def test_closed_loop_trot_to_bound_network_within_two_cycles():
+    """PyBullet, 12 s: trot, bound commanded at 6.0 s. The readout (what the decoder is told)
+    is in the bound table within 2 cycles (measured 0.434 s, 1.62 cycles; 1.16-2.13 over six
+    command times 6.0-6.335 s). The body's foot contacts follow later (measured 1.51 s, 5.6
+    cycles; 5.2-15.5): the front feet lose contact in the first bound strides (a 4 cm hop and
+    +-7 deg of pitch), docs/neuromodulation.md. No fall; the bound is reached and held."""
+    m = _closed('0:trot,6:bound', 12.0).metrics
+    assert not m['fell']
+    (tr,) = m['transitions']
+    assert tr['network_cycles'] is not None and tr['network_cycles'] <= 2.0, tr
+    assert tr['transition_s'] is not None and tr['transition_s'] < 3.0, tr
+    bound = m['segments'][1]
+    assert bound['phase_error'] <= 0.05 and 3.5 < bound['frequency_hz'] < 4.0, bound
+
+
 def test_closed_loop_bound_from_its_levels():
     r = _closed(None, 8.0, gait='bound', params={'spiking.modulated': True})
     m = r.metrics
