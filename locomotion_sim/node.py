@@ -127,6 +127,7 @@ class SimNode(Node):
         # lock-step: the stamp (ns) of the state awaiting its answer, set before publishing it;
         # the command callback sets _answered for a command echoing that stamp (or unstamped)
         self._awaited_ns = None
+        self._next_diagnostics = 0.0
         self._commanded = threading.Event()     # a command has arrived since the last miss/start
         self._wait_wall = _LatencyWindow()
         self._next_clock = -1.0                 # sim time of the next /clock (clock_rate > 0)
@@ -289,7 +290,6 @@ class SimNode(Node):
         steps_per_publish = next_publish = 0.0   # publish when steps >= next_publish
         anchor_wall = anchor_sim = 0.0
         rtf = 1.0
-        next_diag = time.monotonic()
         prev_state = self.guard.state
         while not self._stop.is_set():
             if self._rate_changed:
@@ -331,9 +331,14 @@ class SimNode(Node):
                 self._publish_state(obs, stamp)
                 if not self._await_answer(obs, stamp) and rtf == 0:
                     time.sleep(0)                # let the executor thread take the GIL
-            if time.monotonic() >= next_diag:
-                next_diag = time.monotonic() + self.params['diagnostics_period']
-                self._publish_diagnostics()
+            self._diagnostics_if_due()
+
+    def _diagnostics_if_due(self) -> None:
+        """Publish the diagnostics every ``diagnostics_period`` wall seconds (physics thread)."""
+        now = time.monotonic()
+        if now >= self._next_diagnostics:
+            self._next_diagnostics = now + self.params['diagnostics_period']
+            self._publish_diagnostics()
 
     def _await_answer(self, obs, stamp: float) -> bool:
         """Lock-step: block until the command answering the state just published has arrived.
@@ -359,6 +364,7 @@ class SimNode(Node):
                     if text:
                         self.get_logger().info(text)
                     self._publish_state(obs, stamp)      # for a controller that joined late
+                self._diagnostics_if_due()               # a waiting node still reports
                 continue
             if not self._commanded.is_set():
                 return False                     # after a miss: free run until a command arrives

@@ -30,8 +30,9 @@ def test_neuroloco_ros_runs_and_records_a_readable_mcap(tmp_path):
     from mcap.reader import make_reader
     from mcap_ros2.decoder import DecoderFactory
     out = tmp_path / 'run.mcap'
-    # 4 s: the lock-step graph holds sim time at 0 until cpg_node answers (1.5-2 s to build)
-    proc = neuroloco('ros', 'quadruped', '--duration', '4', '--record', str(out))
+    # 6 s: the lock-step graph holds sim time at 0 until cpg_node answers (2 s to build on an
+    # idle machine with numba's cache cold, as in a fresh clone; longer under load)
+    proc = neuroloco('ros', 'quadruped', '--duration', '6', '--record', str(out))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert '/sim_node' in proc.stdout
     assert out.is_file() and not list(tmp_path.glob('.*.part'))
@@ -46,8 +47,11 @@ def test_neuroloco_ros_runs_and_records_a_readable_mcap(tmp_path):
     assert types['/clock'] == 'rosgraph_msgs/msg/Clock'
     assert types['/robot_description'] == 'std_msgs/msg/String'
     assert {'/imu', '/foot_contacts', '/sim_node/diagnostics'} <= set(counts)
-    # 200 Hz for the 2-2.5 s after cpg_node's first answer (at most real time)
-    assert counts['/joint_states'] > 100
+    # every state sim_node published, but those of the recorder's first ~0.2 s (DDS discovery)
+    import re
+    published = int(re.search(r'/sim_node: sim_time \S+ s, published (\d+)', proc.stdout).group(1))
+    assert published > 20
+    assert published - 60 <= counts['/joint_states'] <= published
     assert list(last['/joint_states'].name) == list(read_urdf(urdf_file('quadruped')).joint_names)
 
 
