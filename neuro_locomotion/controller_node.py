@@ -212,6 +212,8 @@ class ControllerNode(Node):
             # building the controller (network, numba warm-up) can take seconds: not in the
             # executor thread, which other nodes of a composed graph share
             import threading
+            self.get_logger().info(f'building controller {self.name} (numba compiles on first use '
+                                   'after an install: up to ~20 s once, then cached)')
             threading.Thread(target=self._start, name='controller_build', daemon=True).start()
         else:
             self._start()
@@ -225,6 +227,13 @@ class ControllerNode(Node):
             if not self._build_in_thread:
                 raise ConfigError(f'{self.get_fully_qualified_name()}: {error}') from None
             self._fail(f'{self.get_fully_qualified_name()}: {error}')
+            return
+        except Exception as error:
+            if not self._build_in_thread:
+                raise
+            # a crash in the build thread must end the node, not leave it silently waiting
+            self._fail(f'{self.get_fully_qualified_name()}: building controller {self.name} '
+                       f'failed: {error!r}')
             return
         self.controller = controller
         body = self.body
