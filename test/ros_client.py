@@ -60,6 +60,17 @@ class SimProcess:
         return self.proc.returncode
 
 
+class NodeProcess(SimProcess):
+    """``python -m <module> --ros-args ...`` (a console script's main) in a child process."""
+
+    def __init__(self, module: str, ros_args: list[str], log_path):
+        self.log_path = log_path
+        self._log = open(log_path, 'wb')
+        self.proc = subprocess.Popen([sys.executable, '-m', module, '--ros-args', *ros_args],
+                                     stdout=self._log, stderr=subprocess.STDOUT, env=ros_env(),
+                                     cwd=ROOT)
+
+
 class RosClient:
     """The test process's side of the graph."""
 

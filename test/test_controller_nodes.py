@@ -3,8 +3,6 @@ the test process as the client. Runs on sim time (every stamp is the simulator's
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -19,18 +17,8 @@ from std_msgs.msg import Float64MultiArray  # noqa: E402
 
 from neuro_locomotion.paths import config_file  # noqa: E402
 
-from ros_client import ROOT, Diagnostics, RosClient, SimProcess, ros_env  # noqa: E402
+from ros_client import Diagnostics, NodeProcess, RosClient, SimProcess  # noqa: E402
 
-
-class NodeProcess(SimProcess):
-    """``python -m <module> --ros-args ...`` (the console script's main) in a child process."""
-
-    def __init__(self, module: str, ros_args: list[str], log_path):
-        self.log_path = log_path
-        self._log = open(log_path, 'wb')
-        self.proc = subprocess.Popen([sys.executable, '-m', module, '--ros-args', *ros_args],
-                                     stdout=self._log, stderr=subprocess.STDOUT, env=ros_env(),
-                                     cwd=ROOT)
 
 
 def _list(values) -> str:

@@ -9,8 +9,6 @@ standard /diagnostics.
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,7 +17,7 @@ pytest.importorskip('rclpy')
 
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension  # noqa: E402
 
-from ros_client import ROOT, Diagnostics, RosClient, SimProcess, ros_env  # noqa: E402
+from ros_client import Diagnostics, NodeProcess, RosClient, SimProcess  # noqa: E402
 
 pytestmark = pytest.mark.timeout(240)
 NODE = '/cpg_node'
@@ -28,16 +26,6 @@ TRAJ = 'neuromodulation.'
 WALK = np.array([0.0, 0.5, 0.75, 0.25])      # touchdown delays (cycle) of LF RF LH RH
 TROT = np.array([0.0, 0.5, 0.5, 0.0])
 
-
-class NodeProcess(SimProcess):
-    """``python -m <module> --ros-args ...`` in a child process."""
-
-    def __init__(self, module: str, ros_args: list[str], log_path):
-        self.log_path = log_path
-        self._log = open(log_path, 'wb')
-        self.proc = subprocess.Popen([sys.executable, '-m', module, '--ros-args', *ros_args],
-                                     stdout=self._log, stderr=subprocess.STDOUT, env=ros_env(),
-                                     cwd=ROOT)
 
 
 def _levels(**levels) -> Float64MultiArray:
