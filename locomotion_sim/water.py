@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pybullet as pb
+from numba import njit
 
 from .arena import Water
 
@@ -42,23 +43,59 @@ class WaterForces:
     def apply(self) -> float:
         """Apply this step's forces; returns the total immersed fraction (0 when out of water)."""
         client, body = self.client, self.body
-        pos, orn, lin = _link_kinematics(client, body, self.links)
-        depth = self.water.surface_z - (pos[:, 2] - self.height / 2)
-        immersed = np.clip(depth / self.height, 0.0, 1.0)
-        immersed[pos[:, 0] < self.water.x_min] = 0.0
-        if not immersed.any():
+        table = _link_table(client, body, self.links)
+        water = self.water
+        forces = np.empty((len(self.links), 3))
+        immersed = np.empty(len(self.links))
+        if not _water_forces(table, self.height, self.drag_gain, self.buoyancy,
+                             float(water.surface_z), float(water.x_min), immersed, forces):
             self.last_forces[:] = 0.0
             return 0.0
-        rot = _rotation_matrices(orn)                               # (n, 3, 3) link -> world
-        v_local = np.einsum('nji,nj->ni', rot, lin)                 # R^T v
-        f_local = -self.drag_gain * v_local * np.abs(v_local)
-        forces = immersed[:, None] * np.einsum('nij,nj->ni', rot, f_local)
-        forces[:, 2] += immersed * self.buoyancy
-        for k in np.flatnonzero(immersed):
-            pb.applyExternalForce(body, self.links[k], forces[k].tolist(), pos[k].tolist(),
-                                  pb.WORLD_FRAME, physicsClientId=client)
+        links, force_rows, pos_rows = self.links, forces.tolist(), table[:, 0:3].tolist()
+        for k in np.flatnonzero(immersed).tolist():
+            pb.applyExternalForce(body, links[k], force_rows[k], pos_rows[k], pb.WORLD_FRAME,
+                                  physicsClientId=client)
         self.last_forces = forces
         return float(immersed.sum())
+
+
+@njit(cache=True, fastmath=False)
+def _water_forces(table, height, drag_gain, buoyancy, surface_z, x_min, immersed, forces):
+    """Per-link immersed fraction and world force (drag + buoyancy) into ``immersed``/``forces``
+    from the ``_link_table`` rows; True if any link is immersed. The same operations, in the same order, as the numpy form
+    (``_rotation_matrices``, R^T v, -k v|v|, R f): one compiled loop instead of ~20 small array
+    operations per physics step."""
+    rot = np.empty((3, 3))
+    v = np.empty(3)
+    f = np.empty(3)
+    any_immersed = False
+    for n in range(table.shape[0]):
+        h = height[n]
+        frac = (surface_z - (table[n, 2] - h / 2)) / h
+        frac = min(max(frac, 0.0), 1.0)
+        if table[n, 0] < x_min:
+            frac = 0.0
+        immersed[n] = frac
+        if frac != 0.0:
+            any_immersed = True
+        x, y, z, w = table[n, 3], table[n, 4], table[n, 5], table[n, 6]
+        rot[0, 0] = 1 - 2 * (y * y + z * z)
+        rot[0, 1] = 2 * (x * y - z * w)
+        rot[0, 2] = 2 * (x * z + y * w)
+        rot[1, 0] = 2 * (x * y + z * w)
+        rot[1, 1] = 1 - 2 * (x * x + z * z)
+        rot[1, 2] = 2 * (y * z - x * w)
+        rot[2, 0] = 2 * (x * z - y * w)
+        rot[2, 1] = 2 * (y * z + x * w)
+        rot[2, 2] = 1 - 2 * (x * x + y * y)
+        for i in range(3):      # R^T v, summed in einsum('nji,nj->ni')'s order
+            v[i] = (rot[0, i] * table[n, 7] + rot[1, i] * table[n, 8]) + rot[2, i] * table[n, 9]
+        for i in range(3):
+            f[i] = -drag_gain[n, i] * v[i] * abs(v[i])
+        for i in range(3):      # numpy's einsum('nij,nj->ni') sums terms 0 and 2 first
+            forces[n, i] = frac * ((rot[i, 0] * f[0] + rot[i, 2] * f[2]) + rot[i, 1] * f[1])
+        forces[n, 2] += frac * buoyancy[n]
+    return any_immersed
 
 
 def _rotation_matrices(quaternions: np.ndarray) -> np.ndarray:
@@ -115,11 +152,16 @@ def _local_extents(client: int, body: int, link: int) -> np.ndarray:
 def _link_kinematics(client: int, body: int, links: list[int]):
     """World CoM positions (n, 3), orientations (n, 4: x, y, z, w) and linear velocities (n, 3)
     for the base (-1) and all links."""
+    table = _link_table(client, body, links)
+    return table[:, 0:3], table[:, 3:7], table[:, 7:10]
+
+
+def _link_table(client: int, body: int, links: list[int]) -> np.ndarray:
+    """(n, 10) C-contiguous rows of CoM position, orientation (x, y, z, w), linear velocity."""
     base_pos, base_orn = pb.getBasePositionAndOrientation(body, physicsClientId=client)
     base_lin, _ = pb.getBaseVelocity(body, physicsClientId=client)
     rows = [base_pos + base_orn + base_lin]
     if len(links) > 1:
         rows += [state[0] + state[1] + state[6] for state in
                  pb.getLinkStates(body, links[1:], computeLinkVelocity=1, physicsClientId=client)]
-    table = np.array(rows)
-    return table[:, 0:3], table[:, 3:7], table[:, 7:10]
+    return np.array(rows)
