@@ -180,13 +180,15 @@ class World:
         values = np.asarray(command.values, dtype=float)
         if values.shape != (self.n,):
             raise ValueError(f'command size {values.size} does not match {self.n} joints')
-        if not np.all(np.isfinite(values)):
+        if not np.isfinite(values).all():
             bad = int(np.flatnonzero(~np.isfinite(values))[0])
             raise ValueError(f'non-finite value at index {bad} ({self.joint_names[bad]})')
         c = self.client
         if command.mode == POSITION:
-            values = np.clip(values, self.limits.lower, self.limits.upper)
-            if self._mode == POSITION and np.array_equal(values, self._last_targets):
+            # np.clip's result for finite values, without its Python wrapper (~3 us a call)
+            values = np.minimum(np.maximum(values, self.limits.lower), self.limits.upper)
+            if (self._mode == POSITION and self._last_targets is not None
+                    and (values == self._last_targets).all()):
                 self._last_command = command
                 return values   # PyBullet's position servo keeps its last target
             p = self.params
@@ -251,8 +253,9 @@ class World:
         obs = Observation(self.time, self.joint_names, None, None, None, None, None, None, None,
                           self.foot_names, _NO_FORCES, _ZERO3, _ZERO3, {})
         if joints:
-            states = pb.getJointStates(self.body, self.joint_index, physicsClientId=c)
-            values = np.array([(s[0], s[1], s[3]) for s in states]).T
+            position, velocity, _, effort = zip(*pb.getJointStates(self.body, self.joint_index,
+                                                                   physicsClientId=c))
+            values = np.array((position, velocity, effort))
             obs.position, obs.velocity = values[0], values[1]
             obs.effort = self._applied_effort if self._mode == EFFORT else values[2]
         passive = None
