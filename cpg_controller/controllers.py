@@ -521,7 +521,8 @@ class SalamanderOscillatorController:
         self.table = tables[self.gait]
         self.target_offsets = (np.asarray(self.table['offsets'], dtype=float)
                                if 'offsets' in self.table else None)
-        self.sensors = frozenset({'contacts', 'joints'})
+        # the metrics read joint angles when swimming, foot contacts when walking
+        self.sensors = frozenset({'joints'} if self.swimming else {'contacts', 'joints'})
         self._body_idx = np.array([body.joint_names.index(f'body_{k + 1}') for k in range(n_seg)])
         self._n_feet = len(body.foot_names)
         self._angles = _Recorder(n_seg)

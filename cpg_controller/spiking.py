@@ -227,6 +227,16 @@ def _cpg_tick(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, raster):
     return ist[c + 3]
 
 
+@njit(cache=True)
+def _body_filter(body, act, left, right, k, inv):
+    """The salamander body activities' low-pass, per element as the numpy form
+    ``body[0] += k * (act[left] * inv - body[0])`` (and right): one call, no temporaries."""
+    for i in range(left.shape[0]):
+        body[0, i] += k * (act[left[i]] * inv - body[0, i])
+    for i in range(right.shape[0]):
+        body[1, i] += k * (act[right[i]] * inv - body[1, i])
+
+
 class _Output:
     __slots__ = ('phase', 'amplitude')
 
@@ -1028,9 +1038,7 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
         inv = cpg._inv_scale
         for _ in range(max(1, int(round(dt / TICK)))):
             cpg._tick()
-            act = cpg.act
-            body[0] += self._kb * (act[self._left_pop] * inv - body[0])
-            body[1] += self._kb * (act[self._right_pop] * inv - body[1])
+            _body_filter(body, cpg.act, self._left_pop, self._right_pop, self._kb, inv)
         est = cpg.estimator
         g = self._body_gain
         q = self.decoder.decode(g * body[0], g * body[1], est.phase, est.amplitude)
