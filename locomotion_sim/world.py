@@ -197,7 +197,8 @@ class World:
                 forces=self.limits.effort.tolist(), positionGains=[p['position_gain']] * self.n,
                 velocityGains=[p['velocity_gain']] * self.n, physicsClientId=c)
         else:
-            values = np.clip(values, -self.limits.effort, self.limits.effort)
+            effort = self.limits.effort
+            values = np.minimum(np.maximum(values, -effort), effort)     # np.clip's result
             if self._mode != EFFORT:   # switch the servo off, or it keeps fighting the torque
                 pb.setJointMotorControlArray(self.body, self.joint_index, pb.VELOCITY_CONTROL,
                                              forces=[0.0] * self.n, physicsClientId=c)
