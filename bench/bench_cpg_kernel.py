@@ -9,6 +9,7 @@ runner's speed with the ``cpg`` controller against bare physics, ``hold`` and ``
     .venv/bin/python bench/bench_cpg_kernel.py [--seconds 5] [--repeats 5] [--chunks 5]
     .venv/bin/python bench/bench_cpg_kernel.py --no-brian2 --only quadruped --repeats 7
     .venv/bin/python bench/bench_cpg_kernel.py --closed-loop-only --duration 5 --repeats 3
+    .venv/bin/python bench/bench_cpg_kernel.py --breakdown --duration 3 --repeats 3
 
 RTF = simulated seconds per wall second. The machine is shared, so each figure is the median of
 interleaved repeats (the best repeat in brackets), the load average is printed with it, and the
@@ -96,14 +97,19 @@ def main() -> None:
     parser.add_argument('--closed-loop', action='store_true',
                         help='also measure the lock-step runner with the cpg controller')
     parser.add_argument('--closed-loop-only', action='store_true')
+    parser.add_argument('--breakdown', action='store_true',
+                        help='only: CPU us per 1 ms runner step split into physics, water, '
+                             'sensing, controller, command and the rest')
     parser.add_argument('--duration', type=float, default=5.0,
                         help='simulated s per closed-loop repeat')
     args = parser.parse_args()
     warnings.filterwarnings('ignore')  # Brian2's pyparsing deprecation noise
     print(f'load average at start: {os.getloadavg()[0]:.2f} (2 cores)')
-    if not args.closed_loop_only:
+    if args.breakdown:
+        breakdown_table(args)
+    elif not args.closed_loop_only:
         kernel_table(args)
-    if args.closed_loop or args.closed_loop_only:
+    if (args.closed_loop or args.closed_loop_only) and not args.breakdown:
         closed_loop_table(args)
     print(f'load average at end: {os.getloadavg()[0]:.2f}')
 
@@ -196,6 +202,69 @@ def closed_loop_table(args) -> None:
                   f'| {fmt(rows["hold"][i])} | {fmt(rows["oscillator"][i])} '
                   f'| {fmt(rows["cpg"][i])} | {100 * c / b:.0f}% | {100 * c / h:.0f}% '
                   f'| {extra_us:.0f} us |', flush=True)
+
+
+def step_breakdown(robot: str, controller: str, arena: str, duration: float, **options) -> dict:
+    """CPU us per 1 ms runner step: stepSimulation, water forces, World.observe, the
+    controller's step, World.apply, and the rest (runner loop, trace). Timers wrap the pieces
+    for this call only (each adds ~0.2 us to its piece)."""
+    import pybullet as pb
+
+    import neuro_locomotion.runner as runner
+    from locomotion_sim.water import WaterForces
+    from locomotion_sim.world import World
+    spent = dict.fromkeys(('physics', 'water', 'observe', 'controller', 'apply'), 0.0)
+
+    def timed(fn, key):
+        def wrapper(*a, **kw):
+            c0 = time.process_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                spent[key] += time.process_time() - c0
+        return wrapper
+
+    def make(*a, **kw):
+        ctrl = make_controller(*a, **kw)
+        ctrl.step = timed(ctrl.step, 'controller')
+        return ctrl
+
+    saved = [(pb, 'stepSimulation', pb.stepSimulation), (WaterForces, 'apply', WaterForces.apply),
+             (World, 'observe', World.observe), (World, 'apply', World.apply)]
+    make_controller = runner.make_controller
+    try:
+        for (owner, name, fn), key in zip(saved, ('physics', 'water', 'observe', 'apply')):
+            setattr(owner, name, timed(fn, key))
+        runner.make_controller = make
+        m = runner.run(robot, controller, duration=duration, arena=arena, **options).metrics
+    finally:
+        for owner, name, fn in saved:
+            setattr(owner, name, fn)
+        runner.make_controller = make_controller
+    steps = round(m['sim_time_s'] / 1e-3)
+    spent['rest'] = m['cpu_time_s'] - sum(spent.values())
+    spent['total'] = m['cpu_time_s']
+    return {k: v / steps * 1e6 for k, v in spent.items()}
+
+
+def breakdown_table(args) -> None:
+    """Per-step CPU split of the runner for hold / oscillator / cpg on both bodies (the repeat
+    with the least total CPU; the repeats are interleaved)."""
+    cases = [('quadruped', 'flat', {'gait': 'trot'}), ('salamander', 'water', {'gait': 'swim'})]
+    keys = ('physics', 'water', 'observe', 'controller', 'apply', 'rest', 'total')
+    print('| body, gait | controller | ' + ' | '.join(f'{k} us' for k in keys) + ' |')
+    print('|---|---|' + '---|' * len(keys))
+    for robot, arena, options in cases:
+        best = {}
+        for _ in range(args.repeats):
+            for ctrl in ('hold', 'oscillator', 'cpg'):
+                row = step_breakdown(robot, ctrl, arena, args.duration,
+                                     **(options if ctrl != 'hold' else {}))
+                if ctrl not in best or row['total'] < best[ctrl]['total']:
+                    best[ctrl] = row
+        for ctrl, row in best.items():
+            print(f'| {robot}, {options["gait"]} | {ctrl} | '
+                  + ' | '.join(f'{row[k]:.1f}' for k in keys) + ' |', flush=True)
 
 
 if __name__ == '__main__':

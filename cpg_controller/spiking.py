@@ -1053,7 +1053,8 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
             bias = min(max(self._heading_gain * self._yaw_err, -self._heading_max),
                        self._heading_max)
             q = q.copy()
-            q[self._body_idx] = np.clip(q[self._body_idx] + bias, self._body_lo, self._body_hi)
+            q[self._body_idx] = np.minimum(np.maximum(q[self._body_idx] + bias, self._body_lo),
+                                           self._body_hi)           # np.clip, minus its wrapper
         if observation.position is not None:
             self._angles.add(observation.time, observation.position[self._body_idx])
         if observation.foot_forces is not None and observation.foot_forces.size == self._n_feet:
