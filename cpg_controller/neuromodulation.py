@@ -394,6 +394,22 @@ class Modulators:
         self._settled = bool(np.array_equal(self.c, self.target))
         self.version += 1
 
+    def time_constants(self, name: str) -> tuple[float, float]:
+        """(tau_release, tau_uptake) of modulator ``name``, in s."""
+        k = self.index(name)
+        return float(self._tau_r[k]), float(self._tau_u[k])
+
+    def set_time_constants(self, name: str, release: Any = None, uptake: Any = None) -> None:
+        """Change a modulator's release and/or uptake time constant (s) from the next step on.
+
+        Both values are judged before either is set (ConfigError: unknown name, not a number,
+        NaN, <= 0); the concentration itself does not jump."""
+        k = self.index(name)
+        new_r = self._tau_r[k] if release is None else _tau(release, f'{name}.tau_release')
+        new_u = self._tau_u[k] if uptake is None else _tau(uptake, f'{name}.tau_uptake')
+        self._tau_r[k], self._tau_u[k] = new_r, new_u
+        self._cache_dt = None            # the decay factors are recomputed on the next advance
+
     def advance(self, dt: float) -> bool:
         """Advance by dt seconds; returns True if any concentration changed."""
         if self._settled:              # fast path: every concentration at its target

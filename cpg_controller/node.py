@@ -38,14 +38,15 @@ def modulation_specs(controller) -> list[ParamSpec]:
     specs = []
     for k, m in enumerate(controller.nm.modulators):
         base = f'{PREFIX}{m.name}.'
+        tau_release, tau_uptake = mods.time_constants(m.name)
         specs += [
             ParamSpec(base + 'target', float(mods.target[k]), f'target concentration of '
                       f'{m.name}; the concentration follows it with the time constants', '1',
                       min=0.0, max=1.0),
-            ParamSpec(base + 'tau_release_s', float(mods._tau_r[k]), f'time constant of {m.name} '
+            ParamSpec(base + 'tau_release_s', tau_release, f'time constant of {m.name} '
                       'while its target is above the concentration', 's', min=TAU_MIN_S,
                       max=TAU_MAX_S),
-            ParamSpec(base + 'tau_uptake_s', float(mods._tau_u[k]), f'time constant of {m.name} '
+            ParamSpec(base + 'tau_uptake_s', tau_uptake, f'time constant of {m.name} '
                       'while its target is below the concentration', 's', min=TAU_MIN_S,
                       max=TAU_MAX_S)]
     if controller.nm.speed_command:
@@ -58,18 +59,11 @@ def modulation_specs(controller) -> list[ParamSpec]:
 
 
 def set_time_constants(controller, taus: dict) -> None:
-    """``{name: (tau_release_s | None, tau_uptake_s | None)}`` into the running modulators.
-
-    Modulators has no public setter yet (cpg_controller/neuromodulation.py): its arrays are
-    written here and its cached decay factors dropped. Values are judged before (ranges)."""
+    """``{name: (tau_release_s | None, tau_uptake_s | None)}`` into the running modulators
+    (values judged before, by the parameter ranges; Modulators judges them again)."""
     mods = controller.cpg.mod.modulators
     for name, (release, uptake) in taus.items():
-        k = mods.index(name)
-        if release is not None:
-            mods._tau_r[k] = float(release)
-        if uptake is not None:
-            mods._tau_u[k] = float(uptake)
-    mods._cache_dt = None
+        mods.set_time_constants(name, release=release, uptake=uptake)
 
 
 class CpgNode(ControllerNode):

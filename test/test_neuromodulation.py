@@ -37,6 +37,30 @@ def test_concentration_time_constants_and_bounds():
     assert m.c[0] == pytest.approx(math.exp(-1), rel=1e-9)
 
 
+def test_time_constants_change_live_without_a_jump():
+    m = _mods()
+    m.command(a=1.0)
+    for _ in range(100):
+        m.advance(1e-3)
+    c0 = m.c[0]
+    m.set_time_constants('a', release=0.05)
+    assert m.time_constants('a') == (0.05, 1.0) and m.c[0] == c0   # no jump at the change
+    for _ in range(50):           # one new tau_release
+        m.advance(1e-3)
+    assert m.c[0] == pytest.approx(1 - (1 - c0) * math.exp(-1), rel=1e-9)
+
+
+@pytest.mark.parametrize('release, uptake', [(0.0, None), (-1.0, None), (float('nan'), None),
+                                             ('x', None), (0.1, 0.0), (0.1, float('inf'))])
+def test_bad_time_constants_refused_changes_nothing(release, uptake):
+    m = _mods()
+    with pytest.raises(ConfigError, match='tau'):
+        m.set_time_constants('a', release=release, uptake=uptake)
+    assert m.time_constants('a') == (0.2, 1.0)
+    with pytest.raises(ConfigError):
+        m.set_time_constants('b', release=0.1)
+
+
 @pytest.mark.parametrize('value', [float('nan'), -0.1, 1.5, 'x', True])
 def test_bad_target_refused_changes_nothing(value):
     m = _mods()
