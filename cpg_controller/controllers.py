@@ -39,13 +39,7 @@ from .decoding import (QUADRUPED_DECODER_PARAMS, SALAMANDER_DECODER_PARAMS, Quad
 from .kinematics import _support_rows
 from .oscillators import BODY_SATURATION, LIMB_SATURATION, HopfCPG, SalamanderCPG
 
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover
-    def njit(*args, **kwargs):
-        if args and callable(args[0]):
-            return args[0]
-        return lambda f: f
+from numba import njit   # a hard requirement (requirements.txt), as in kernel.py
 
 NODE = 'cpg_node'
 QUADRUPED_GAITS = ('walk', 'trot', 'pace', 'bound', 'gallop')

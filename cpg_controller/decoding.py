@@ -46,13 +46,7 @@ from neuro_locomotion.params import ConfigError, ParamSpec
 
 from .kinematics import LEGS, LegGeometry, _ik_rows, quadruped_geometry
 
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover
-    def njit(*args, **kwargs):
-        if args and callable(args[0]):
-            return args[0]
-        return lambda f: f
+from numba import njit   # a hard requirement (requirements.txt), as in kernel.py
 
 TWO_PI = 2.0 * math.pi
 

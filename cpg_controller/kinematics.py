@@ -32,13 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover
-    def njit(*args, **kwargs):
-        if args and callable(args[0]):
-            return args[0]
-        return lambda f: f
+from numba import njit   # a hard requirement (requirements.txt), as in kernel.py
 
 LEGS = ('LF', 'RF', 'LH', 'RH')
 _PREFIX = ('lf', 'rf', 'lh', 'rh')

@@ -449,13 +449,7 @@ def _arenas(net: Network) -> tuple[np.ndarray, np.ndarray]:
     return fa, ia
 
 
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover
-    def njit(*args, **kwargs):
-        if args and callable(args[0]):
-            return args[0]
-        return lambda f: f
+from numba import njit   # a hard requirement (requirements.txt), as in kernel.py
 
 
 @njit(cache=True)

@@ -24,13 +24,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-try:  # numba is a runtime dependency; the fallback only keeps the module importable without it
-    from numba import njit
-except ImportError:  # pragma: no cover
-    def njit(*args, **kwargs):
-        if args and callable(args[0]):
-            return args[0]
-        return lambda f: f
+from numba import njit   # a hard requirement (requirements.txt), as in kernel.py
 
 from .phase import LEGS, load_gait_tables
 

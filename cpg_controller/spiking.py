@@ -44,13 +44,7 @@ from .oscillators import SalamanderCPG
 from . import kernel as K
 from .network import Network
 
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover
-    def njit(*args, **kwargs):
-        if args and callable(args[0]):
-            return args[0]
-        return lambda f: f
+from numba import njit   # a hard requirement (requirements.txt), as in kernel.py
 
 TICK = 1e-3                 # s, one network tick per control step of the 1 kHz physics
 PREFIX = 'spiking.'
