@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Mapping
 
 import numpy as np
-import yaml
 
 from neuro_locomotion.controllers import BodyInfo
-from neuro_locomotion.params import ConfigError, ParamSet, ParamSpec, node_params, read_ros_params
+from neuro_locomotion.params import (ConfigError, ParamSet, ParamSpec, node_params, read_ros_params,
+                                     read_yaml)
 from neuro_locomotion.types import EFFORT, POSITION, Command, Observation
 
 from . import phase as P
@@ -150,12 +150,7 @@ def _override_values(overrides) -> dict:
     if isinstance(overrides, Mapping):
         return dict(overrides)
     path = Path(overrides)
-    if not path.is_file():
-        raise ConfigError(f'parameter file not found: {path}')
-    try:
-        tree = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(f'{path}: invalid YAML: {str(error).splitlines()[0]}') from None
+    tree = read_yaml(path, 'parameter file')
     if isinstance(tree, dict) and any(isinstance(v, dict) and 'ros__parameters' in v
                                       for v in tree.values()):
         nodes = read_ros_params(path)

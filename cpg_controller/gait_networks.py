@@ -32,7 +32,7 @@ from typing import Any, Mapping
 import numpy as np
 import yaml
 
-from neuro_locomotion.params import ConfigError
+from neuro_locomotion.params import ConfigError, read_yaml
 
 from . import phase as P
 from .network import load_network, network_dir
@@ -59,12 +59,7 @@ def load_template(source: str | Path | Mapping) -> dict:
     path = Path(source)
     if not path.suffix and not path.exists():
         path = network_dir() / f'{path}.yaml'
-    if not path.is_file():
-        raise ConfigError(f'network template not found: {path}')
-    try:
-        tree = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(f'{path}: invalid YAML: {str(error).splitlines()[0]}') from None
+    tree = read_yaml(path, 'network template')
     if not isinstance(tree, dict):
         raise ConfigError(f'{path}: expected a mapping')
     tree.setdefault('_source', str(path))

@@ -28,9 +28,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
-import yaml
 
-from neuro_locomotion.params import ConfigError
+from neuro_locomotion.params import ConfigError, read_yaml
 
 TYPES = ('oscillator', 'follower', 'tonic')
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / 'config' / 'networks' / 'multicpg_feeding.yaml'
@@ -163,10 +162,7 @@ def parse_multicpg(tree: Mapping, name: str = 'model') -> MultiCPG:
 def load_multicpg(model: str = 'feeding', path: str | Path | None = None) -> MultiCPG:
     """One model from a MultiCPG data file (default config/networks/multicpg_feeding.yaml)."""
     path = Path(path) if path is not None else DEFAULT_FILE
-    try:
-        tree = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f'{path}: {err}') from None
+    tree = read_yaml(path, 'MultiCPG file')
     models = (tree or {}).get('models')
     if not isinstance(models, Mapping) or model not in models:
         raise ConfigError(f'{path}: no model {model!r}; have {list(models or [])}')

@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
-import yaml
 
-from neuro_locomotion.params import ConfigError, ParamSpec
+from neuro_locomotion.params import ConfigError, ParamSpec, read_yaml
 
 from cpg_controller import kernel as K
 from cpg_controller.neurons import CURRENT_UNIT, DEFAULT_DT, MODELS, NeuronModel, neuron_model
@@ -213,12 +212,7 @@ def load_network(source: str | Path | Mapping | NetworkSpec) -> NetworkSpec:
         path = Path(source)
         if not path.suffix and not path.exists():
             path = network_dir() / f'{path}.yaml'
-        if not path.is_file():
-            raise ConfigError(f'network file not found: {path}')
-        try:
-            tree = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as error:
-            raise ConfigError(f'{path}: invalid YAML: {str(error).splitlines()[0]}') from None
+        tree = read_yaml(path, 'network file')
         where = str(path)
         if not isinstance(tree, Mapping):
             raise ConfigError(f'{path}: expected a mapping with populations and projections')

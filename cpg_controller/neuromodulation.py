@@ -31,9 +31,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import yaml
 
-from neuro_locomotion.params import ConfigError
+from neuro_locomotion.params import ConfigError, read_yaml
 
 from cpg_controller import kernel as K
 from cpg_controller.network import CompiledNetwork, Network, NetworkSpec, network_dir
@@ -204,10 +203,7 @@ def load_neuromodulation(source: str | Path | Mapping | NeuromodulationSpec,
             if not path.suffix and not path.exists():
                 path = network_dir() / f'{source}.yaml'
             where = str(path)
-            try:
-                tree = yaml.safe_load(path.read_text())
-            except (OSError, yaml.YAMLError) as err:
-                raise ConfigError(f'{where}: {err}') from None
+            tree = read_yaml(path, 'neuromodulation file')
         else:
             tree = source
         if isinstance(tree, Mapping) and 'neuromodulation' in tree:

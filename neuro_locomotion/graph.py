@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from .params import ConfigError, read_ros_params
+from .params import ConfigError, read_ros_params, read_yaml
 from .paths import PACKAGE, ROBOTS, config_file, urdf_file
 
 # Standard topic names (relative, so a namespace applies; ros2_control conventions).
@@ -175,10 +175,7 @@ def rewritten_params_file(path: str | Path, namespace: str, rewrites: dict | Non
     rewrites = {k: v for k, v in (rewrites or {}).items() if v}
     if not namespace and not rewrites:
         return path
-    try:
-        tree = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f'{path}: cannot read parameter file ({error})') from None
+    tree = read_yaml(path, 'parameter file')
     if not isinstance(tree, dict):
         raise ConfigError(f'{path}: expected a mapping of node names to ros__parameters')
     for node, values in rewrites.items():

@@ -136,18 +136,27 @@ class ParamSet:
         return dict(self.values)
 
 
+def read_yaml(path: str | Path, what: str = 'file') -> Any:
+    """The parsed YAML of ``path``; ConfigError in one line when the file is missing
+    (``<what> not found: PATH``), unreadable or not valid YAML (``PATH: invalid YAML: ...``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f'{what} not found: {path}')
+    try:
+        return yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ConfigError(f'{path}: cannot read: {error.strerror or error}') from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f'{path}: invalid YAML: {str(error).splitlines()[0]}') from None
+
+
 def read_ros_params(path: str | Path) -> dict:
     """Read a ROS 2 parameter file: ``{node_name: {dotted.param: value}}``.
 
     Raises ConfigError for a missing file, invalid YAML or a file not in ROS format.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f'parameter file not found: {path}')
-    try:
-        tree = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(f'{path}: invalid YAML: {str(error).splitlines()[0]}') from None
+    tree = read_yaml(path, 'parameter file')
     if not isinstance(tree, dict):
         raise ConfigError(f'{path}: expected a mapping of node names to ros__parameters')
     nodes = {}

@@ -70,3 +70,24 @@ def test_malformed_files(tmp_path, text, words):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match='not found'):
         read_ros_params(tmp_path / 'nope.yaml')
+
+
+def test_every_yaml_loader_refuses_missing_and_malformed_files_in_one_line(tmp_path):
+    """One reader (params.read_yaml) behind the parameter, network, template,
+    neuromodulation and MultiCPG loaders: the same one-line reasons."""
+    from cpg_controller.gait_networks import load_template
+    from cpg_controller.multicpg import load_multicpg
+    from cpg_controller.network import load_network
+    from cpg_controller.neuromodulation import load_neuromodulation
+    from neuro_locomotion.params import read_yaml
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('a: [1, 2\n')
+    for load, what in [(read_yaml, 'file'), (load_network, 'network file'),
+                       (load_template, 'network template'),
+                       (load_neuromodulation, 'neuromodulation file'),
+                       (lambda p: load_multicpg(path=p), 'MultiCPG file')]:
+        with pytest.raises(ConfigError, match=f'{what} not found') as missing:
+            load(tmp_path / 'missing.yaml')
+        with pytest.raises(ConfigError, match='invalid YAML') as malformed:
+            load(bad)
+        assert '\n' not in str(missing.value) and '\n' not in str(malformed.value)
