@@ -25,6 +25,8 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from cpg_controller.gait_networks import quadruped_network, salamander_network
 from cpg_controller.network import Network, to_brian2
 
@@ -102,6 +104,9 @@ def main() -> None:
                              'sensing, controller, command and the rest')
     parser.add_argument('--duration', type=float, default=5.0,
                         help='simulated s per closed-loop repeat')
+    parser.add_argument('--control-periods', default='',
+                        help='closed loop: comma-separated cpg controller periods (s), e.g. '
+                             '0.001,0.004 (cpg_node control_period_s; default: the config\'s)')
     args = parser.parse_args()
     warnings.filterwarnings('ignore')  # Brian2's pyparsing deprecation noise
     print(f'load average at start: {os.getloadavg()[0]:.2f} (2 cores)')
@@ -149,7 +154,8 @@ def kernel_table(args) -> None:
 
 
 def bare_physics_rtf(robot: str, arena: str, duration: float) -> tuple[float, float]:
-    """(wall, CPU) simulated s per s when only stepSimulation runs (plus water forces)."""
+    """(wall, CPU) simulated s per s when only stepSimulation runs (plus water forces), the body
+    HELD still: the old baseline (a still body is cheaper to step than a moving one)."""
     import pybullet as pb
 
     from locomotion_sim.world import World
@@ -166,6 +172,106 @@ def bare_physics_rtf(robot: str, arena: str, duration: float) -> tuple[float, fl
                 n * world.dt / (time.process_time() - c0))
 
 
+def record_commands(robot: str, controller: str, arena: str, duration: float, **options) -> dict:
+    """Run the lock-step runner once and keep what the replay needs: the controller's start
+    state, every command it sent (by physics step) and where the base ended."""
+    import neuro_locomotion.runner as runner
+    make_controller = runner.make_controller
+    sent, start = {}, {}
+
+    def make(*a, **kw):
+        ctrl = make_controller(*a, **kw)
+        step, dt = ctrl.step, a[1].extra['dt']
+        if hasattr(ctrl, 'initial_state'):
+            start.update(ctrl.initial_state())
+
+        def recording_step(obs, dt_step):
+            command = step(obs, dt_step)
+            sent[round(obs.time / dt)] = command
+            return command
+        ctrl.step = recording_step
+        return ctrl
+
+    runner.make_controller = make
+    try:
+        result = runner.run(robot, controller, duration=duration, arena=arena, **options)
+    finally:
+        runner.make_controller = make_controller
+    return {'commands': sent, 'start': start,
+            'forward_m': result.metrics['forward_m'], 'lateral_m': result.metrics['lateral_m'],
+            'steps': round(result.metrics['sim_time_s'] / 1e-3)}
+
+
+def replay_physics_rtf(robot: str, arena: str, recorded: dict) -> tuple[float, float, float]:
+    """(wall, CPU, |end - recorded end| m): bare physics stepping the SAME motion as a recorded
+    run: per physics step only the recorded joint command (one setJointMotorControlArray, sent
+    when it changed; efforts every step, PyBullet clears them), the water forces and
+    stepSimulation. Like for like with the runner (PyBullet is deterministic: the replayed body
+    ends where the run's did, checked by the returned distance)."""
+    import pybullet as pb
+
+    from locomotion_sim.world import World, sim_params
+    from neuro_locomotion.paths import config_file
+    from neuro_locomotion.types import EFFORT
+    params = sim_params(robot, config_file(robot), {'arena': arena})
+    with World(robot, params=params) as world:
+        if recorded['start']:
+            world.params.apply(recorded['start'])
+            world.reset(0)
+        start = world.base_position()
+        c, body, idx, n = world.client, world.body, world.joint_index, world.steps
+        lo, hi, effort = world.limits.lower, world.limits.upper, world.limits.effort
+        rows, modes, last = [], [], None
+        for k in range(recorded['steps']):
+            command = recorded['commands'].get(k)
+            if command is None:                  # the controller's last command holds
+                rows.append(None)
+                continue
+            v = np.asarray(command.values, dtype=float)
+            if command.mode == EFFORT:
+                rows.append(np.minimum(np.maximum(v, -effort), effort).tolist())
+            else:
+                v = np.minimum(np.maximum(v, lo), hi).tolist()
+                rows.append(None if v == last else v)
+                last = v
+            modes.append(command.mode)
+        effort_mode = bool(modes) and modes[0] == EFFORT
+        if effort_mode:
+            if any(m != EFFORT for m in modes):
+                raise SystemExit('replay: mixed command modes are not supported')
+            pb.setJointMotorControlArray(body, idx, pb.VELOCITY_CONTROL, forces=[0.0] * len(idx),
+                                         physicsClientId=c)
+            held = None
+            for k, row in enumerate(rows):      # efforts are cleared each step: send every step
+                held = row if row is not None else held
+                rows[k] = held
+        gains = dict(forces=effort.tolist(), positionGains=[world.params['position_gain']] * len(idx),
+                     velocityGains=[world.params['velocity_gain']] * len(idx))
+        water = world.water
+        set_joints, step_sim = pb.setJointMotorControlArray, pb.stepSimulation
+        POS, TORQUE = pb.POSITION_CONTROL, pb.TORQUE_CONTROL
+        t0, c0 = time.perf_counter(), time.process_time()
+        if effort_mode:
+            for row in rows:
+                set_joints(body, idx, TORQUE, forces=row, physicsClientId=c)
+                if water is not None:
+                    water.apply()
+                step_sim(physicsClientId=c)
+        else:
+            for row in rows:
+                if row is not None:
+                    set_joints(body, idx, POS, targetPositions=row, physicsClientId=c, **gains)
+                if water is not None:
+                    water.apply()
+                step_sim(physicsClientId=c)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        end = world.base_position()
+        sim = len(rows) * world.dt
+        moved = end[:2] - start[:2]
+        miss = float(np.hypot(moved[0] - recorded['forward_m'], moved[1] - recorded['lateral_m']))
+        return sim / wall, sim / cpu, miss
+
+
 def runner_rtf(robot: str, controller: str, arena: str, duration: float, **options):
     """(wall, CPU) RTF of the lock-step loop (the runner's real_time_factor; CPU from its
     cpu_time_s when it reports one, else measured around the loop's share of the call)."""
@@ -177,31 +283,49 @@ def runner_rtf(robot: str, controller: str, arena: str, duration: float, **optio
 
 
 def closed_loop_table(args) -> None:
-    """Runner RTF with the cpg controller next to bare physics (stepSimulation only), the runner
-    with ``hold`` and with ``oscillator``; interleaved repeats, medians (best); wall clock and
-    per CPU second."""
+    """Runner RTF with the cpg controller next to two bare-physics baselines: the body HELD
+    still (stepSimulation + water forces; the old baseline) and a REPLAY of the cpg run's own
+    joint commands (the same motion with nothing else: like for like), and the runner with
+    ``hold`` and ``oscillator``; interleaved repeats, medians (best); wall clock and per CPU
+    second. With ``--control-periods`` the cpg runs at each controller period (its replay
+    replays that run)."""
     cases = [('quadruped', 'flat', {'gait': 'trot'}), ('salamander', 'water', {'gait': 'swim'})]
-    print('| body, gait | clock | bare physics RTF | runner hold | runner oscillator | runner cpg '
-          '| cpg / bare | cpg / hold | cpg cost per 1 ms step over hold |')
-    print('|---|---|---|---|---|---|---|---|---|')
+    periods = [float(p) for p in args.control_periods.split(',')] if args.control_periods else [None]
+    print('| body, gait | cpg control period | clock | bare held RTF | bare replay RTF '
+          '| runner hold | runner oscillator | runner cpg | cpg / bare held | cpg / bare replay '
+          '| cpg / hold | cpg cost per 1 ms step over replay | replay end miss |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
     for robot, arena, options in cases:
-        rows = {k: ([], []) for k in ('bare', 'hold', 'oscillator', 'cpg')}
-        for _ in range(args.repeats):
-            for key in rows:
-                if key == 'bare':
-                    w, c = bare_physics_rtf(robot, arena, args.duration)
-                else:
-                    w, c = runner_rtf(robot, key, arena, args.duration,
-                                      **(options if key != 'hold' else {}))
-                rows[key][0].append(w)
-                rows[key][1].append(c)
-        for clock, i in (('wall', 0), ('CPU', 1)):
-            b, h, c = (statistics.median(rows[k][i]) for k in ('bare', 'hold', 'cpg'))
-            extra_us = (1.0 / c - 1.0 / h) * 1e3        # (s per simulated s) -> us per 1 ms step
-            print(f'| {robot}, {options["gait"]} | {clock} | {fmt(rows["bare"][i])} '
-                  f'| {fmt(rows["hold"][i])} | {fmt(rows["oscillator"][i])} '
-                  f'| {fmt(rows["cpg"][i])} | {100 * c / b:.0f}% | {100 * c / h:.0f}% '
-                  f'| {extra_us:.0f} us |', flush=True)
+        for period in periods:
+            cpg_options = dict(options)
+            if period is not None:
+                cpg_options['params'] = {'control_period_s': period}
+            recorded = record_commands(robot, 'cpg', arena, args.duration, **cpg_options)
+            rows = {k: ([], []) for k in ('bare', 'replay', 'hold', 'oscillator', 'cpg')}
+            miss = 0.0
+            for _ in range(args.repeats):
+                for key in rows:
+                    if key == 'bare':
+                        w, c = bare_physics_rtf(robot, arena, args.duration)
+                    elif key == 'replay':
+                        w, c, m = replay_physics_rtf(robot, arena, recorded)
+                        miss = max(miss, m)
+                    else:
+                        w, c = runner_rtf(robot, key, arena, args.duration,
+                                          **(cpg_options if key == 'cpg' else
+                                             options if key == 'oscillator' else {}))
+                    rows[key][0].append(w)
+                    rows[key][1].append(c)
+            label = 'default' if period is None else f'{period * 1e3:g} ms'
+            for clock, i in (('wall', 0), ('CPU', 1)):
+                b, r, h, c = (statistics.median(rows[k][i])
+                              for k in ('bare', 'replay', 'hold', 'cpg'))
+                extra_us = (1.0 / c - 1.0 / r) * 1e3     # (s per simulated s) -> us per 1 ms step
+                print(f'| {robot}, {options["gait"]} | {label} | {clock} | {fmt(rows["bare"][i])} '
+                      f'| {fmt(rows["replay"][i])} | {fmt(rows["hold"][i])} '
+                      f'| {fmt(rows["oscillator"][i])} | {fmt(rows["cpg"][i])} '
+                      f'| {100 * c / b:.0f}% | **{100 * c / r:.0f}%** | {100 * c / h:.0f}% '
+                      f'| {extra_us:.0f} us | {miss:.2g} m |', flush=True)
 
 
 def step_breakdown(robot: str, controller: str, arena: str, duration: float, **options) -> dict:

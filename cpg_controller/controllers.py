@@ -68,6 +68,13 @@ _COMMON_METRIC_PARAMS = [
               'ignored (debounce)', 's', min=0.0, max=1.0),
 ]
 
+_CONTROL_PARAMS = [
+    ParamSpec('control_period_s', 0.001, 'lock-step runner: the controller is stepped (and the '
+              'body sensed and commanded) this often, its command held in between; physics '
+              'keeps its own rate (a whole number of physics steps; the ROS graph\'s rate is '
+              'sim_node publish_rate)', 's', min=0.001, max=0.02),
+]
+
 QUADRUPED_PARAMS = [
     ParamSpec('oscillator.gait', 'trot', 'gait when --gait is not given', choices=QUADRUPED_GAITS),
     ParamSpec('oscillator.coupling', 'phase', "Hopf coupling: 'phase' (phase-difference "
@@ -115,7 +122,7 @@ QUADRUPED_PARAMS = [
     ParamSpec(f'gaits.{gait}.steer_front_share', 0.5, f'share of the steering stroke difference '
               f'made by the front legs in the {gait} (0.5: front and hind alike; 1: front legs '
               'only, at twice the difference)', '1', min=0.0, max=1.0),
-)] + QUADRUPED_DECODER_PARAMS + _COMMON_METRIC_PARAMS
+)] + QUADRUPED_DECODER_PARAMS + _COMMON_METRIC_PARAMS + _CONTROL_PARAMS
 
 SALAMANDER_PARAMS = [
     ParamSpec('oscillator.walk_drive', 2.0, 'drive of --gait walk (and the default)', '1',
@@ -131,7 +138,7 @@ SALAMANDER_PARAMS = [
               's', min=0.0, max=60.0),
     ParamSpec('oscillator.seed', 0, 'seed of the CPG\'s random initial state', '', min=0,
               max=2**31 - 1),
-] + SALAMANDER_DECODER_PARAMS + _COMMON_METRIC_PARAMS
+] + SALAMANDER_DECODER_PARAMS + _COMMON_METRIC_PARAMS + _CONTROL_PARAMS
 
 
 def controller_params(body: BodyInfo, overrides=None) -> ParamSet:
@@ -338,6 +345,7 @@ class QuadrupedOscillatorController:
                  params=None):
         p = controller_params(body, params)
         self.params = p
+        self.control_period_s = p['control_period_s']
         gait = p['oscillator.gait'] if gait is None else gait
         if gait not in QUADRUPED_GAITS:
             raise ConfigError(f'controller oscillator: unknown gait {gait!r} for the quadruped; '
@@ -486,6 +494,7 @@ class SalamanderOscillatorController:
                  params=None):
         p = controller_params(body, params)
         self.params = p
+        self.control_period_s = p['control_period_s']
         if gait is not None and gait not in SALAMANDER_GAITS:
             raise ConfigError(f'controller oscillator: unknown gait {gait!r} for the salamander; '
                               f'choose one of {list(SALAMANDER_GAITS)}')

@@ -61,6 +61,21 @@ def _transition_falls(metrics: dict, fell_at: float | None) -> None:
         entry['fell'] = fell_at is not None and entry['t'] <= fell_at < end
 
 
+def control_steps(period: float, dt: float, controller: str = 'controller') -> int:
+    """Physics steps per controller step: a controller's ``control_period_s`` (the runner asks
+    it for a command that often and holds it in between; PyBullet keeps its own rate) must be
+    a whole number of physics steps; at most dt means every step."""
+    if not (isinstance(period, (int, float)) and math.isfinite(period) and period > 0):
+        raise ConfigError(f'{controller}: control_period_s must be a positive number, got {period!r}')
+    if period <= dt * (1 + 1e-9):
+        return 1
+    n = int(round(period / dt))
+    if abs(n * dt - period) > 1e-9 * period:
+        raise ConfigError(f'{controller}: control_period_s {period:g} s is not a whole number of '
+                          f'physics steps ({dt:g} s)')
+    return n
+
+
 def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int = 0,
         arena: str | None = None, gui: bool = False, config: str | Path | None = None,
         record: str | Path | None = None, record_period: float = 0.002, stop_on_fall: bool = True,
@@ -96,6 +111,8 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
         obs = world.observe()
         ctrl.reset(obs)
         dt = world.dt
+        control_every = control_steps(getattr(ctrl, 'control_period_s', dt), dt, controller)
+        control_dt = control_every * dt
         n_steps = int(round(duration / dt))
         trace_every = max(1, int(round(TRACE_PERIOD_S / dt)))
         record_every = max(1, int(round(record_period / dt)))
@@ -104,18 +121,20 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
         start = world.start_position
         wall0, cpu0 = time.perf_counter(), time.process_time()
         for k in range(n_steps):
+            control = k % control_every == 0
             recording = recorder is not None and k % record_every == 0
             full = recording or k % trace_every == 0
-            if not full:
-                obs = world.observe(**want)
-            else:       # the trace needs joints, base and contacts; the IMU only if asked for
+            if full:    # the trace needs joints, base and contacts; the IMU only if asked for
                 obs = world.observe(imu=recording or want['imu'])
-            command = ctrl.step(obs, dt)
-            try:
-                world.apply(command)
-                last_command = command
-            except ValueError:
-                refused += 1          # the body keeps its last valid command
+            elif control:
+                obs = world.observe(**want)
+            if control:     # between control ticks the body keeps the last command
+                command = ctrl.step(obs, control_dt)
+                try:
+                    world.apply(command)
+                    last_command = command
+                except ValueError:
+                    refused += 1          # the body keeps its last valid command
             if k % trace_every == 0:
                 trace.time.append(obs.time)
                 trace.base_position.append(obs.base_position)
@@ -157,6 +176,7 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
             'base_height_m': float(end[2]),
             'refused_commands': refused,
             'physics_rate_hz': 1.0 / dt,
+            'control_period_s': control_dt,
         }
         metrics.update(ctrl.metrics())
         _transition_falls(metrics, fell_at)
