@@ -483,8 +483,18 @@ class SalamanderDecoder:
         self._a_swim = np.array(self.body_amplitude_swim_rad, dtype=float)
         self._a_walk = np.array(self.body_amplitude_walk_rad, dtype=float)
         fore_hind = np.array([0, 0, 1, 1])
-        self._p_amp = np.array(self.protraction_amplitude_rad, dtype=float)[fore_hind]
+        self._p_amp_even = np.array(self.protraction_amplitude_rad, dtype=float)[fore_hind]
+        self._p_amp = self._p_amp_even
         self._p_off = np.array(self.protraction_offset_rad, dtype=float)[fore_hind]
+
+    def set_side_scale(self, left: float, right: float) -> None:
+        """Scale the protraction amplitude of the left (LF, LH) and right (RF, RH) limbs
+        (steering by stroke length while walking; 1, 1 = even, clipped to [0, 1.5])."""
+        left, right = min(max(left, 0.0), 1.5), min(max(right, 0.0), 1.5)
+        if left == 1.0 and right == 1.0:
+            self._p_amp = self._p_amp_even
+        else:
+            self._p_amp = self._p_amp_even * np.array([left, right, left, right])
 
     def limb_weight(self, amplitude) -> np.ndarray:
         a = np.nan_to_num(np.asarray(amplitude, dtype=float), nan=0.0)

@@ -117,6 +117,11 @@ SALAMANDER_SPIKING_PARAMS = [
               'low-pass stages on the heading error (average the head swing of the wave out)', 's', min=0.05, max=5.0),
     ParamSpec('spiking.heading_max_rad', 0.15, 'swimming: largest steering bias per body joint',
               'rad', min=0.0, max=0.5),
+    ParamSpec('spiking.walk_heading_gain', 1.0, 'walking (limbs active): course hold, the '
+              'protraction amplitude of the left limbs is scaled by 1 + gain x e and of the right '
+              'ones by 1 - gain x e (|gain x e| <= 0.5), e = direction of travel (low-passed base '
+              'velocity, heading_tau_s) minus the start heading, + left; 0 = off', '1/rad',
+              min=0.0, max=3.0),
     ParamSpec('spiking.modulated', False, 'walk and swim in ONE network (the walking drives), '
               'switched by the modulators of the template\'s modulated.neuromodulation file '
               '(implied by a schedule)'),
@@ -231,6 +236,25 @@ def _body_filter(body, act, left, right, k, inv):
         body[1, i] += k * (act[right[i]] * inv - body[1, i])
 
 
+@njit(cache=True)
+def _cpg_ticks(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, raster, n, body, left,
+               right, kb, inv):
+    """``n`` ticks of :func:`_cpg_tick` in one call, each followed by the salamander body
+    filter (:func:`_body_filter`; nothing when ``left`` is empty). The same operations in the
+    same order as n Python-level calls (bit-identical), without n dispatches."""
+    ticks = 0
+    n_pops = counts.shape[1]
+    for _ in range(n):
+        ticks = _cpg_tick(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, raster)
+        if left.shape[0] > 0:
+            _body_filter(body, fs[0:n_pops], left, right, kb, inv)
+    return ticks
+
+
+_NO_BODY = np.zeros((2, 0))
+_NO_INDEX = np.zeros(0, dtype=np.int64)
+
+
 class _Output:
     __slots__ = ('phase', 'amplitude')
 
@@ -271,6 +295,7 @@ class SpikingRhythm:
     """
 
     mu = 1.0
+    _per_tick = False       # subclasses whose _tick does more than the fused call set True
 
     def __init__(self, network: dict, limbs=P.LEGS, *, seed: int = 0, rate_scale_hz=150.0,
                  rate_tau_s=0.01, hysteresis=0.05, adapt=0.5, amplitude_decay_s=0.3,
@@ -340,17 +365,37 @@ class SpikingRhythm:
         if ticks % self.record_every == 0:
             self.rates.add(ticks * TICK, self.act)
 
+    def advance(self, n: int, body=_NO_BODY, left=_NO_INDEX, right=_NO_INDEX,
+                kb: float = 0.0) -> None:
+        """``n`` ticks in as few numba calls as the rate record allows (one per
+        ``record_every`` ticks at most), optionally with the salamander body filter after each
+        tick (``body`` (2, n_seg) += kb (act[left|right] / rate_scale - body)). Bit-identical to
+        n calls of ``_tick`` (+ the filter)."""
+        if self._per_tick:
+            for _ in range(n):
+                self._tick()
+                if left.shape[0]:
+                    _body_filter(body, self.act, left, right, kb, self._inv_scale)
+            return
+        fa, ia, ctl, counts, rec, n_sub = self._args
+        every, ist = self.record_every, self.ist
+        while n > 0:
+            k = min(n, every - int(ist[-1]) % every)
+            ticks = _cpg_ticks(fa, ia, ctl, counts, rec, n_sub, self.fs, ist, self.swing,
+                               self.keep, self.raster, k, body, left, right, kb, self._inv_scale)
+            if ticks % every == 0:
+                self.rates.add(ticks * TICK, self.act)
+            n -= k
+
     def step(self, dt: float = TICK) -> _Output:
-        for _ in range(max(1, int(round(dt / TICK)))):
-            self._tick()
+        self.advance(max(1, int(round(dt / TICK))))
         self.t += dt
         est = self.estimator
         return _Output(est.phase, est.amplitude)
 
     def run(self, duration: float, dt: float = TICK) -> None:
         """Run alone (no body) for ``duration`` s, in 1 ms ticks; statistics restart after it."""
-        for _ in range(int(round(duration / TICK))):
-            self._tick()
+        self.advance(int(round(duration / TICK)))
         self.settled()
 
     def settled(self, t0: float = 0.0) -> None:
@@ -407,6 +452,8 @@ class ModulatedRhythm(SpikingRhythm):
     the modulator concentrations (and re-applies the gains every ``update_every`` s while they
     move), then runs the fused kernel + readout call. The concentrations are recorded every
     ``record_every`` ticks for the plot."""
+
+    _per_tick = True        # the modulators advance between ticks
 
     def __init__(self, network: dict, neuromodulation, *, update_every: float = 0.01, **kw):
         super().__init__(network, **kw)
@@ -1001,9 +1048,11 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
         self._heading_k = 1.0 - math.exp(-TICK / s['spiking.heading_tau_s'])
         self._heading_max = s['spiking.heading_max_rad']
         self._yaw0, self._yaw_err, self._yaw_lp = None, 0.0, 0.0
+        self._walk_heading_gain = s['spiking.walk_heading_gain']
+        self._v_lp = np.zeros((2, 2))        # two low-pass stages of the base velocity (x, y)
         self._body_lo = np.asarray(body.lower, dtype=float)[self._body_idx]
         self._body_hi = np.asarray(body.upper, dtype=float)[self._body_idx]
-        if self._heading_gain > 0:
+        if self._heading_gain > 0 or self._walk_heading_gain > 0:
             self.sensors = self.sensors | {'base'}
         self.plot_panels = _spike_panels(self.cpg)
 
@@ -1023,18 +1072,25 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
         q = observation.base_orientation
         self._yaw0 = None if q is None else _yaw(q)
         self._yaw_err = self._yaw_lp = 0.0
+        self._v_lp[:] = 0.0
+        self.course_error = 0.0
+        self.decoder.set_side_scale(1.0, 1.0)
 
     def step(self, observation: Observation, dt: float) -> Command:
         if self.schedule is not None:
             self._schedule_step(observation)
         cpg = self.cpg
         body = self._body
-        inv = cpg._inv_scale
-        for _ in range(max(1, int(round(dt / TICK)))):
-            cpg._tick()
-            _body_filter(body, cpg.act, self._left_pop, self._right_pop, self._kb, inv)
+        cpg.advance(max(1, int(round(dt / TICK))), body, self._left_pop, self._right_pop,
+                    self._kb)
         est = cpg.estimator
         g = self._body_gain
+        if self._walk_heading_gain > 0 and not self.swimming and self._yaw0 is not None \
+                and observation.base_linear_velocity is not None:
+            self._course_hold(observation.base_linear_velocity, dt)
+        elif self.swimming and self.course_error != 0.0:
+            self.decoder.set_side_scale(1.0, 1.0)   # (after a scheduled walk) even strokes
+            self.course_error = 0.0
         q = self.decoder.decode(g * body[0], g * body[1], est.phase, est.amplitude)
         if self.swimming and self._heading_gain > 0 and self._yaw0 is not None \
                 and observation.base_orientation is not None:
@@ -1054,6 +1110,24 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
         if observation.foot_forces is not None and observation.foot_forces.size == self._n_feet:
             self._contacts.add(observation.time, observation.foot_forces)
         return Command(POSITION, q)
+
+    def _course_hold(self, velocity, dt: float) -> None:
+        """Walking: steer the direction of travel back to the start heading by a stroke-length
+        difference between the sides (the head's yaw is no guide: the walking body's standing
+        wave swings it +-0.9 rad and it points ~0.2 rad off the course)."""
+        n_ticks = max(1, int(round(dt / TICK)))
+        k = 1.0 - (1.0 - self._heading_k) ** n_ticks
+        lp = self._v_lp
+        lp[0] += k * (velocity[:2] - lp[0])
+        lp[1] += k * (lp[0] - lp[1])
+        vx, vy = lp[1]
+        if vx * vx + vy * vy < 1e-6:           # not moving yet: no course
+            return
+        err = _wrap(math.atan2(vy, vx) - self._yaw0)
+        s = min(max(self._walk_heading_gain * err, -0.5), 0.5)
+        self.course_error = err
+        # travelling left of the start heading (err > 0): longer left strokes turn it right
+        self.decoder.set_side_scale(1.0 + s, 1.0 - s)
 
     def state_for_recording(self) -> dict:
         return {'population_rates_hz': self.cpg.act, 'limb_phase': self.cpg.estimator.phase,
