@@ -110,9 +110,11 @@ class GaitObjective(Objective):
 
     name = 'gait'
     description = ('100 x SCONE GaitMeasure (min_velocity, termination_height) + 0.1 x '
-                   'cost_of_transport + 10 x max(0, grf_peak_bw - 1.4)')
+                   'cost_of_transport + 10 x max(0, grf_peak_bw - 1.4) [+ grf_median_weight x '
+                   'max(0, grf_peak_median_bw - 1.4)]')
     options = {'min_velocity': 1.0, 'termination_height': 0.85, 'window_s': 0.5,
-               'gait_weight': 100.0, 'cot_weight': 0.1, 'grf_limit_bw': 1.4, 'grf_weight': 10.0}
+               'gait_weight': 100.0, 'cot_weight': 0.1, 'grf_limit_bw': 1.4, 'grf_weight': 10.0,
+               'grf_median_weight': 0.0}
 
     def gait_measure(self, result, duration: float) -> tuple[float, dict]:
         """SCONE's GaitMeasure on fixed windows of ``window_s`` instead of detected steps:
@@ -152,6 +154,15 @@ class GaitObjective(Objective):
             excess = max(0.0, grf - s['grf_limit_bw'])
             terms['grf_excess_bw'] = excess
             value += s['grf_weight'] * excess
+        if s['grf_median_weight'] > 0.0:
+            # the median stance peak moves with the whole gait, so it guides a search better
+            # than the maximum, which one stance (e.g. the start transient) decides
+            median = _finite(result.metrics, 'grf_peak_median_bw')
+            terms['grf_peak_median_bw'] = median
+            if median is not None:
+                excess = max(0.0, median - s['grf_limit_bw'])
+                terms['grf_median_excess_bw'] = excess
+                value += s['grf_median_weight'] * excess
         return Score(float(value), terms)
 
 

@@ -131,9 +131,12 @@ def _node_values(robot: str, node: str) -> dict:
     return merged
 
 
-def tunables(controller: str, robot: str, space: str = 'range', span: float = 0.5
-             ) -> tuple[str, tuple[Coordinate, ...], dict]:
-    """(node, coordinates, base values of the tuned parameters) declared by ``controller``."""
+def tunables(controller: str, robot: str, space: str = 'range', span: float = 0.5,
+             start: str | Path | None = None) -> tuple[str, tuple[Coordinate, ...], dict]:
+    """(node, coordinates, base values of the tuned parameters) declared by ``controller``.
+
+    The start values are the robot's config file's, overridden by the node section of ``start``
+    (a parameter file such as a best.yaml) when given."""
     if space not in SPACES:
         raise ConfigError(f'space must be one of {list(SPACES)}, got {space!r}')
     if not (isinstance(span, (int, float)) and math.isfinite(span) and span > 0):
@@ -148,6 +151,8 @@ def tunables(controller: str, robot: str, space: str = 'range', span: float = 0.
                           'file section)')
     known = {s.name: s for s in (_declared(controller, robot, 'PARAM_SPECS') or ())}
     in_file = _node_values(robot, node)
+    if start is not None:
+        in_file.update(_start_values(start, node))
     coordinates, base = [], {}
     for entry in entries:
         index = None
@@ -190,6 +195,14 @@ def tunables(controller: str, robot: str, space: str = 'range', span: float = 0.
     if len(set(labels)) != len(labels):
         raise ConfigError(f'controller {controller!r}: TUNABLE lists a parameter twice')
     return node, tuple(coordinates), base
+
+
+def _start_values(path: str | Path, node: str) -> dict:
+    """The ``node`` section of a start parameter file (flat names), refused when it has none."""
+    nodes = read_ros_params(path)
+    if node not in nodes:
+        raise ConfigError(f'{path}: no {node} section to start from')
+    return dict(nodes[node])
 
 
 def _coordinate(spec: ParamSpec, index, default, integer: bool, space: str, span: float):
@@ -524,14 +537,16 @@ def load_state(directory: str | Path) -> State:
 
 
 def new_state(robot: str, controller: str, *, objective: str | None, duration: float,
-              popsize: int | None, sigma: float, seed: int, space: str, span: float) -> State:
+              popsize: int | None, sigma: float, seed: int, space: str, span: float,
+              objective_options: dict | None = None, start: str | Path | None = None) -> State:
     import cma
     from .objectives import make_objective
     if robot not in ROBOTS:
         raise ConfigError(f'unknown robot {robot!r}; choose one of {list(ROBOTS)}')
-    node, coordinates, base = tunables(controller, robot, space, span)
+    node, coordinates, base = tunables(controller, robot, space, span, start)
     objective = objective or default_objective(controller, robot)
-    scoring = make_objective(objective, robot).settings   # unknown name -> ConfigError
+    # unknown objective or option -> ConfigError
+    scoring = make_objective(objective, robot, **(objective_options or {})).settings
     _check_positive('duration', duration)
     _check_positive('sigma', sigma)
     _check_int('seed', seed, 0)
@@ -553,6 +568,8 @@ def new_state(robot: str, controller: str, *, objective: str | None, duration: f
     settings = {'popsize': popsize, 'sigma': float(sigma), 'seed': seed, 'space': space,
                 'span': float(span), 'objective': objective, 'duration': float(duration),
                 'cma_version': cma.__version__}
+    if start is not None:
+        settings['start'] = str(start)
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
     return State(FORMAT, problem, settings, es, random, commit=git_commit(), started=now)
 
@@ -640,6 +657,7 @@ def best_yaml(state: State) -> str:
         'popsize': int(s['popsize']),
         'sigma0': float(s['sigma']),
         'space': s['space'],
+        **({'start_file': s['start']} if s.get('start') else {}),
         'git_commit': state.commit,
         'package_version': _version(),
         'cma_version': s['cma_version'],
@@ -693,8 +711,12 @@ def optimize(robot: str, controller: str, *, generations: int = 10, popsize: int
              resume: str | Path | None = None, duration: float | None = None,
              seed: int | None = None, sigma: float | None = None, objective: str | None = None,
              space: str | None = None, span: float | None = None, ray_address: str | None = None,
-             progress: bool = True) -> OptimizeResult:
-    """Run (or continue) CMA-ES until ``generations`` generations are done in total."""
+             progress: bool = True, objective_options: dict | None = None,
+             start: str | Path | None = None) -> OptimizeResult:
+    """Run (or continue) CMA-ES until ``generations`` generations are done in total.
+
+    ``objective_options`` override the objective's options (e.g. ``{'min_velocity': 1.2}``);
+    ``start`` is a parameter file whose node section replaces the config's start values."""
     _check_int('generations', generations, 1)
     _check_int('workers', workers, 1)
     if backend not in BACKENDS:
@@ -715,6 +737,14 @@ def optimize(robot: str, controller: str, *, generations: int = 10, popsize: int
             if value is not None and value != state.settings[key]:
                 raise ConfigError(f'{resume} was run with {key} {state.settings[key]!r}; a resumed '
                                   f'run cannot change it (asked {value!r})')
+        for key, value in (objective_options or {}).items():
+            saved = p.objective_settings.get(key)
+            if value != saved:
+                raise ConfigError(f'{resume} was run with objective option {key} {saved!r}; a '
+                                  f'resumed run cannot change it (asked {value!r})')
+        if start is not None and str(start) != state.settings.get('start'):
+            raise ConfigError(f'{resume} was started from {state.settings.get("start")!r}; a '
+                              f'resumed run cannot change it (asked {str(start)!r})')
         out = resume
     else:
         out = Path(out) if out is not None else Path('out') / 'optimize' / f'{robot}-{controller}'
@@ -727,7 +757,8 @@ def optimize(robot: str, controller: str, *, generations: int = 10, popsize: int
                           duration=10.0 if duration is None else duration,
                           popsize=popsize, sigma=0.2 if sigma is None else sigma,
                           seed=0 if seed is None else seed, space=space or 'range',
-                          span=0.5 if span is None else span)
+                          span=0.5 if span is None else span,
+                          objective_options=objective_options, start=start)
     problem = state.problem
     popsize = state.settings['popsize']
     if state.generation == 0:
@@ -824,6 +855,16 @@ def add_parser(sub) -> None:
             raise argparse.ArgumentTypeError(f'must be a positive number, got {text}')
         return value
 
+    def objective_option(text):
+        name, sep, value = text.partition('=')
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not sep or not name or not math.isfinite(number):
+            raise argparse.ArgumentTypeError(f'expected NAME=NUMBER, got {text!r}')
+        return name, number
+
     p = sub.add_parser('optimize', help="tune a controller's TUNABLE parameters with CMA-ES over "
                        'headless lock-step runs (local process pool or Ray)')
     p.add_argument('robot', choices=ROBOTS)
@@ -851,6 +892,11 @@ def add_parser(sub) -> None:
                    '[min, max] (range, default) or default ± span·|default| (relative)')
     p.add_argument('--span', type=positive, help='relative space: fraction of the default '
                    '(default 0.5)')
+    p.add_argument('--objective-option', metavar='NAME=VALUE', action='append', default=[],
+                   type=objective_option, help='set an option of the objective (repeatable), '
+                   'e.g. min_velocity=1.2 grf_weight=50; saved in best.yaml')
+    p.add_argument('--start', metavar='FILE', help='start from the node section of this '
+                   'parameter file (e.g. a best.yaml) instead of the robot config\'s values')
     p.add_argument('--check', metavar='FILE', help='instead of optimizing: run a best.yaml again '
                    'and compare its objective with the saved one (exit 0 equal, 1 different)')
 
@@ -879,7 +925,8 @@ def cmd_optimize(args) -> int:
                       popsize=args.popsize, workers=args.workers, backend=args.backend,
                       out=args.out, resume=args.resume, duration=args.duration, seed=args.seed,
                       sigma=args.sigma, objective=args.objective, space=args.space, span=args.span,
-                      ray_address=args.ray_address)
+                      ray_address=args.ray_address,
+                      objective_options=dict(args.objective_option) or None, start=args.start)
     best = result.best
     print(f'neuroloco optimize {args.robot} --controller {args.controller}: '
           f'{result.generation} generations, {result.evaluations} evaluations')

@@ -139,7 +139,7 @@ _SEARCH = {
     'reflex.hfl_g_l': (0.05, 3.0),
     'reflex.hfl_l_off': (0.3, 0.9),
     'reflex.ham_hfl_g_l': (0.0, 10.0),
-    'reflex.ham_l_off': (0.6, 1.1),
+    'reflex.ham_l_off': (0.4, 1.1),
     'reflex.hfl_k_lean': (0.0, 4.0),
     'reflex.ham_g_f': (0.1, 2.0),
     'reflex.glu_g_f': (0.05, 2.0),

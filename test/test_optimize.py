@@ -165,6 +165,23 @@ def test_gait_objective_of_a_robot_standing_still_is_about_one_hundred():
     assert gait(result, 2.0).terms['gait_measure'] > score.terms['gait_measure']
 
 
+def test_gait_objective_median_grf_term_is_off_by_default_and_adds_its_weighted_excess():
+    """grf_median_weight (default 0: the objective of every saved set unchanged) adds
+    w x max(0, grf_peak_median_bw - grf_limit_bw) on a real walking run of the human."""
+    result = run('human', 'reflex', duration=2.5)
+    median = result.metrics['grf_peak_median_bw']
+    assert median is not None and median > 1.0           # at least one completed stance
+    plain = make_objective('gait', 'human')(result, 2.5)
+    assert 'grf_median_excess_bw' not in plain.terms
+    weighted = make_objective('gait', 'human', grf_median_weight=50.0)(result, 2.5)
+    excess = max(0.0, median - 1.4)
+    assert weighted.terms['grf_median_excess_bw'] == excess
+    assert weighted.value == pytest.approx(plain.value + 50.0 * excess, rel=1e-12)
+    lenient = make_objective('gait', 'human', grf_median_weight=50.0, grf_limit_bw=median + 0.1,
+                             grf_weight=0.0)(result, 2.5)
+    assert lenient.terms['grf_median_excess_bw'] == 0.0
+
+
 def test_cli_optimize_runs_and_prints_the_best(tmp_path, capsys):
     out = tmp_path / 'cli'
     code = main(['optimize', 'quadruped', '--controller', 'pose', '--generations', '1',
@@ -176,7 +193,38 @@ def test_cli_optimize_runs_and_prints_the_best(tmp_path, capsys):
     assert (out / BEST).is_file() and PROVENANCE_NODE in (out / BEST).read_text()
 
 
+def test_cli_objective_options_and_start_file_reach_the_run_and_best_yaml(reference, tmp_path,
+                                                                          capsys):
+    """--objective-option NAME=VALUE sets the objective's options (saved, used by --check);
+    --start FILE starts CMA-ES from that file's node section instead of the config's values."""
+    ref, _ = reference
+    start = read_ros_params(ref / BEST)['pose_controller']
+    out = tmp_path / 'opts'
+    code = main(['optimize', 'quadruped', '--controller', 'pose', '--generations', '1',
+                 '--popsize', '2', '--workers', '1', '--duration', '0.4', '--out', str(out),
+                 '--objective-option', 'settle_s=0.2', '--objective-option', 'effort_weight=0.5',
+                 '--start', str(ref / BEST)])
+    assert code == 0, capsys.readouterr().err
+    info = read_best(out / BEST)
+    assert info['objective_settings.settle_s'] == 0.2
+    assert info['objective_settings.effort_weight'] == 0.5
+    assert info['start_file'] == str(ref / BEST)
+    state = pickle.loads((out / CHECKPOINT).read_bytes())
+    assert state.problem.base == {k: start[k] for k in state.problem.base}   # the file's values
+    assert [c.default for c in state.problem.coordinates] == [start[k] for k in state.problem.base]
+    assert reevaluate(out / BEST) == info['objective_value']    # --check uses the saved options
+    # a resumed run cannot change them
+    code = main(['optimize', 'quadruped', '--controller', 'pose', '--resume', str(out),
+                 '--generations', '2', '--objective-option', 'settle_s=0.3'])
+    assert code == 2 and 'objective option settle_s' in capsys.readouterr().err
+
+
 @pytest.mark.parametrize('args,words', [
+    (['quadruped', '--controller', 'pose', '--objective-option', 'settle_s'], 'NAME=NUMBER'),
+    (['quadruped', '--controller', 'pose', '--objective-option', 'settle_s=x'], 'NAME=NUMBER'),
+    (['quadruped', '--controller', 'pose', '--objective-option', 'beauty=1'],
+     'unknown options'),
+    (['quadruped', '--controller', 'pose', '--start', '{tmp}/missing.yaml'], 'not found'),
     (['octopus', '--controller', 'pose'], "invalid choice: 'octopus'"),
     (['quadruped', '--controller', 'nope'], "unknown controller 'nope'"),
     (['quadruped', '--controller', 'hold'], 'no tunable parameters'),
