@@ -595,7 +595,7 @@ def _body_geometry(body: BodyInfo):
 
 
 def _yaw(q) -> float:
-    x, y, z, w = q
+    x, y, z, w = q.tolist() if isinstance(q, np.ndarray) else q     # floats: no numpy scalars
     return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 

@@ -251,6 +251,16 @@ def _cpg_ticks(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, raster, n,
     return ticks
 
 
+@njit(cache=True)
+def _bias_clip(q, idx, bias, lo, hi):
+    """q[idx] = clip(q[idx] + bias, lo, hi) in place (np.minimum(np.maximum(...)) per
+    element: the same values)."""
+    for j in range(idx.shape[0]):
+        v = q[idx[j]] + bias
+        v = lo[j] if v < lo[j] else v
+        q[idx[j]] = hi[j] if v > hi[j] else v
+
+
 _NO_BODY = np.zeros((2, 0))
 _NO_INDEX = np.zeros(0, dtype=np.int64)
 
@@ -1048,6 +1058,7 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
         self._heading_k = 1.0 - math.exp(-TICK / s['spiking.heading_tau_s'])
         self._heading_max = s['spiking.heading_max_rad']
         self._yaw0, self._yaw_err, self._yaw_lp = None, 0.0, 0.0
+        self._k_dt, self._k = None, 0.0      # the heading filter's gain for the last dt
         self._walk_heading_gain = s['spiking.walk_heading_gain']
         self._v_lp = np.zeros((2, 2))        # two low-pass stages of the base velocity (x, y)
         self._body_lo = np.asarray(body.lower, dtype=float)[self._body_idx]
@@ -1091,20 +1102,24 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
         elif self.swimming and self.course_error != 0.0:
             self.decoder.set_side_scale(1.0, 1.0)   # (after a scheduled walk) even strokes
             self.course_error = 0.0
-        q = self.decoder.decode(g * body[0], g * body[1], est.phase, est.amplitude)
+        if g == 1.0:        # x * 1.0 == x bit for bit: skip two array products
+            q = self.decoder.decode(body[0], body[1], est.phase, est.amplitude)
+        else:
+            q = self.decoder.decode(g * body[0], g * body[1], est.phase, est.amplitude)
         if self.swimming and self._heading_gain > 0 and self._yaw0 is not None \
                 and observation.base_orientation is not None:
             # steering: hold the start heading (the body wave swings the head; low-pass it)
             err = _wrap(_yaw(observation.base_orientation) - self._yaw0)
-            n_ticks = max(1, int(round(dt / TICK)))
-            k = 1.0 - (1.0 - self._heading_k) ** n_ticks
+            if dt != self._k_dt:
+                self._k_dt = dt
+                self._k = 1.0 - (1.0 - self._heading_k) ** max(1, int(round(dt / TICK)))
+            k = self._k
             self._yaw_lp += k * _wrap(err - self._yaw_lp)          # two first-order stages:
             self._yaw_err += k * _wrap(self._yaw_lp - self._yaw_err)   # ripple / 20 at 1.5 Hz
             bias = min(max(self._heading_gain * self._yaw_err, -self._heading_max),
                        self._heading_max)
-            q = q.copy()
-            q[self._body_idx] = np.minimum(np.maximum(q[self._body_idx] + bias, self._body_lo),
-                                           self._body_hi)           # np.clip, minus its wrapper
+            # q is the decoder's fresh array: bias and clip its body joints in place
+            _bias_clip(q, self._body_idx, bias, self._body_lo, self._body_hi)
         if observation.position is not None:
             self._angles.add(observation.time, observation.position[self._body_idx])
         if observation.foot_forces is not None and observation.foot_forces.size == self._n_feet:
