@@ -5,7 +5,8 @@ whose damping makes it relax at most at 0.03 m/s (F = k d (1 + dd / 0.03 m/s)), 
 stiction friction. Applied with ``applyExternalForce`` it is explicit, and its damping k d / 0.03
 (13 kN s/m at the 5 mm of one loaded foot) times the 1 ms step is 10 to 60 times the effective
 mass of a foot point (about 3 kg at the heel, 0.2 kg at the ball for the foot turning about a
-torque-driven ankle): unstable. PyBullet's own soft contact (``changeDynamics(contactStiffness,
+torque-driven ankle): unstable. Measured with the damping bounded at c_max on top of PyBullet's
+spring: the walker walks up to c_max = 500 N s/m and falls from 1000 on (ball chatter). PyBullet's own soft contact (``changeDynamics(contactStiffness,
 contactDamping)``, an ERP/CFM constraint) is the same linear spring with a linear damper, solved
 implicitly, so it is stable at 1 ms; friction stays PyBullet's (Coulomb, mu = lateral_friction).
 
@@ -19,7 +20,8 @@ from __future__ import annotations
 import math
 
 GRAVITY = 9.81
-#: The damping shipped with the walker (N s/m per contact sphere): see docs/walking.md.
+#: The damping shipped with the walker (N s/m per contact sphere): with the shipped gait 600-800
+#: give the lowest GRF peak of 0-1600 (less damping raises it); see docs/walking.md.
 DEFAULT_DAMPING = 800.0
 
 
