@@ -120,7 +120,8 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
         fell, fell_at = False, None
         start = world.start_position
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        for k in range(n_steps):
+        k = 0
+        while k < n_steps:
             control = k % control_every == 0
             recording = recorder is not None and k % record_every == 0
             full = recording or k % trace_every == 0
@@ -148,11 +149,21 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
                         break
             if recording:
                 recorder.record(obs, last_command, getattr(ctrl, 'state_for_recording', lambda: None)())
-            world.step()
             if gui:
+                world.step()
+                k += 1
                 lag = world.time - (time.perf_counter() - wall0)
                 if lag > 0:
                     time.sleep(lag)
+                continue
+            # nothing happens before the next control, trace or record tick: step up to it in
+            # one call (the same physics steps; no per-step loop in Python here)
+            nxt = min(k - k % control_every + control_every, k - k % trace_every + trace_every,
+                      n_steps)
+            if recorder is not None:
+                nxt = min(nxt, k - k % record_every + record_every)
+            world.step(nxt - k)
+            k = nxt
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         end = world.base_position()
         sim_time = world.time
