@@ -95,7 +95,9 @@ class World:
                                      forces=[0.0] * len(all_joints), physicsClientId=c)
         self._mode = None
         self._last_targets = None
+        self._last_list = None              # the last position targets sent, as a list
         self._last_command = None
+        self._gains, self._servo_lists = None, None
         self._torque_set = False
         self.water = None
         if self.layout.water is not None:
@@ -180,22 +182,31 @@ class World:
         values = np.asarray(command.values, dtype=float)
         if values.shape != (self.n,):
             raise ValueError(f'command size {values.size} does not match {self.n} joints')
-        if not np.isfinite(values).all():
+        # a finite sum means every value is finite (~0.4 us; numpy's isfinite().all() ~2 us);
+        # otherwise check one by one (a sum can also overflow)
+        if not math.isfinite(sum(values.tolist())) and not np.isfinite(values).all():
             bad = int(np.flatnonzero(~np.isfinite(values))[0])
             raise ValueError(f'non-finite value at index {bad} ({self.joint_names[bad]})')
         c = self.client
         if command.mode == POSITION:
             # np.clip's result for finite values, without its Python wrapper (~3 us a call)
             values = np.minimum(np.maximum(values, self.limits.lower), self.limits.upper)
-            if (self._mode == POSITION and self._last_targets is not None
-                    and (values == self._last_targets).all()):
-                self._last_command = command
-                return values   # PyBullet's position servo keeps its last target
+            targets = values.tolist()
             p = self.params
+            gains = (p['position_gain'], p['velocity_gain'])
+            if (self._mode == POSITION and self._last_targets is not None
+                    and targets == self._last_list and gains == self._gains):
+                self._last_command = command
+                return values   # PyBullet's position servo keeps its last target and gains
+            if gains != self._gains:        # the servo's argument lists, rebuilt on a change
+                self._gains = gains
+                self._servo_lists = (self.limits.effort.tolist(), [gains[0]] * self.n,
+                                     [gains[1]] * self.n)
+            forces, kp, kd = self._servo_lists
             pb.setJointMotorControlArray(
-                self.body, self.joint_index, pb.POSITION_CONTROL, targetPositions=values.tolist(),
-                forces=self.limits.effort.tolist(), positionGains=[p['position_gain']] * self.n,
-                velocityGains=[p['velocity_gain']] * self.n, physicsClientId=c)
+                self.body, self.joint_index, pb.POSITION_CONTROL, targetPositions=targets,
+                forces=forces, positionGains=kp, velocityGains=kd, physicsClientId=c)
+            self._last_list = targets
         else:
             effort = self.limits.effort
             values = np.minimum(np.maximum(values, -effort), effort)     # np.clip's result
@@ -211,6 +222,8 @@ class World:
                                              forces=delta.tolist(), physicsClientId=c)
             self._torque_set = True
             self._applied_effort = values
+        if command.mode != POSITION:
+            self._last_list = None
         self._mode, self._last_targets, self._last_command = command.mode, values, command
         return values
 
