@@ -102,6 +102,19 @@ class OutputModulation:
 
 
 @dataclass(frozen=True)
+class TransitionRoute:
+    """When the supraspinal command releases a change from gait ``source`` to ``target``: the
+    new levels are commanded when one of ``legs`` (readout limb names) crosses
+    ``release_phase`` of its readout cycle (0 = touchdown, 0.5 = lift-off), at the latest
+    ``max_wait_s`` after the command (animals switch gait at specific phases)."""
+    source: str
+    target: str
+    release_phase: float
+    legs: tuple[str, ...]
+    max_wait_s: float = 1.0
+
+
+@dataclass(frozen=True)
 class NeuromodulationSpec:
     modulators: tuple[ModulatorSpec, ...]
     populations: tuple[PopulationSensitivity, ...] = ()
@@ -111,6 +124,7 @@ class NeuromodulationSpec:
     gaits: tuple[GaitLevels, ...] = ()
     outputs: tuple[OutputModulation, ...] = ()
     speed_command: tuple = ()       # (speeds, {modulator: levels}) or (): supraspinal command
+    transitions: tuple[TransitionRoute, ...] = ()   # supraspinal timing / routing of gait changes
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -122,6 +136,14 @@ class NeuromodulationSpec:
                 return g
         raise ConfigError(f'unknown gait {name!r}; the modulator table has '
                           f'{[g.name for g in self.gaits]}')
+
+    def route(self, source: str, target: str) -> TransitionRoute | None:
+        """The ``transitions`` entry for a change from ``source`` to ``target`` (None: the
+        levels are commanded at once)."""
+        for r in self.transitions:
+            if r.source == source and r.target == target:
+                return r
+        return None
 
     def speed_targets(self, speed: Any) -> dict[str, float]:
         """Modulator targets for a desired forward speed (m/s): the ``speed_command`` table,
@@ -189,6 +211,41 @@ def _keys(tree: Mapping, allowed: set, where: str) -> None:
         raise ConfigError(f'{where}: unknown keys {sorted(bad)}; allowed {sorted(allowed)}')
 
 
+def _routes(tree: Any, gaits: list, where: str) -> tuple[TransitionRoute, ...]:
+    """The ``transitions`` list: [{from, to, release_phase, legs, max_wait_s}]."""
+    if tree is None:
+        return ()
+    if not isinstance(tree, list):
+        raise ConfigError(f'{where}: must be a list of {{from, to, release_phase, legs, '
+                          'max_wait_s}}')
+    out = []
+    for k, r in enumerate(tree):
+        w = f'{where}[{k}]'
+        if not isinstance(r, Mapping):
+            raise ConfigError(f'{w}: must be a mapping')
+        _keys(r, {'from', 'to', 'release_phase', 'legs', 'max_wait_s', 'description'}, w)
+        for key in ('from', 'to'):
+            if r.get(key) not in gaits:
+                raise ConfigError(f'{w}.{key}: {r.get(key)!r} is not a gait of the table {gaits}')
+        source, target = r['from'], r['to']
+        if source == target:
+            raise ConfigError(f'{w}: from and to are the same gait {source!r}')
+        if any(x.source == source and x.target == target for x in out):
+            raise ConfigError(f'{w}: a second entry for {source} -> {target}')
+        phase = _finite(r.get('release_phase'), f'{w}.release_phase')
+        if not 0.0 <= phase < 1.0:
+            raise ConfigError(f'{w}.release_phase: a fraction of the cycle in [0, 1), got {phase}')
+        legs = r.get('legs')
+        if not isinstance(legs, list) or not legs or \
+                not all(isinstance(x, str) and x for x in legs):
+            raise ConfigError(f'{w}.legs: a non-empty list of readout limb names (e.g. [LF])')
+        wait = _finite(r.get('max_wait_s', 1.0), f'{w}.max_wait_s')
+        if not 0.0 < wait <= 10.0:
+            raise ConfigError(f'{w}.max_wait_s: must be in (0, 10] s, got {wait}')
+        out.append(TransitionRoute(source, target, phase, tuple(legs), wait))
+    return tuple(out)
+
+
 def load_neuromodulation(source: str | Path | Mapping | NeuromodulationSpec,
                          network: NetworkSpec | CompiledNetwork | None = None) -> NeuromodulationSpec:
     """Validate a neuromodulation file (YAML path, bare name in config/networks, or the dict
@@ -211,7 +268,7 @@ def load_neuromodulation(source: str | Path | Mapping | NeuromodulationSpec,
         if not isinstance(tree, Mapping):
             raise ConfigError(f'{where}: must be a mapping')
         _keys(tree, {'network', 'gain_range', 'modulators', 'populations', 'projections',
-                     'description', 'gaits', 'outputs', 'speed_command'}, where)
+                     'description', 'gaits', 'outputs', 'speed_command', 'transitions'}, where)
         mods = tree.get('modulators')
         if not isinstance(mods, list) or not mods:
             raise ConfigError(f'{where}.modulators: must be a non-empty list')
@@ -325,11 +382,13 @@ def load_neuromodulation(source: str | Path | Mapping | NeuromodulationSpec,
                     raise ConfigError(f'{w}.{m}: one level per speed ({len(sp)})')
                 lv[m] = [_concentration(x, f'{w}.{m}') for x in row]
             speed = (sp, lv)
+        routes = _routes(tree.get('transitions'), [g.name for g in gaits],
+                         f'{where}.transitions')
         net_name = tree.get('network')
         if net_name is not None and not isinstance(net_name, str):
             raise ConfigError(f'{where}.network: must be a network name')
         spec = NeuromodulationSpec(tuple(specs), tuple(pops), tuple(projs), (gmin, gmax), net_name,
-                                   tuple(gaits), tuple(outs), speed)
+                                   tuple(gaits), tuple(outs), speed, routes)
     if network is not None:
         _check_against(spec, network.spec if isinstance(network, CompiledNetwork) else network)
     return spec

@@ -594,18 +594,49 @@ class _ModulatedControl:
         [0, 1]."""
         self._require_modulated('command_modulators')
         self.cpg.mod.command(targets, **kw)
+        self._pending = None
 
-    def command_gait(self, gait: str, t: float | None = None) -> None:
+    def command_gait(self, gait: str, t: float | None = None, timed: bool = False) -> None:
         """Command the modulator levels of ``gait`` (a row of the gaits table). Only the
-        modulator targets change; the phase targets of the metrics follow the new gait."""
+        modulator targets change; the phase targets of the metrics follow the new gait. With
+        ``timed`` (schedules) a change listed in the ``transitions`` table is released at its
+        leg phase instead of at once (:meth:`_release_step`)."""
         self._require_modulated('command_gait')
         if not isinstance(gait, str) or gait not in self.gait_names:
             raise ConfigError(f'unknown gait {gait!r}; choose one of {self.gait_names}')
-        self.cpg.mod.command(self.nm.gait(gait).levels)
+        route = self.nm.route(self.gait, gait) if timed else None
+        self._pending = None
+        if route is None or gait == self.gait:
+            self.cpg.mod.command(self.nm.gait(gait).levels)
+        else:                       # released by _release_step at the route's phase
+            limbs = list(self.cpg.limbs)
+            self._pending = {'route': route, 'since': self.cpg.t, 'last': None,
+                             'legs': np.array([limbs.index(x) for x in route.legs])}
         if gait != self.gait:
             self.transitions.append({'from': self.gait, 'to': gait,
                                      't': None if t is None else round(float(t), 6)})
+            if self._pending is not None:
+                self._pending['entry'] = self.transitions[-1]
         self._set_gait(gait)
+
+    _pending = None
+
+    def _release_step(self) -> None:
+        """Supraspinal timing of a gait change (the ``transitions`` table): command the new
+        levels when a listed leg's readout phase crosses ``release_phase`` of its cycle, or
+        ``max_wait_s`` after the command; records ``release_delay_s`` on the transition.
+        Called once per tick while a change is pending."""
+        p = self._pending
+        route, now = p['route'], self.cpg.t
+        frac = np.mod(self.cpg.estimator.phase[p['legs']] / (2.0 * math.pi), 1.0)
+        last, p['last'] = p['last'], frac
+        phi = route.release_phase
+        crossed = last is not None and bool(np.any(
+            ((last < phi) & (phi <= frac)) | ((frac < last) & ((phi > last) | (phi <= frac)))))
+        if crossed or now - p['since'] >= route.max_wait_s - 1e-9:
+            self.cpg.mod.command(self.nm.gait(route.target).levels)
+            p['entry']['release_delay_s'] = round(now - p['since'], 4)
+            self._pending = None
 
     def command_speed(self, speed) -> dict:
         """Supraspinal command: a desired forward speed (m/s) -> modulator targets (the
@@ -615,6 +646,7 @@ class _ModulatedControl:
         self._require_modulated('command_speed')
         targets = self.nm.speed_targets(speed)
         self.cpg.mod.command(targets)
+        self._pending = None
         self.commanded_speed = float(speed)
         return targets
 
@@ -626,7 +658,7 @@ class _ModulatedControl:
             if isinstance(entry, float):
                 self.command_speed(entry)
             else:
-                self.command_gait(entry, observation.time)
+                self.command_gait(entry, observation.time, timed=True)
             self._next += 1
         if observation.base_position is not None:
             self._base.add(observation.time, observation.base_position[:2])
@@ -637,6 +669,7 @@ class _ModulatedControl:
             self._next = 1
             self.transitions = []
             self._set_gait(self.schedule[0][1])
+        self._pending = None
         mods = self.cpg.mod.modulators
         for name, value in self.nm.gait(self.gait).levels.items():
             mods.set_concentration(name, value)
@@ -785,6 +818,11 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
             if g.table not in self._tables:
                 raise ConfigError(f'controller cpg: gait {g.name!r}: no row {g.table!r} in the '
                                   'phase table')
+        for r in spec.transitions:
+            unknown = set(r.legs) - set(rhythm.limbs)
+            if unknown:
+                raise ConfigError(f'controller cpg: transitions {r.source} -> {r.target}: legs '
+                                  f'{sorted(unknown)} are not readout limbs {list(rhythm.limbs)}')
         self._outputs = {o.name for o in spec.outputs}
         self._out_value, self._out_moving, self._out_elapsed = {}, False, 0.0
         allowed = ('step_length_m', 'step_height_m', 'standing_height_m', 'ground_penetration_m')
@@ -847,6 +885,8 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
         if self.modulated:
             if self.schedule is not None:
                 self._schedule_step(observation)
+            if self._pending is not None:
+                self._release_step()
             out = super().step(observation, dt)
             if self.schedule is not None:     # the network's own stance onsets (readout)
                 self._readout.add(observation.time, self.cpg.swing)
@@ -953,13 +993,23 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
             ts = transition_time(touch, target, a, b, TRANSITION_TOLERANCE)
             tn = transition_time(net_touch, target, a, b, TRANSITION_TOLERANCE)
             f = segments[k]['frequency_hz']
-            transitions.append({'from': prev, 'to': gait, 't': _round(a - self._t0, 3),
-                                'transition_s': None if ts is None else _round(ts, 3),
-                                'cycles': None if ts is None or not f else _round(ts * f, 2),
-                                'network_transition_s': None if tn is None else _round(tn, 3),
-                                'network_cycles': None if tn is None or not f
-                                else _round(tn * f, 2),
-                                'fell': None})      # the runner fills it in
+            entry = {'from': prev, 'to': gait, 't': _round(a - self._t0, 3),
+                     'transition_s': None if ts is None else _round(ts, 3),
+                     'cycles': None if ts is None or not f else _round(ts * f, 2),
+                     'network_transition_s': None if tn is None else _round(tn, 3),
+                     'network_cycles': None if tn is None or not f else _round(tn * f, 2),
+                     'fell': None}      # the runner fills it in
+            # a routed change (transitions table) is released after a wait: also from there
+            delay = next((r['release_delay_s'] for r in self.transitions
+                          if 'release_delay_s' in r and r.get('t') is not None
+                          and abs(r['t'] - a) < 1e-3), None)
+            if delay is not None:
+                entry['release_delay_s'] = delay
+                entry['cycles_from_release'] = None if ts is None or not f \
+                    else _round((ts - delay) * f, 2)
+                entry['network_cycles_from_release'] = None if tn is None or not f \
+                    else _round((tn - delay) * f, 2)
+            transitions.append(entry)
         if len(segments) > 40:              # a speed ramp: keep the metrics readable
             segments = []
         return {'gait': ','.join(f'{ts:g}:{g:g}' if isinstance(g, float) else f'{ts:g}:{g}'
@@ -997,6 +1047,9 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
                                   'modulated.neuromodulation file')
             from .neuromodulation import load_neuromodulation
             spec = load_neuromodulation(nm_name)
+            if spec.transitions:
+                raise ConfigError(f'controller cpg: {nm_name}: a transitions table is supported '
+                                  'for the quadruped only')
             names = [g.name for g in spec.gaits]
             if schedule is not None:
                 self.schedule = parse_schedule(schedule, names)
