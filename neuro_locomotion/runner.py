@@ -82,6 +82,10 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
         **options) -> RunResult:
     """Run ``controller`` on ``robot`` for ``duration`` simulated seconds; return metrics and trace.
 
+    The controller is sensed, stepped and its command applied every ``control_period_s`` (its
+    attribute, a whole number of physics steps; default every step); physics keeps its rate and
+    the trace samples every 10 ms.
+
     ``record`` writes ROS 2 messages to an MCAP file, one sample every ``record_period`` seconds.
     """
     if not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration > 0):
