@@ -207,12 +207,16 @@ def record_commands(robot: str, controller: str, arena: str, duration: float, **
             'steps': round(result.metrics['sim_time_s'] / 1e-3)}
 
 
-def replay_physics_rtf(robot: str, arena: str, recorded: dict) -> tuple[float, float, float]:
+def replay_physics_rtf(robot: str, arena: str, recorded: dict,
+                       sense: bool = False) -> tuple[float, float, float]:
     """(wall, CPU, |end - recorded end| m): bare physics stepping the SAME motion as a recorded
     run: per physics step only the recorded joint command (one setJointMotorControlArray, sent
     when it changed; efforts every step, PyBullet clears them), the water forces and
     stepSimulation. Like for like with the runner (PyBullet is deterministic: the replayed body
-    ends where the run's did, checked by the returned distance)."""
+    ends where the run's did, checked by the returned distance). ``sense`` adds, at every
+    control tick, one getJointStates and one getContactPoints: the reference's definition of a
+    bare physics step (../shared/reference/performance_baselines.md: "command + step +
+    getJointStates + getContactPoints"), i.e. the least any closed loop must read."""
     import pybullet as pb
 
     from locomotion_sim.world import World, sim_params
@@ -254,16 +258,24 @@ def replay_physics_rtf(robot: str, arena: str, recorded: dict) -> tuple[float, f
                      velocityGains=[world.params['velocity_gain']] * len(idx))
         water = world.water
         set_joints, step_sim = pb.setJointMotorControlArray, pb.stepSimulation
+        read_joints, read_contacts = pb.getJointStates, pb.getContactPoints
+        ticks = set(recorded['commands']) if sense else set()
         POS, TORQUE = pb.POSITION_CONTROL, pb.TORQUE_CONTROL
         t0, c0 = time.perf_counter(), time.process_time()
         if effort_mode:
-            for row in rows:
+            for k, row in enumerate(rows):
+                if k in ticks:
+                    read_joints(body, idx, physicsClientId=c)
+                    read_contacts(bodyA=body, physicsClientId=c)
                 set_joints(body, idx, TORQUE, forces=row, physicsClientId=c)
                 if water is not None:
                     water.apply()
                 step_sim(physicsClientId=c)
         else:
-            for row in rows:
+            for k, row in enumerate(rows):
+                if k in ticks:
+                    read_joints(body, idx, physicsClientId=c)
+                    read_contacts(bodyA=body, physicsClientId=c)
                 if row is not None:
                     set_joints(body, idx, POS, targetPositions=row, physicsClientId=c, **gains)
                 if water is not None:
@@ -288,19 +300,22 @@ def runner_rtf(robot: str, controller: str, arena: str, duration: float, **optio
 
 
 def closed_loop_table(args) -> None:
-    """Runner RTF with the cpg controller next to two bare-physics baselines: the body HELD
-    still (stepSimulation + water forces; the old baseline) and a REPLAY of the cpg run's own
-    joint commands (the same motion with nothing else: like for like), and the runner with
+    """Runner RTF with the cpg controller next to three bare-physics baselines: the body HELD
+    still (stepSimulation + water forces; the old baseline), a REPLAY of the cpg run's own
+    joint commands (the same motion with nothing else: like for like) and that replay with
+    SENSING (plus getJointStates + getContactPoints per control tick: the reference's bare
+    physics step, performance_baselines.md), and the runner with
     ``hold`` and ``oscillator``; interleaved repeats, medians (best); wall clock and per CPU
     second. With ``--control-periods`` the cpg runs at each controller period (its replay
     replays that run)."""
     cases = [('quadruped', 'flat', {'gait': 'trot'}), ('salamander', 'water', {'gait': 'swim'})]
     periods = [float(p) for p in args.control_periods.split(',')] if args.control_periods else [None]
     print('| body, gait | cpg control period | clock | bare held RTF | bare replay RTF '
-          '| runner hold | runner oscillator | runner cpg | cpg / bare held, median (of bests) '
-          '| cpg / bare replay, median (of bests) | cpg / hold '
+          '| replay + sensing RTF | runner hold | runner oscillator | runner cpg '
+          '| cpg / bare held, median (of bests) | cpg / bare replay, median (of bests) '
+          '| **cpg / replay + sensing**, median (of bests) | cpg / hold '
           '| cpg cost per 1 ms step over replay | replay end miss |')
-    print('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+    print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
     for robot, arena, options in cases:
         if args.only and args.only not in robot:
             continue
@@ -309,14 +324,15 @@ def closed_loop_table(args) -> None:
             if period is not None:
                 cpg_options['params'] = {'control_period_s': period}
             recorded = record_commands(robot, 'cpg', arena, args.duration, **cpg_options)
-            rows = {k: ([], []) for k in ('bare', 'replay', 'hold', 'oscillator', 'cpg')}
+            rows = {k: ([], []) for k in ('bare', 'replay', 'sensed', 'hold', 'oscillator',
+                                          'cpg')}
             miss = 0.0
             for _ in range(args.repeats):
                 for key in rows:
                     if key == 'bare':
                         w, c = bare_physics_rtf(robot, arena, args.duration)
-                    elif key == 'replay':
-                        w, c, m = replay_physics_rtf(robot, arena, recorded)
+                    elif key in ('replay', 'sensed'):
+                        w, c, m = replay_physics_rtf(robot, arena, recorded, key == 'sensed')
                         miss = max(miss, m)
                     else:
                         w, c = runner_rtf(robot, key, arena, args.duration,
@@ -325,15 +341,17 @@ def closed_loop_table(args) -> None:
                     rows[key][1].append(c)
             label = f'{recorded["period"] * 1e3:g} ms' + (' (config)' if period is None else '')
             for clock, i in (('wall', 0), ('CPU', 1)):
-                b, r, h, c = (statistics.median(rows[k][i])
-                              for k in ('bare', 'replay', 'hold', 'cpg'))
+                b, r, s, h, c = (statistics.median(rows[k][i])
+                                 for k in ('bare', 'replay', 'sensed', 'hold', 'cpg'))
                 best = {k: max(rows[k][i]) for k in rows}
                 extra_us = (1.0 / c - 1.0 / r) * 1e3     # (s per simulated s) -> us per 1 ms step
                 print(f'| {robot}, {options["gait"]} | {label} | {clock} | {fmt(rows["bare"][i])} '
-                      f'| {fmt(rows["replay"][i])} | {fmt(rows["hold"][i])} '
+                      f'| {fmt(rows["replay"][i])} | {fmt(rows["sensed"][i])} '
+                      f'| {fmt(rows["hold"][i])} '
                       f'| {fmt(rows["oscillator"][i])} | {fmt(rows["cpg"][i])} '
                       f'| {100 * c / b:.0f}% ({100 * best["cpg"] / best["bare"]:.0f}%) '
-                      f'| **{100 * c / r:.0f}%** ({100 * best["cpg"] / best["replay"]:.0f}%) '
+                      f'| {100 * c / r:.0f}% ({100 * best["cpg"] / best["replay"]:.0f}%) '
+                      f'| **{100 * c / s:.0f}%** ({100 * best["cpg"] / best["sensed"]:.0f}%) '
                       f'| {100 * c / h:.0f}% | {extra_us:.0f} us | {miss:.2g} m |', flush=True)
 
 
