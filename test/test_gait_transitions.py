@@ -21,8 +21,7 @@ def _tree():
 def test_shipped_transitions_table():
     spec = load_neuromodulation(_tree())
     routes = {(r.source, r.target): (r.release_phase, r.legs) for r in spec.transitions}
-    assert routes == {('trot', 'walk'): (0.5, ('LF',)), ('bound', 'trot'): (0.1, ('LF',)),
-                      ('trot', 'bound'): (0.0, ('LF',))}
+    assert routes == {('trot', 'walk'): (0.5, ('LF',))}
     assert spec.route('walk', 'trot') is None
     assert spec.route('trot', 'walk').max_wait_s == 1.0
 
@@ -60,7 +59,7 @@ def test_closed_loop_trot_to_walk_released_at_phase():
     """PyBullet: trot, walk commanded at 6.067 s. Released at once, this command time locked
     the body and the readout 0.5 cycle off the walk table for the 6 s after it (issue 5);
     released when LF's readout crosses half its cycle it reaches the walk table (measured 1.48
-    cycles from the command, 1.14 from the release, 0.116 s wait)."""
+    cycles from the command, 1.14 from the release, 0.161 s wait)."""
     from neuro_locomotion.runner import run
     r = run('quadruped', controller='cpg', duration=12.067, schedule='0:trot,6.067:walk')
     m = r.metrics
