@@ -71,8 +71,9 @@ _COMMON_METRIC_PARAMS = [
 _CONTROL_PARAMS = [
     ParamSpec('control_period_s', 0.001, 'lock-step runner: the controller is stepped (and the '
               'body sensed and commanded) this often, its command held in between; physics '
-              'keeps its own rate (a whole number of physics steps; the ROS graph\'s rate is '
-              'sim_node publish_rate)', 's', min=0.001, max=0.02),
+              'keeps its own rate (a whole number of physics steps); in the ROS graph each '
+              'joint_states interval is stepped in sub-steps of about this length', 's',
+              min=0.001, max=0.02),
 ]
 
 QUADRUPED_PARAMS = [

@@ -49,7 +49,8 @@ NODE_PARAMS = [
     ParamSpec('drive', 0.0, "tonic drive (0 = the gait's default); live", '1', min=0.0,
               max=100.0),
     ParamSpec('control_dt', 0.001, 'controller step; each joint_states interval is stepped in '
-              'sub-steps of this length', 's', min=1e-4, max=0.1),
+              'sub-steps of this length (or of the controller\'s control_period_s if longer)',
+              's', min=1e-4, max=0.1),
     ParamSpec('diagnostics_period', 0.5, 'wall-clock period of ~/diagnostics (JSON) and '
               '/diagnostics (DiagnosticArray)', 's', min=0.01, max=60.0),
 ]
@@ -400,7 +401,10 @@ class ControllerNode(Node):
             return
         self._last_obs = obs
         t = obs.time
-        step = self.node_params['control_dt']
+        # a controller with its own control_period_s (e.g. the salamander cpg, 4 ms) is stepped
+        # that coarsely here too, as in the lock-step runner; never finer than control_dt
+        step = max(self.node_params['control_dt'],
+                   getattr(self.controller, 'control_period_s', 0.0))
         imu = self._msgs.get('imu')
         if imu is not None and (imu.header.stamp.sec, imu.header.stamp.nanosec) != \
                 (msg.header.stamp.sec, msg.header.stamp.nanosec):

@@ -247,3 +247,44 @@ def test_quadruped_graph_trots_in_lockstep(client, tmp_path):
         rc_sim = sim.stop()
         print(ctrl.log()[-1500:])
     assert rc_ctrl == 0 and rc_sim == 0
+
+
+def test_salamander_graph_swims_in_lockstep_at_its_control_period(client, tmp_path):
+    """The salamander graph (sim_node lock-step at 200 Hz in the water arena, cpg_node with the
+    config's control_period_s 4 ms, gait swim), each node in its own process: it swims forward,
+    and cpg_node steps its controller once per 5 ms joint_states interval (sub-steps of at
+    least control_period_s, as the lock-step runner holds a command for that period)."""
+    from neuro_locomotion.graph import build_graph
+    from neuro_locomotion.params import read_ros_params
+    specs = {s.name: s for s in build_graph('salamander', arena='water')}
+    period = read_ros_params(specs['cpg_node'].params_file)['cpg_node']['control_period_s']
+    assert period == 0.004
+    sim = SimProcess(specs['sim_node'].ros_args()[1:] + ['-p', 'diagnostics_period:=0.1'],
+                     tmp_path / 'sim.log')
+    ctrl = NodeProcess('cpg_controller.node', specs['cpg_node'].ros_args()[1:] +
+                       ['-p', 'robot:=salamander', '-p', 'gait:=swim',
+                        '-p', 'diagnostics_period:=0.1'], tmp_path / 'cpg.log')
+    swim_s = 5.0
+    try:
+        diag = Diagnostics(client)
+        cpg = Diagnostics(client, '/cpg_node/diagnostics')
+        diag.wait(lambda d: d['accepted'] > 5, 90, 'cpg_node commands')
+        start = _pose(client)
+        t0 = _stamp(start)
+        d = diag.wait(lambda d: d['sim_time'] > t0 + swim_s, 90, f'{swim_s} s of sim time')
+        end = _pose(client)
+        c = cpg.wait(lambda c: c['published'] > 100, 30, 'cpg_node diagnostics')
+        dx, dt = end.pose.position.x - start.pose.position.x, _stamp(end) - t0
+        print(f'salamander over DDS, water, lock-step 200 Hz, control_period_s {period}: '
+              f'{dt:.2f} sim s, dx {dx:.2f} m ({dx / dt:.2f} m/s), '
+              f'lateral {end.pose.position.y:.2f} m, controller steps {c["steps"]} for '
+              f'{c["published"]} commands, misses {d["lockstep_misses"]}')
+        assert dt > swim_s - 0.1
+        assert dx >= 0.15 * dt, dx
+        assert c['steps'] <= c['published'] + 2, c      # one 5 ms step per state, not five
+        assert d['refused_total'] == 0 and d['lockstep_misses'] == 0
+    finally:
+        rc_ctrl = ctrl.stop()
+        rc_sim = sim.stop()
+        print(ctrl.log()[-1500:])
+    assert rc_ctrl == 0 and rc_sim == 0
