@@ -13,7 +13,9 @@ the ROS interface of the neuromodulators:
   reason, counted in the diagnostics) and changes nothing;
 * ranged parameters ``neuromodulation.<modulator>.target`` / ``.tau_release_s`` /
   ``.tau_uptake_s`` and ``speed_mps`` (supraspinal command), live through SetParameters; ``gait``
-  commands the gait table's levels (``command_gait``) instead of rebuilding. The target
+  commands the gait table's levels (``command_gait``) instead of rebuilding; a ``gait`` set
+  alone is timed like a schedule's (a change listed in the ``transitions`` table waits for its
+  leg's release phase, at most ``max_wait_s``), its targets written back once released. The target
   parameters always show the targets in force (a command from the topic, ``gait`` or
   ``speed_mps`` writes them back);
 * ``~/state`` carries ``concentration.<name>`` and ``target.<name>``.
@@ -153,9 +155,11 @@ class CpgNode(ControllerNode):
             return
         ctrl = self.controller
         set_time_constants(ctrl, pending['taus'])
-        # order: the gait's levels, then the speed's targets, then explicit targets (they win)
+        # order: the gait's levels, then the speed's targets, then explicit targets (they win);
+        # a gait alone is timed as in a schedule (the transitions table's release phase)
         if pending['gait']:
-            ctrl.command_gait(pending['gait'], self._last_stamp)
+            alone = not (pending['speed'] or pending['targets'])
+            ctrl.command_gait(pending['gait'], self._last_stamp, timed=alone)
         if pending['speed']:
             ctrl.command_speed(pending['speed'])
         if pending['targets']:
@@ -174,6 +178,9 @@ class CpgNode(ControllerNode):
         from rclpy.parameter import Parameter
         self._sync_due = False
         if self._mod_params is None or not self._modulated():
+            return
+        if self.controller.gait_change_pending:      # written back once released
+            self._sync_due = True
             return
         changed = [Parameter(f'{PREFIX}{n}.target', value=v) for n, v in self._targets().items()
                    if self.get_parameter(f'{PREFIX}{n}.target').value != v]

@@ -621,6 +621,11 @@ class _ModulatedControl:
 
     _pending = None
 
+    @property
+    def gait_change_pending(self) -> bool:
+        """True while a timed gait change waits for its release phase."""
+        return self._pending is not None
+
     def _release_step(self) -> None:
         """Supraspinal timing of a gait change (the ``transitions`` table): command the new
         levels when a listed leg's readout phase crosses ``release_phase`` of its cycle, or

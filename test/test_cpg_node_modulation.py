@@ -167,6 +167,14 @@ def test_neuromodulators_topic_and_parameters(client, tmp_path):
         assert r.successful, r.reason
         client.wait_for(lambda: _column(state, 'target.serotonin')[0] == pytest.approx(0.5),
                         10, 'speed 0.3 m/s -> serotonin 0.5')
+        # trot -> walk by the gait parameter alone is timed (the transitions table: LF's
+        # readout at lift-off, at most max_wait_s): the walk levels are written back once released
+        r = client.set_parameters(NODE, gait='walk')[0]
+        assert r.successful, r.reason
+        walk_levels = client.get_parameters(NODE, f'{TRAJ}serotonin.target')
+        client.wait_for(lambda: client.get_parameters(NODE, f'{TRAJ}serotonin.target') == [0.0],
+                        10, 'the walk levels written back after the release')
+        print(f'serotonin target right after gait:=walk {walk_levels}, then 0.0 once released')
         d = diag.wait(lambda d: d['rebuilds'] == 0, 5)
         assert d['refused_total'] == 0 and ctrl.alive() and sim.alive()
     finally:
