@@ -157,6 +157,9 @@ def test_a_diverged_simulation_is_reset_and_never_published():
             return predicate()
 
         assert spin_until(lambda: len(states) >= 3)
+        # the graph's sim_node is lock-step: physics (and its divergence check) runs once the
+        # cpg_node answers, after its controller build (a cold numba cache: tens of s under load)
+        assert spin_until(lambda: sim.diagnostics()['lockstep_answered'] >= 3, timeout=180)
         with sim._lock:
             w = sim.world
             pb.resetJointState(w.body, w.joint_index[1], math.nan, 0.0, physicsClientId=w.client)
