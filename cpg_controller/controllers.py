@@ -105,6 +105,13 @@ QUADRUPED_PARAMS = [
     ParamSpec('servo.weight_feedforward', 1.0, 'servo.mode pd: fraction of the body weight the '
               'stance legs carry by feedforward torque −Jᵀ(0, 0, m g / n_stance) (no sag, so the '
               'feet touch down when the decoder says)', '1', min=0.0, max=2.0),
+    ParamSpec('posture.pitch_deadband_rad', 0.07, 'posture reflex: silent while the trunk '
+              'pitch is within +-this of level (steady gaits stay inside: |pitch| <= 3.5 deg)',
+              'rad', min=0.0, max=1.0),
+    ParamSpec('posture.pitch_rate_gain', 0.0, 'posture reflex, servo.mode pd: while the pitch '
+              'is beyond the deadband, the feet on the ground get extra support force gain x '
+              'pitch rate (body frame, + nose down), + at the front and - at the hind: damps a '
+              'rearing or a nose-dive; 0 = off', 'N·s/rad', min=0.0, max=500.0),
     ParamSpec('heading.gain', 0.0, 'steering: stroke-length difference between the sides per '
               'rad of yaw away from the start heading (0 with integral_gain 0: open loop, reads '
               'no base sensor)', '1/rad', min=0.0, max=5.0),
@@ -301,11 +308,12 @@ def swimming_metrics(t, angles, *, wavelengths: float = 1.0, t_start: float = 0.
 
 @njit(cache=True)
 def _servo_effort(q_leg, phase, amp, weight, position, velocity, kp, kd, order, d, l1, l2,
-                  force, ff, tau):
+                  force, ff, tau, extra):
     """tau[k] = kp (q* − q) − kd q̇ + support torque, output joint k = leg-major index order[k].
 
     The legs on the ground (the stance legs, and every leg as its amplitude goes to 0) share
-    ``weight`` (N) equally; support torque −Jᵀ(0, 0, F) at the target posture."""
+    ``weight`` (N) equally; ``extra`` (N, per leg; the posture reflex) is added where it is not
+    0, the sum kept >= 0; support torque −Jᵀ(0, 0, F) at the target posture."""
     total = 0.0
     for i in range(4):
         a = min(max(amp[i], 0.0), 1.0)
@@ -314,6 +322,8 @@ def _servo_effort(q_leg, phase, amp, weight, position, velocity, kp, kd, order, 
         total += force[i]
     for i in range(4):
         force[i] = weight * force[i] / total if total > 1e-9 else 0.0
+        if extra[i] != 0.0:
+            force[i] = max(force[i] + extra[i], 0.0)
     _support_rows(q_leg, force, d, l1, l2, ff)
     for k in range(order.shape[0]):
         m = order[k]
@@ -395,8 +405,14 @@ class QuadrupedOscillatorController:
         self._weight = float(p['servo.weight_feedforward'] * geometry.total_mass * 9.81)
         self._ff = np.zeros((4, 3))
         self._force = np.zeros(4)
+        self._extra = np.zeros(4)
+        self._posture = self.pd and p['posture.pitch_rate_gain'] > 0
+        self._pitch_band = p['posture.pitch_deadband_rad']
+        self._pitch_c = p['posture.pitch_rate_gain']
+        self._on_ground = p['metrics.contact_threshold_n']
+        self.posture_active_s = 0.0
         sensors = {'contacts'}
-        if self._steer:
+        if self._steer or self._posture:
             sensors.add('base')
         if self.pd:
             sensors.add('joints')
@@ -427,6 +443,8 @@ class QuadrupedOscillatorController:
         self.decoder.clipped = 0
         self._ramp = p['oscillator.ramp_s']
         self._yaw_integral = 0.0
+        self._extra[:] = 0.0
+        self.posture_active_s = 0.0
         if self._steer and observation.base_orientation is not None:
             self._yaw0 = _yaw(observation.base_orientation)
 
@@ -455,10 +473,42 @@ class QuadrupedOscillatorController:
         q_leg = self.decoder.decode_legs(out.phase, amp)
         g = self.decoder.geometry
         tau = np.empty(12)
+        if self._posture:
+            self._posture_reflex(observation, dt)
         _servo_effort(q_leg, out.phase, amp, self._weight, observation.position,
                       observation.velocity, self.kp, self.kd, self.decoder.output_order,
-                      g.lateral_offset, g.thigh, g.calf, self._force, self._ff, tau)
+                      g.lateral_offset, g.thigh, g.calf, self._force, self._ff, tau, self._extra)
         return Command(EFFORT, tau)
+
+    def _posture_reflex(self, observation: Observation, dt: float) -> None:
+        """A safety reflex, silent near level: while the trunk pitch is beyond
+        ``posture.pitch_deadband_rad`` the feet on the ground get extra support force
+        M = c x pitch rate (body frame, + nose down), + M at the front and - M at the hind: the
+        front feet yield to a nose-up throw and the hind ones push against a rearing (the
+        first-bound-cycle hop that grew into a fall, docs/neuromodulation.md)."""
+        extra = self._extra
+        q, f = observation.base_orientation, observation.foot_forces
+        if q is None or f is None or f.size != 4:
+            extra[:] = 0.0
+            return
+        x, y, z, w = q.tolist()
+        pitch = math.asin(min(max(2.0 * (w * y - z * x), -1.0), 1.0))
+        if -self._pitch_band <= pitch <= self._pitch_band:
+            if extra[0] or extra[1] or extra[2] or extra[3]:
+                extra[:] = 0.0
+            return
+        wx, wy, wz = observation.base_angular_velocity.tolist()
+        # body-frame pitch rate: the body y axis (column 2 of the rotation matrix) . omega
+        rate = (2.0 * (x * y - z * w)) * wx + (1.0 - 2.0 * (x * x + z * z)) * wy \
+            + (2.0 * (y * z + x * w)) * wz
+        m = self._pitch_c * rate
+        on = f.tolist()
+        g = self._on_ground
+        extra[0] = m if on[0] > g else 0.0
+        extra[1] = m if on[1] > g else 0.0
+        extra[2] = -m if on[2] > g else 0.0
+        extra[3] = -m if on[3] > g else 0.0
+        self.posture_active_s += dt
 
     def state_for_recording(self) -> dict:
         return {'phase': self._phase, 'amplitude': self._amp}
@@ -483,6 +533,7 @@ class QuadrupedOscillatorController:
             'phase_locking': m['phase_locking'],
             'touchdowns': m['touchdowns'],
             'ik_clipped_legs': int(self.decoder.clipped),
+            **({'posture_active_s': round(self.posture_active_s, 3)} if self._posture else {}),
         }
 
 
