@@ -830,11 +830,13 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
                                   f'{sorted(unknown)} are not readout limbs {list(rhythm.limbs)}')
         self._outputs = {o.name for o in spec.outputs}
         self._out_value, self._out_moving, self._out_elapsed = {}, False, 0.0
-        allowed = ('step_length_m', 'step_height_m', 'standing_height_m', 'ground_penetration_m')
+        allowed = ('step_length_m', 'step_height_m', 'standing_height_m', 'ground_penetration_m',
+                   'weight_feedforward_scale')
         if not self._outputs <= set(allowed):
             raise ConfigError(f'controller cpg: {mod["neuromodulation"]}: outputs '
                               f'{sorted(self._outputs - set(allowed))} are not decoder parameters '
-                              f'{list(allowed)}')
+                              f'or weight_feedforward_scale {list(allowed)}')
+        self._weight0 = self._weight          # servo.weight_feedforward x m g (scale 1)
         self._out_version = -1
         # the initial gait's levels are the initial condition (set, not commanded)
         for name, value in spec.gait(gait).levels.items():
@@ -883,8 +885,11 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
             values[o.name] = new
         self._out_moving = moving
         if values != self._out_value:
-            self.decoder.configure(**values)
             self._out_value = values
+            decoder = {k: v for k, v in values.items() if k != 'weight_feedforward_scale'}
+            if 'weight_feedforward_scale' in values:   # the servo's stance support, not the decoder
+                self._weight = self._weight0 * values['weight_feedforward_scale']
+            self.decoder.configure(**decoder)
 
     def step(self, observation: Observation, dt: float) -> Command:
         if self.modulated:
