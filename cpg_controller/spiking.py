@@ -101,6 +101,13 @@ QUADRUPED_SPIKING_PARAMS = [
               'section, gaits selected by modulator concentrations (implied by a schedule)'),
     ParamSpec('spiking.modulation_update_s', 0.01, 'while concentrations move, the gains are '
               're-applied this often', 's', min=0.0, max=0.1),
+    ParamSpec('spiking.readout_reset_gait', 'bound', 'modulated network: when a change to this '
+              'gait is released, every limb\'s expected stance and swing durations (the readout, '
+              'FlexorExtensorPhase) are set to spiking.readout_reset_s instead of carrying the '
+              'old gait\'s; \'\' = never (a network without this gait: never, unless given)'),
+    ParamSpec('spiking.readout_reset_s', [0.196, 0.072], 'expected stance, swing durations set '
+              'at that release (the bound\'s steady readout: 0.196, 0.072 s)', 's', min=0.01,
+              max=2.0, length=2),
 ] + _COMMON + FEEDBACK_PARAMS
 
 SALAMANDER_SPIKING_PARAMS = [
@@ -608,6 +615,8 @@ class _ModulatedControl:
         self._pending = None
         if route is None or gait == self.gait:
             self.cpg.mod.command(self.nm.gait(gait).levels)
+            if gait != self.gait:
+                self._reset_readout(gait)
         else:                       # released by _release_step at the route's phase
             limbs = list(self.cpg.limbs)
             self._pending = {'route': route, 'since': self.cpg.t, 'last': None,
@@ -640,8 +649,21 @@ class _ModulatedControl:
             ((last < phi) & (phi <= frac)) | ((frac < last) & ((phi > last) | (phi <= frac)))))
         if crossed or now - p['since'] >= route.max_wait_s - 1e-9:
             self.cpg.mod.command(self.nm.gait(route.target).levels)
+            self._reset_readout(route.target)
             p['entry']['release_delay_s'] = round(now - p['since'], 4)
             self._pending = None
+
+    _readout_reset = None
+
+    def _reset_readout(self, gait: str) -> None:
+        """At the release of a change to ``spiking.readout_reset_gait``: the readout expects
+        that gait's stance and swing durations from its first cycle (else it times the first
+        new strides with the old gait's, e.g. the trot's 0.15 s swing in a 0.07 s bound swing)."""
+        r = self._readout_reset
+        if r is not None and r[0] == gait:
+            expected = self.cpg.estimator.expected
+            expected[:, 0] = r[1]
+            expected[:, 1] = r[2]
 
     def command_speed(self, speed) -> dict:
         """Supraspinal command: a desired forward speed (m/s) -> modulator targets (the
@@ -722,6 +744,7 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
                  params=None, schedule=None):
         shared, mine = _split(params)
         self.spiking = _spiking_params(QUADRUPED_SPIKING_PARAMS, mine, 'controller cpg')
+        self._given_reset = 'spiking.readout_reset_gait' in mine
         template = load_template(self.spiking['spiking.network'])
         self.modulated = bool(self.spiking['spiking.modulated']) or schedule is not None
         if self.modulated:
@@ -828,6 +851,13 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
             if unknown:
                 raise ConfigError(f'controller cpg: transitions {r.source} -> {r.target}: legs '
                                   f'{sorted(unknown)} are not readout limbs {list(rhythm.limbs)}')
+        reset = s['spiking.readout_reset_gait']
+        if reset and reset not in gait_names:
+            if self._given_reset:
+                raise ConfigError(f'controller cpg: spiking.readout_reset_gait {reset!r} is not a '
+                                  f'gait of the modulated network {gait_names}')
+            reset = ''
+        self._readout_reset = (reset, *s['spiking.readout_reset_s']) if reset else None
         self._outputs = {o.name for o in spec.outputs}
         self._out_value, self._out_moving, self._out_elapsed = {}, False, 0.0
         allowed = ('step_length_m', 'step_height_m', 'standing_height_m', 'ground_penetration_m',

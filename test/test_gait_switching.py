@@ -198,9 +198,10 @@ def test_closed_loop_walk_then_trot_by_modulators_only():
 def test_closed_loop_trot_to_bound_network_within_two_cycles():
     """PyBullet, 12 s: trot, bound commanded at 6.0 s. The readout (what the decoder is told)
     is in the bound table within 2 cycles (measured 0.434 s, 1.62 cycles; 1.16-2.13 over six
-    command times 6.0-6.335 s). The body's foot contacts follow later (measured 1.51 s, 5.6
-    cycles; 5.2-15.5): the front feet lose contact in the first bound strides (a 4 cm hop and
-    +-7 deg of pitch), docs/neuromodulation.md. No fall; the bound is reached and held."""
+    command times 6.0-6.335 s). The body's foot contacts follow later (measured 5.61 cycles;
+    2.68-5.61 over those six command times with the bound's readout reset and weight-support
+    scale, 27 Nov; before them 5.2-15.5): the front feet lose contact in the first bound strides
+    (a hop), docs/neuromodulation.md. No fall; the bound is reached and held."""
     m = _closed('0:trot,6:bound', 12.0).metrics
     assert not m['fell']
     (tr,) = m['transitions']

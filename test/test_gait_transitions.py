@@ -73,3 +73,26 @@ def test_closed_loop_trot_to_walk_released_at_phase():
     # the levels were commanded at the release, not at the command
     c = r.controller
     assert c.concentrations == pytest.approx({'serotonin': 0.0, 'noradrenaline': 0.0}, abs=1e-6)
+
+
+def test_readout_expects_the_bound_from_its_first_cycle():
+    """spiking.readout_reset_gait (shipped: bound): the release of a change to the bound sets
+    every limb's expected stance / swing durations to the bound's (0.196 / 0.072 s), not the
+    trot's (~0.24 / 0.15 s); other changes keep them; '' never resets; an unknown gait given
+    explicitly is refused."""
+    import numpy as np
+    from neuro_locomotion.runner import run
+    c = run('quadruped', controller='cpg', duration=0.5, schedule='0:trot').controller
+    e = c.cpg.estimator.expected
+    c.command_gait('walk')
+    assert not np.allclose(e, [0.196, 0.072])
+    c.command_gait('bound')
+    assert np.array_equal(e, np.tile([0.196, 0.072], (4, 1)))
+    off = run('quadruped', controller='cpg', duration=0.5, schedule='0:trot',
+              params={'spiking.readout_reset_gait': ''}).controller
+    before = off.cpg.estimator.expected.copy()
+    off.command_gait('bound')
+    assert np.array_equal(off.cpg.estimator.expected, before)
+    with pytest.raises(ConfigError, match='readout_reset_gait'):
+        run('quadruped', controller='cpg', duration=0.1, schedule='0:trot',
+            params={'spiking.readout_reset_gait': 'canter'})
