@@ -101,13 +101,14 @@ QUADRUPED_SPIKING_PARAMS = [
               'section, gaits selected by modulator concentrations (implied by a schedule)'),
     ParamSpec('spiking.modulation_update_s', 0.01, 'while concentrations move, the gains are '
               're-applied this often', 's', min=0.0, max=0.1),
-    ParamSpec('spiking.readout_reset_gait', 'bound', 'modulated network: when a change to this '
-              'gait is released, every limb\'s expected stance and swing durations (the readout, '
-              'FlexorExtensorPhase) are set to spiking.readout_reset_s instead of carrying the '
-              'old gait\'s; \'\' = never (a network without this gait: never, unless given)'),
-    ParamSpec('spiking.readout_reset_s', [0.196, 0.072], 'expected stance, swing durations set '
-              'at that release (the bound\'s steady readout: 0.196, 0.072 s)', 's', min=0.01,
-              max=2.0, length=2),
+    ParamSpec('spiking.readout_reset_gaits', ['trot', 'bound'], 'modulated network: when a '
+              'change between two of these gaits is released, every limb\'s expected stance '
+              'and swing durations (the readout, FlexorExtensorPhase) are set to the new gait\'s '
+              '(spiking.readout_reset_s) instead of carrying the old gait\'s; one gait = never; '
+              'gaits the network lacks are ignored unless given'),
+    ParamSpec('spiking.readout_reset_s', [0.245, 0.15, 0.196, 0.072], 'expected stance, swing '
+              'durations per gait of spiking.readout_reset_gaits, in order (the steady readout: '
+              'trot 0.245, 0.15 s; bound 0.196, 0.072 s)', 's', min=0.01, max=2.0),
 ] + _COMMON + FEEDBACK_PARAMS
 
 SALAMANDER_SPIKING_PARAMS = [
@@ -615,8 +616,7 @@ class _ModulatedControl:
         self._pending = None
         if route is None or gait == self.gait:
             self.cpg.mod.command(self.nm.gait(gait).levels)
-            if gait != self.gait:
-                self._reset_readout(gait)
+            self._reset_readout(self.gait, gait)
         else:                       # released by _release_step at the route's phase
             limbs = list(self.cpg.limbs)
             self._pending = {'route': route, 'since': self.cpg.t, 'last': None,
@@ -649,21 +649,21 @@ class _ModulatedControl:
             ((last < phi) & (phi <= frac)) | ((frac < last) & ((phi > last) | (phi <= frac)))))
         if crossed or now - p['since'] >= route.max_wait_s - 1e-9:
             self.cpg.mod.command(self.nm.gait(route.target).levels)
-            self._reset_readout(route.target)
+            self._reset_readout(route.source, route.target)
             p['entry']['release_delay_s'] = round(now - p['since'], 4)
             self._pending = None
 
-    _readout_reset = None
+    _readout_reset: dict = {}
 
-    def _reset_readout(self, gait: str) -> None:
-        """At the release of a change to ``spiking.readout_reset_gait``: the readout expects
-        that gait's stance and swing durations from its first cycle (else it times the first
-        new strides with the old gait's, e.g. the trot's 0.15 s swing in a 0.07 s bound swing)."""
+    def _reset_readout(self, source: str, gait: str) -> None:
+        """At the release of a change between two gaits of ``spiking.readout_reset_gaits``: the
+        readout expects the new gait's stance and swing durations from its first cycle (else it
+        times the first new strides with the old gait's, e.g. a 0.15 s trot swing in a 0.07 s
+        bound swing)."""
         r = self._readout_reset
-        if r is not None and r[0] == gait:
+        if source in r and gait in r and source != gait:
             expected = self.cpg.estimator.expected
-            expected[:, 0] = r[1]
-            expected[:, 1] = r[2]
+            expected[:, 0], expected[:, 1] = r[gait]
 
     def command_speed(self, speed) -> dict:
         """Supraspinal command: a desired forward speed (m/s) -> modulator targets (the
@@ -744,7 +744,7 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
                  params=None, schedule=None):
         shared, mine = _split(params)
         self.spiking = _spiking_params(QUADRUPED_SPIKING_PARAMS, mine, 'controller cpg')
-        self._given_reset = 'spiking.readout_reset_gait' in mine
+        self._given_reset = 'spiking.readout_reset_gaits' in mine
         template = load_template(self.spiking['spiking.network'])
         self.modulated = bool(self.spiking['spiking.modulated']) or schedule is not None
         if self.modulated:
@@ -851,13 +851,17 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
             if unknown:
                 raise ConfigError(f'controller cpg: transitions {r.source} -> {r.target}: legs '
                                   f'{sorted(unknown)} are not readout limbs {list(rhythm.limbs)}')
-        reset = s['spiking.readout_reset_gait']
-        if reset and reset not in gait_names:
-            if self._given_reset:
-                raise ConfigError(f'controller cpg: spiking.readout_reset_gait {reset!r} is not a '
-                                  f'gait of the modulated network {gait_names}')
-            reset = ''
-        self._readout_reset = (reset, *s['spiking.readout_reset_s']) if reset else None
+        names, values = s['spiking.readout_reset_gaits'], s['spiking.readout_reset_s']
+        if len(values) != 2 * len(names):
+            raise ConfigError(f'controller cpg: spiking.readout_reset_s needs a stance and a swing '
+                              f'duration per gait of spiking.readout_reset_gaits {names}, got '
+                              f'{len(values)} values')
+        unknown = [g for g in names if g not in gait_names]
+        if unknown and self._given_reset:
+            raise ConfigError(f'controller cpg: spiking.readout_reset_gaits {unknown} are not '
+                              f'gaits of the modulated network {gait_names}')
+        self._readout_reset = {g: (values[2 * k], values[2 * k + 1])
+                               for k, g in enumerate(names) if g in gait_names}
         self._outputs = {o.name for o in spec.outputs}
         self._out_value, self._out_moving, self._out_elapsed = {}, False, 0.0
         allowed = ('step_length_m', 'step_height_m', 'standing_height_m', 'ground_penetration_m',

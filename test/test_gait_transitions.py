@@ -75,24 +75,30 @@ def test_closed_loop_trot_to_walk_released_at_phase():
     assert c.concentrations == pytest.approx({'serotonin': 0.0, 'noradrenaline': 0.0}, abs=1e-6)
 
 
-def test_readout_expects_the_bound_from_its_first_cycle():
-    """spiking.readout_reset_gait (shipped: bound): the release of a change to the bound sets
-    every limb's expected stance / swing durations to the bound's (0.196 / 0.072 s), not the
-    trot's (~0.24 / 0.15 s); other changes keep them; '' never resets; an unknown gait given
-    explicitly is refused."""
+def test_readout_reset_between_trot_and_bound():
+    """spiking.readout_reset_gaits (shipped: trot, bound): the release of a change between them
+    sets every limb's expected stance / swing durations to the new gait's (bound 0.196 / 0.072 s,
+    trot 0.245 / 0.15 s), not the old gait's; walk <-> trot keeps them; one gait never resets;
+    an unknown gait given explicitly, or a wrong number of durations, is refused."""
     import numpy as np
     from neuro_locomotion.runner import run
     c = run('quadruped', controller='cpg', duration=0.5, schedule='0:trot').controller
     e = c.cpg.estimator.expected
-    c.command_gait('walk')
-    assert not np.allclose(e, [0.196, 0.072])
     c.command_gait('bound')
     assert np.array_equal(e, np.tile([0.196, 0.072], (4, 1)))
+    c.command_gait('trot')
+    assert np.array_equal(e, np.tile([0.245, 0.15], (4, 1)))
+    e[:] = 0.3
+    c.command_gait('walk')
+    c.command_gait('trot')
+    assert np.array_equal(e, np.full((4, 2), 0.3))
     off = run('quadruped', controller='cpg', duration=0.5, schedule='0:trot',
-              params={'spiking.readout_reset_gait': ''}).controller
+              params={'spiking.readout_reset_gaits': ['bound'],
+                      'spiking.readout_reset_s': [0.196, 0.072]}).controller
     before = off.cpg.estimator.expected.copy()
     off.command_gait('bound')
     assert np.array_equal(off.cpg.estimator.expected, before)
-    with pytest.raises(ConfigError, match='readout_reset_gait'):
-        run('quadruped', controller='cpg', duration=0.1, schedule='0:trot',
-            params={'spiking.readout_reset_gait': 'canter'})
+    for params, why in (({'spiking.readout_reset_gaits': ['trot', 'canter']}, 'canter'),
+                        ({'spiking.readout_reset_s': [0.2, 0.1]}, 'stance and a swing')):
+        with pytest.raises(ConfigError, match=why):
+            run('quadruped', controller='cpg', duration=0.1, schedule='0:trot', params=params)

@@ -22,14 +22,14 @@ def test_shipped_reflex_settings():
 
 
 def test_trot_to_bound_at_6469_needs_the_reflex():
-    """Trot, bound commanded at 6.469 s (released at once), without the bound's readout reset
-    (spiking.readout_reset_gait ''). Before the bound's weight-support scale this command time
-    fell at 7.53 s (the first bound cycles' hop grown into rearing, pitch -57 deg); with the
-    scale but no reflex the body does not reach the bound (a 0.155 m/s gait); with both it
-    does (measured 6.58 cycles, 0.563 m/s, error 0.008, reflex active 0.626 s). With the
-    shipped readout reset the reflex is not needed at this command time (9.59 cycles without,
-    8.57 with)."""
-    no_reset = {'spiking.readout_reset_gait': ''}
+    """Trot, bound commanded at 6.469 s (released at once), without the readout reset
+    (spiking.readout_reset_gaits of one gait). Before the bound's weight-support scale this
+    command time fell at 7.53 s (the first bound cycles' hop grown into rearing, pitch
+    -57 deg); with the scale but no reflex the body does not reach the bound (a 0.155 m/s
+    gait); with both it does (measured 6.58 cycles, 0.563 m/s, error 0.008, reflex active
+    0.626 s). With the shipped readout reset the reflex is not needed at this command time
+    (9.59 cycles without, 8.57 with)."""
+    no_reset = {'spiking.readout_reset_gaits': ['bound'], 'spiking.readout_reset_s': [0.2, 0.1]}
     off = run('quadruped', controller='cpg', duration=12.469, schedule='0:trot,6.469:bound',
               params={**OFF, **no_reset}).metrics
     assert 'posture_active_s' not in off
