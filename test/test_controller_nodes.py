@@ -2,6 +2,7 @@
 the test process as the client. Runs on sim time (every stamp is the simulator's)."""
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 
@@ -59,6 +60,30 @@ def client():
     c = RosClient('controller_nodes_test')
     yield c
     c.close()
+
+
+@contextlib.contextmanager
+def _graph_processes(robot: str, controller: str, module: str, tmp_path, arena=None,
+                     controller_args=()):
+    """sim_node and ``controller`` of ``robot``'s graph (as `neuroloco ros` / the launch file
+    build it), each in its own process; yields (specs, sim_node's graph parameters); on exit
+    stops both and prints the controller's log, and (on success) asserts both ended with 0."""
+    from neuro_locomotion.graph import build_graph
+    from neuro_locomotion.params import read_ros_params
+    specs = {s.name: s for s in build_graph(robot, arena=arena)}
+    graph_sim = read_ros_params(specs['sim_node'].params_file)['sim_node']
+    sim = SimProcess(specs['sim_node'].ros_args()[1:] + ['-p', 'diagnostics_period:=0.1'],
+                     tmp_path / 'sim.log')
+    ctrl = NodeProcess(module, specs[controller].ros_args()[1:] + ['-p', f'robot:={robot}',
+                                                                  *controller_args],
+                       tmp_path / f'{controller}.log')
+    try:
+        yield specs, graph_sim
+    finally:
+        rc_ctrl = ctrl.stop()
+        rc_sim = sim.stop()
+        print(ctrl.log()[-1500:])
+    assert rc_ctrl == 0 and rc_sim == 0
 
 
 def _sim_time(client, box) -> float:
@@ -157,18 +182,10 @@ def _pose(client, timeout=30.0):
 def test_human_reflex_node_stands_and_steps(client, tmp_path):
     """The human graph as `neuroloco ros human` / human.launch.py builds it (sim_node lock-step at
     1 kHz, the reflex walker's start state), but each node in its own process: it walks."""
-    from neuro_locomotion.graph import build_graph
-    specs = {s.name: s for s in build_graph('human')}
-    sim_args = specs['sim_node'].ros_args()[1:]
-    from neuro_locomotion.params import read_ros_params
-    graph_sim = read_ros_params(specs['sim_node'].params_file)['sim_node']
-    assert graph_sim['lockstep'] is True and graph_sim['publish_rate'] == 1000.0
-    assert graph_sim['base_start_velocity'][0] > 0.5          # the walker's start state
-    sim = SimProcess(sim_args + ['-p', 'diagnostics_period:=0.1'], tmp_path / 'sim.log')
-    ctrl = NodeProcess('reflex_modules.node', specs['reflex_node'].ros_args()[1:] +
-                       ['-p', 'robot:=human'], tmp_path / 'rx.log')
     walk_s = 5.0
-    try:
+    with _graph_processes('human', 'reflex_node', 'reflex_modules.node', tmp_path) as (_, graph_sim):
+        assert graph_sim['lockstep'] is True and graph_sim['publish_rate'] == 1000.0
+        assert graph_sim['base_start_velocity'][0] > 0.5          # the walker's start state
         contacts = client.collect(Float64MultiArray, '/foot_contacts')
         diag = Diagnostics(client)
         diag.wait(lambda d: d['accepted'] > 5, 90, 'reflex_node commands')
@@ -198,28 +215,15 @@ def test_human_reflex_node_stands_and_steps(client, tmp_path):
         assert min(tds) >= 3, tds
         assert d['refused_total'] == 0 and d['lockstep_misses'] == 0
         assert answered >= states - 1, (answered, states)    # every state answered, in step
-    finally:
-        rc_ctrl = ctrl.stop()
-        rc_sim = sim.stop()
-        print(ctrl.log()[-1500:])
-    assert rc_ctrl == 0 and rc_sim == 0
 
 
 def test_quadruped_graph_trots_in_lockstep(client, tmp_path):
     """The quadruped graph as `neuroloco ros quadruped` builds it (sim_node lock-step at 200 Hz,
     cpg_node with the config's PD servo), each node in its own process: it trots like the
     lock-step runner (contact fraction 0.64, 0.57 m/s in the first 4 s)."""
-    from neuro_locomotion.graph import build_graph
-    from neuro_locomotion.params import read_ros_params
-    specs = {s.name: s for s in build_graph('quadruped')}
-    graph_sim = read_ros_params(specs['sim_node'].params_file)['sim_node']
-    assert graph_sim['lockstep'] is True and graph_sim['publish_rate'] == 200.0
-    sim = SimProcess(specs['sim_node'].ros_args()[1:] + ['-p', 'diagnostics_period:=0.1'],
-                     tmp_path / 'sim.log')
-    ctrl = NodeProcess('cpg_controller.node', specs['cpg_node'].ros_args()[1:] +
-                       ['-p', 'robot:=quadruped'], tmp_path / 'cpg.log')
     walk_s = 4.0
-    try:
+    with _graph_processes('quadruped', 'cpg_node', 'cpg_controller.node', tmp_path) as (_, graph_sim):
+        assert graph_sim['lockstep'] is True and graph_sim['publish_rate'] == 200.0
         contacts = client.collect(Float64MultiArray, '/foot_contacts')
         diag = Diagnostics(client)
         diag.wait(lambda d: d['accepted'] > 5, 90, 'cpg_node commands')
@@ -242,11 +246,6 @@ def test_quadruped_graph_trots_in_lockstep(client, tmp_path):
         assert on.mean() >= 0.5 and on.mean(axis=0).min() >= 0.4, on.mean(axis=0)
         assert dx >= 0.35 * dt, dx
         assert d['refused_total'] == 0 and d['lockstep_misses'] == 0
-    finally:
-        rc_ctrl = ctrl.stop()
-        rc_sim = sim.stop()
-        print(ctrl.log()[-1500:])
-    assert rc_ctrl == 0 and rc_sim == 0
 
 
 def test_salamander_graph_swims_in_lockstep_at_its_control_period(client, tmp_path):
@@ -254,18 +253,13 @@ def test_salamander_graph_swims_in_lockstep_at_its_control_period(client, tmp_pa
     config's control_period_s 4 ms, gait swim), each node in its own process: it swims forward,
     and cpg_node steps its controller once per 5 ms joint_states interval (sub-steps of at
     least control_period_s, as the lock-step runner holds a command for that period)."""
-    from neuro_locomotion.graph import build_graph
     from neuro_locomotion.params import read_ros_params
-    specs = {s.name: s for s in build_graph('salamander', arena='water')}
-    period = read_ros_params(specs['cpg_node'].params_file)['cpg_node']['control_period_s']
-    assert period == 0.004
-    sim = SimProcess(specs['sim_node'].ros_args()[1:] + ['-p', 'diagnostics_period:=0.1'],
-                     tmp_path / 'sim.log')
-    ctrl = NodeProcess('cpg_controller.node', specs['cpg_node'].ros_args()[1:] +
-                       ['-p', 'robot:=salamander', '-p', 'gait:=swim',
-                        '-p', 'diagnostics_period:=0.1'], tmp_path / 'cpg.log')
     swim_s = 5.0
-    try:
+    with _graph_processes('salamander', 'cpg_node', 'cpg_controller.node', tmp_path,
+                          arena='water', controller_args=('-p', 'gait:=swim', '-p',
+                                                          'diagnostics_period:=0.1')) as (specs, _):
+        period = read_ros_params(specs['cpg_node'].params_file)['cpg_node']['control_period_s']
+        assert period == 0.004
         diag = Diagnostics(client)
         cpg = Diagnostics(client, '/cpg_node/diagnostics')
         diag.wait(lambda d: d['accepted'] > 5, 90, 'cpg_node commands')
@@ -283,8 +277,3 @@ def test_salamander_graph_swims_in_lockstep_at_its_control_period(client, tmp_pa
         assert dx >= 0.15 * dt, dx
         assert c['steps'] <= c['published'] + 2, c      # one 5 ms step per state, not five
         assert d['refused_total'] == 0 and d['lockstep_misses'] == 0
-    finally:
-        rc_ctrl = ctrl.stop()
-        rc_sim = sim.stop()
-        print(ctrl.log()[-1500:])
-    assert rc_ctrl == 0 and rc_sim == 0
