@@ -3,6 +3,8 @@ trunk's pitch rate that acts only while the pitch is beyond a deadband. Real net
 PyBullet body; ~15 s."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from neuro_locomotion.params import ConfigError
@@ -71,3 +73,20 @@ def test_weight_support_scaled_by_noradrenaline(gait, scale):
     c = run('quadruped', controller='cpg', duration=0.2, schedule=f'0:{gait}').controller
     assert c._weight == pytest.approx(c._weight0 * scale, rel=1e-6)
     assert c._weight0 == pytest.approx(0.75 * c.decoder.geometry.total_mass * 9.81)
+
+
+def test_an_output_that_is_neither_decoder_nor_servo_is_refused(tmp_path):
+    """A neuromodulation output must name a decoder parameter or weight_feedforward_scale: any
+    other name is refused with the allowed list, before anything runs."""
+    import yaml
+    networks = Path(__file__).resolve().parent.parent / 'config' / 'networks'
+    nm = yaml.safe_load((networks / 'quadruped_neuromodulation.yaml').read_text())
+    nm['neuromodulation']['outputs']['wing_span_m'] = {'baseline': 0.1, 'range': [0.0, 1.0],
+                                                       'sensitivity': {'serotonin': 0.1}}
+    (tmp_path / 'nm.yaml').write_text(yaml.safe_dump(nm))
+    template = yaml.safe_load((networks / 'quadruped.yaml').read_text())
+    template['modulated']['neuromodulation'] = str(tmp_path / 'nm.yaml')
+    (tmp_path / 'net.yaml').write_text(yaml.safe_dump(template))
+    with pytest.raises(ConfigError, match='wing_span_m.*weight_feedforward_scale'):
+        run('quadruped', controller='cpg', duration=0.1, schedule='0:trot',
+            params={'spiking.network': str(tmp_path / 'net.yaml')})
