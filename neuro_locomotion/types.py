@@ -52,6 +52,22 @@ class Command:
         self.values = np.array(self.values, dtype=float)
         self.values.setflags(write=False)
 
+    @classmethod
+    def adopt(cls, mode: str, values: np.ndarray) -> 'Command':
+        """A command that takes ``values`` over instead of copying them: for a controller that
+        hands a fresh float64 array it keeps no reference to (made read-only here). Anything
+        else (another dtype or shape, a view, a non-array) is copied as by the constructor."""
+        if not (type(values) is np.ndarray and values.dtype == np.float64 and values.ndim == 1
+                and values.base is None and values.flags.writeable):
+            return cls(mode, values)
+        if mode not in COMMAND_MODES:
+            raise ValueError(f'command mode must be one of {COMMAND_MODES}, got {mode!r}')
+        command = cls.__new__(cls)
+        command.mode = mode
+        values.setflags(write=False)
+        command.values = values
+        return command
+
 
 @runtime_checkable
 class Controller(Protocol):
