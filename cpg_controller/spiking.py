@@ -31,8 +31,8 @@ from neuro_locomotion.types import POSITION, Command, Observation
 
 from . import phase as P
 from .controllers import (QuadrupedOscillatorController, SalamanderOscillatorController,
-                          _override_values, _Recorder, _round, swimming_metrics,
-                          touchdown_metrics, _wrap, _yaw)
+                          _override_values, _quadruped_tail, _Recorder, _round, _tail_check,
+                          swimming_metrics, touchdown_metrics, _wrap, _yaw)
 from .decoding import FlexorExtensorPhase
 from .feedback import SensoryFeedback, foot_load, hip_stretch
 from .gait_networks import (check_drive, load_template, quadruped_gait, quadruped_gaits,
@@ -257,6 +257,37 @@ def _cpg_ticks(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, raster, n,
         if left.shape[0] > 0:
             _body_filter(body, fs[0:n_pops], left, right, kb, inv)
     return ticks
+
+
+@njit(cache=True)
+def _cpg_quadruped_step(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, raster, n, every,
+                        rbuf, rt, rk, ca, dec, order, time, dt, orientation, angvel, forces,
+                        position, velocity, cbuf, ct, ck, tau):
+    """One control step of the quadruped ``cpg`` in one call: ``n`` network ticks with the
+    readout (:func:`_cpg_tick`), a row of the filtered rates into ``rbuf`` / ``rt`` from row
+    ``rk`` on every ``every``-th tick (``SpikingRhythm.rates``), then the oscillator
+    controller's :func:`~cpg_controller.controllers._quadruped_tail` on the readout's phase
+    and amplitude. The operations of ``SpikingRhythm.advance`` + ``_finish``, in their order
+    (bit-identical). Returns the rate rows written, or the tail's negative code for a
+    malformed observation (checked first: nothing changes)."""
+    code = _tail_check(ca, order, orientation, angvel, forces, position, velocity)
+    if code != 0:
+        return code
+    n_pops = counts.shape[1]
+    rows = 0
+    for _ in range(n):
+        ticks = _cpg_tick(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, raster)
+        if ticks % every == 0:
+            rt[rk + rows] = ticks * TICK
+            for p in range(n_pops):
+                rbuf[rk + rows, p] = fs[p]
+            rows += 1
+    n_limbs = swing.shape[0]
+    o = 2 * n_pops
+    _quadruped_tail(ca, dec, order, fs[o + 4 * n_limbs:o + 5 * n_limbs],
+                    fs[o + 3 * n_limbs:o + 4 * n_limbs], 1.0, time, dt, orientation, angvel,
+                    forces, position, velocity, cbuf, ct, ck, tau)
+    return rows
 
 
 @njit(cache=True)
@@ -960,7 +991,27 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
                                   s['feedback.stretch_range_rad']) \
                 if q is not None and q.size > self._fb_hip.max() else self._fb_zero
             fb.step(load, stretch)            # acts on the network from this step's tick on
-        return super().step(observation, dt)
+        cpg = self.cpg
+        if cpg._per_tick or cpg.mu != 1.0:
+            return super().step(observation, dt)
+        # the network ticks, readout, rate record and everything after the rhythm: one call
+        n = max(1, int(round(dt / TICK)))
+        o, w, f, q, qd, ck = self._tail_args(observation)
+        rates = cpg.rates
+        rk = rates.reserve(n // cpg.record_every + 1)
+        tau = np.empty(12)
+        fa, ia, ctl, counts, rec, n_sub = cpg._args
+        contacts = self._contacts
+        rows = _cpg_quadruped_step(fa, ia, ctl, counts, rec, n_sub, cpg.fs, cpg.ist, cpg.swing,
+                                   cpg.keep, cpg.raster, n, cpg.record_every, rates._buf,
+                                   rates._t, rk, self._ca, self.decoder._arena,
+                                   self.decoder.output_order, observation.time, dt, o, w, f, q,
+                                   qd, contacts._buf, contacts._t, ck, tau)
+        if rows < 0:
+            return self._command(rows, ck, None, tau)       # raises, nothing changed
+        rates._k = rk + rows
+        cpg.t += dt
+        return self._command(0, ck, cpg.estimator.phase, tau)
 
     def state_for_recording(self) -> dict:
         out = {'population_rates_hz': self.cpg.act, 'phase': self.cpg.estimator.phase,
