@@ -252,18 +252,24 @@ class World:
     def step(self, n: int = 1) -> None:
         """Advance ``n`` physics steps (torques and water forces are re-applied every step)."""
         c = self.client
-        effort = self._mode == EFFORT
-        water = self.water.apply if self.water is not None else None
-        step_simulation = pb.stepSimulation
-        for _ in range(n):
-            if effort and not self._torque_set:
-                # PyBullet adds joint torques and clears them after each step: set them once per step.
-                pb.setJointMotorControlArray(self.body, self.joint_index, pb.TORQUE_CONTROL,
-                                             forces=self._applied_effort.tolist(), physicsClientId=c)
-            if water is not None:
-                water()
-            step_simulation(physicsClientId=c)
-            self._torque_set = False
+        if n == 1 and self.water is None and (self._torque_set or self._mode != EFFORT):
+            pb.stepSimulation(physicsClientId=c)    # the common case, nothing to re-apply
+        else:
+            effort = self._mode == EFFORT
+            water = self.water.apply if self.water is not None else None
+            step_simulation = pb.stepSimulation
+            for _ in range(n):
+                if effort and not self._torque_set:
+                    # PyBullet adds joint torques and clears them after each step: set them
+                    # once per step.
+                    pb.setJointMotorControlArray(self.body, self.joint_index, pb.TORQUE_CONTROL,
+                                                 forces=self._applied_effort.tolist(),
+                                                 physicsClientId=c)
+                if water is not None:
+                    water()
+                step_simulation(physicsClientId=c)
+                self._torque_set = False
+        self._torque_set = False
         self.steps += n
         self.time = self.steps * self.dt
 
