@@ -32,19 +32,16 @@ _NO_FORCES.setflags(write=False)
 
 @njit(cache=True)
 def _checked_clip(values, lo, hi, out):
-    """out = min(max(values, lo), hi) element by element (np.minimum(np.maximum(...))'s values,
-    ties kept as numpy keeps them) if every value is finite: returns -1; else the index of the
-    first non-finite value, and ``out`` is not to be used."""
+    """out = np.minimum(np.maximum(values, lo), hi) element by element, bit for bit (numpy
+    returns its second operand on a tie, e.g. the limit 0.0 for a value -0.0), if every value
+    is finite: returns -1; else the index of the first non-finite value (``out`` unused)."""
     for i in range(values.shape[0]):
         if not math.isfinite(values[i]):
             return i
     for i in range(values.shape[0]):
         v = values[i]
-        if lo[i] > v:
-            v = lo[i]
-        if hi[i] < v:
-            v = hi[i]
-        out[i] = v
+        v = v if v > lo[i] else lo[i]
+        out[i] = v if v < hi[i] else hi[i]
     return -1
 
 
