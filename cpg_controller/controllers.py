@@ -744,7 +744,7 @@ class SalamanderOscillatorController:
             self._angles.add(observation.time, observation.position[self._body_idx])
         if observation.foot_forces is not None and observation.foot_forces.size == self._n_feet:
             self._contacts.add(observation.time, observation.foot_forces)
-        return Command(POSITION, q)
+        return Command.adopt(POSITION, q)   # q: the decoder's fresh array
 
     def metrics(self) -> dict:
         p = self.params

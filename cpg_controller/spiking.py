@@ -1272,7 +1272,7 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
             self._angles.add(observation.time, observation.position[self._body_idx])
         if observation.foot_forces is not None and observation.foot_forces.size == self._n_feet:
             self._contacts.add(observation.time, observation.foot_forces)
-        return Command(POSITION, q)
+        return Command.adopt(POSITION, q)   # q: the decoder's fresh array
 
     def _course_hold(self, velocity, dt: float) -> None:
         """Walking: steer the direction of travel back to the start heading by a stroke-length
