@@ -1,7 +1,7 @@
 """Warm cost of each piece of the lock-step runner's control tick with the ``cpg`` controller, per
 call, on a body mid-run (2 s of the gait first): the PyBullet queries, ``World.observe``, the
-controller's step (and the network tick alone), ``World.apply`` (and its PyBullet call alone),
-``stepSimulation``.
+controller's step (and the network tick alone), ``World.apply`` (and its PyBullet call alone).
+(Physics is measured in the loop by ``bench_cpg_kernel.py``: stepped here, the body would fall.)
 
     PYTHONPATH=$PWD .venv/bin/python bench/bench_loop_pieces.py [--robot quadruped|salamander]
 
@@ -82,7 +82,6 @@ def main() -> None:
         (f'World.apply ({command.mode})', apply),
         ('  setJointMotorControlArray alone',
          lambda: pb.setJointMotorControlArray(body, idx, mode, physicsClientId=c, **kw)),
-        ('stepSimulation', lambda: pb.stepSimulation(physicsClientId=c)),
     ]
     print(f'load average at start: {os.getloadavg()[0]:.2f} (2 cores); {robot} {gait}, '
           f'controller period {period * 1e3:g} ms, {len(pb.getContactPoints(bodyA=body, physicsClientId=c))} '
@@ -90,10 +89,7 @@ def main() -> None:
     print('| piece | us per call, min | 10th percentile |')
     print('|---|---|---|')
     for label, fn in rows:
-        if label == 'stepSimulation':
-            lo, p10 = per_call_us(fn, blocks=100, inner=10)
-        else:
-            lo, p10 = per_call_us(fn)
+        lo, p10 = per_call_us(fn)
         print(f'| {label} | {lo:.2f} | {p10:.2f} |', flush=True)
     print(f'load average at end: {os.getloadavg()[0]:.2f}')
     world.close()
