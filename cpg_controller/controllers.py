@@ -437,6 +437,11 @@ def _quadruped_tail(ca, dec, order, phase, amp_raw, sqrt_mu, time, dt, orientati
         return 0
     extra = ca[_CA_EXTRA:_CA_EXTRA + 4]
     if ca[_CA_POSTURE] != 0.0:
+        # posture reflex, a safety reflex silent near level: while the trunk pitch is beyond
+        # posture.pitch_deadband_rad the feet on the ground get extra support force
+        # M = c x pitch rate (body frame, + nose down), + M at the front and - M at the hind: the
+        # front feet yield to a nose-up throw and the hind ones push against a rearing (the
+        # first-bound-cycle hop that grew into a fall, docs/neuromodulation.md)
         if orientation.shape[0] != 4 or forces.shape[0] != 4:
             extra[:] = 0.0
         else:
