@@ -351,8 +351,7 @@ _CA_KP, _CA_KD, _CA_FORCE, _CA_FF, _CA_EXTRA, _CA_AMP = 0, 12, 24, 28, 40, 44
  _CA_WEIGHT, _CA_POSTURE, _CA_BAND, _CA_PITCH_C, _CA_ON_GROUND, _CA_POSTURE_S, _CA_PD,
  _CA_N_FEET) = range(48, 65)
 _CA_SIZE = 65
-_EMPTY = np.zeros(0)
-_EMPTY.setflags(write=False)
+_EMPTY = np.zeros(0)      # an absent channel (writable like the others: one numba signature)
 _TAIL_ERRORS = {-1: 'base_orientation must have 4 values (x, y, z, w)',
                 -2: 'the posture reflex needs base_angular_velocity (3 values)',
                 -3: 'servo.mode pd needs joint position and velocity for every joint'}
@@ -631,7 +630,8 @@ class QuadrupedOscillatorController:
         if f is None:
             f = _EMPTY
         elif f.size == self._n_feet:
-            ck = self._contacts.reserve(1)
+            rec = self._contacts
+            ck = rec._k if rec._k < rec.chunk else rec.reserve(1)
         return (_EMPTY if o is None else o, _EMPTY if w is None else w, f,
                 _EMPTY if q is None else q, _EMPTY if qd is None else qd, ck)
 

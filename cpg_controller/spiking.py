@@ -381,6 +381,8 @@ class SpikingRhythm:
         kept = int(self.keep.sum())
         self.raster = np.zeros((2, int(kept * raster_s * 200.0) if kept else 0), dtype=np.int64)
         self._args = net.kernel_args()
+        # the arguments of _cpg_tick / _cpg_ticks, in order (the arrays live as long as self)
+        self.tick_args = self._args + (self.fs, self.ist, self.swing, self.keep, self.raster)
         self.record_every = int(record_every)
         self.rates = _Recorder(n_pops)
         self.reset()
@@ -979,6 +981,8 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
         super().reset(observation)            # resets the network and runs oscillator.settle_s
         self.cpg.settled(observation.time)
 
+    _fused_dt, _fused_n = None, 1
+
     def _step_plain(self, observation: Observation, dt: float) -> Command:
         fb = self.feedback
         if fb is not None:
@@ -995,18 +999,19 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
         if cpg._per_tick or cpg.mu != 1.0:
             return super().step(observation, dt)
         # the network ticks, readout, rate record and everything after the rhythm: one call
-        n = max(1, int(round(dt / TICK)))
+        if dt != self._fused_dt:            # network ticks per control step, for this dt
+            self._fused_dt, self._fused_n = dt, max(1, int(round(dt / TICK)))
+        n = self._fused_n
         o, w, f, q, qd, ck = self._tail_args(observation)
-        rates = cpg.rates
-        rk = rates.reserve(n // cpg.record_every + 1)
+        rates, every = cpg.rates, cpg.record_every
+        rk = rates._k
+        if rk + n // every + 1 > rates.chunk:
+            rk = rates.reserve(n // every + 1)
         tau = np.empty(12)
-        fa, ia, ctl, counts, rec, n_sub = cpg._args
-        contacts = self._contacts
-        rows = _cpg_quadruped_step(fa, ia, ctl, counts, rec, n_sub, cpg.fs, cpg.ist, cpg.swing,
-                                   cpg.keep, cpg.raster, n, cpg.record_every, rates._buf,
-                                   rates._t, rk, self._ca, self.decoder._arena,
-                                   self.decoder.output_order, observation.time, dt, o, w, f, q,
-                                   qd, contacts._buf, contacts._t, ck, tau)
+        contacts, decoder = self._contacts, self.decoder
+        rows = _cpg_quadruped_step(*cpg.tick_args, n, every, rates._buf, rates._t, rk, self._ca,
+                                   decoder._arena, decoder.output_order, observation.time, dt,
+                                   o, w, f, q, qd, contacts._buf, contacts._t, ck, tau)
         if rows < 0:
             return self._command(rows, ck, None, tau)       # raises, nothing changed
         rates._k = rk + rows

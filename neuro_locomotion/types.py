@@ -10,6 +10,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+_FLOAT64 = np.dtype(np.float64)     # (builtin dtypes are singletons)
+
 POSITION = 'position'
 EFFORT = 'effort'
 COMMAND_MODES = (POSITION, EFFORT)
@@ -57,14 +59,12 @@ class Command:
         """A command that takes ``values`` over instead of copying them: for a controller that
         hands a fresh float64 array it keeps no reference to (made read-only here). Anything
         else (another dtype or shape, a view, a non-array) is copied as by the constructor."""
-        if not (type(values) is np.ndarray and values.dtype == np.float64 and values.ndim == 1
-                and values.base is None and values.flags.writeable):
-            return cls(mode, values)
-        if mode not in COMMAND_MODES:
-            raise ValueError(f'command mode must be one of {COMMAND_MODES}, got {mode!r}')
+        if values.__class__ is not np.ndarray or values.base is not None \
+                or values.dtype is not _FLOAT64 or values.ndim != 1 or mode not in COMMAND_MODES:
+            return cls(mode, values)            # (a bad mode raises there)
         command = cls.__new__(cls)
-        command.mode = mode
         values.setflags(write=False)
+        command.mode = mode
         command.values = values
         return command
 
