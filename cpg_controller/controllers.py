@@ -34,7 +34,9 @@ from neuro_locomotion.params import (ConfigError, ParamSet, ParamSpec, node_para
 from neuro_locomotion.types import EFFORT, POSITION, Command, Observation
 
 from . import phase as P
-from .decoding import (QUADRUPED_DECODER_PARAMS, SALAMANDER_DECODER_PARAMS, QuadrupedDecoder,
+from .decoding import (_DEC_CALF, _DEC_D, _DEC_LENGTH, _DEC_Q, _DEC_SCALE, _DEC_STEP_LENGTH,
+                       _DEC_THIGH, QUADRUPED_DECODER_PARAMS, SALAMANDER_DECODER_PARAMS,
+                       QuadrupedDecoder, _decode_packed,
                        SalamanderDecoder)
 from .kinematics import _support_rows
 from .oscillators import BODY_SATURATION, LIMB_SATURATION, HopfCPG, SalamanderCPG
@@ -213,14 +215,23 @@ class _Recorder:
     def add(self, t: float, row) -> None:
         k = self._k
         if k == self.chunk:
-            self._done.append(self._buf)
-            self._times.append(self._t)
-            self._buf = np.empty((self.chunk, self.width), dtype=self.dtype)
-            self._t = np.empty(self.chunk)
-            k = 0
+            k = self.reserve(1)
         self._buf[k] = row
         self._t[k] = t
         self._k = k + 1
+
+    def reserve(self, rows: int) -> int:
+        """Room for ``rows`` more rows in the current chunk (a new chunk when they do not fit):
+        returns the index of the first. A caller that writes into ``_buf`` / ``_t`` itself (a
+        numba kernel) sets ``_k`` to the index after its last row."""
+        k = self._k
+        if k + rows > self.chunk:
+            self._done.append(self._buf[:k])
+            self._times.append(self._t[:k])
+            self._buf = np.empty((self.chunk, self.width), dtype=self.dtype)
+            self._t = np.empty(self.chunk)
+            self._k = k = 0
+        return k
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         rows = self._done + [self._buf[:self._k]]
@@ -332,6 +343,144 @@ def _servo_effort(q_leg, phase, amp, weight, position, velocity, kp, kd, order, 
 
 
 # ---------------------------------------------------------------------------------------------
+# quadruped: everything after the rhythm in one numba call (_quadruped_tail)
+
+# QuadrupedOscillatorController._ca, a float arena: per-joint and per-leg arrays, then numbers
+_CA_KP, _CA_KD, _CA_FORCE, _CA_FF, _CA_EXTRA, _CA_AMP = 0, 12, 24, 28, 40, 44
+(_CA_T0, _CA_RAMP, _CA_STEER, _CA_YAW0, _CA_YAW_INT, _CA_GAIN, _CA_KI, _CA_STEER_F, _CA_STEER_H,
+ _CA_WEIGHT, _CA_POSTURE, _CA_BAND, _CA_PITCH_C, _CA_ON_GROUND, _CA_POSTURE_S, _CA_PD,
+ _CA_N_FEET) = range(48, 65)
+_CA_SIZE = 65
+_EMPTY = np.zeros(0)      # an absent channel (writable like the others: one numba signature)
+_TAIL_ERRORS = {-1: 'base_orientation must have 4 values (x, y, z, w)',
+                -2: 'the posture reflex needs base_angular_velocity (3 values)',
+                -3: 'servo.mode pd needs joint position and velocity for every joint'}
+
+
+@njit(cache=True)
+def _py_clip(v, lo, hi):
+    """min(max(v, lo), hi) with Python's tie rules (max keeps v unless lo > v; min keeps it
+    unless hi < it)."""
+    if lo > v:
+        v = lo
+    if hi < v:
+        v = hi
+    return v
+
+
+@njit(cache=True)
+def _wrap_nb(a):
+    return (a + math.pi) % (2 * math.pi) - math.pi
+
+
+@njit(cache=True)
+def _tail_check(ca, order, orientation, angvel, forces, position, velocity):
+    """0, or the (negative) code of a malformed observation, before anything changes."""
+    if orientation.shape[0] != 0 and orientation.shape[0] != 4:
+        return -1
+    if ca[_CA_POSTURE] != 0.0 and orientation.shape[0] == 4 and forces.shape[0] == 4 \
+            and angvel.shape[0] != 3:
+        return -2
+    if ca[_CA_PD] != 0.0 and (position.shape[0] != order.shape[0]
+                              or velocity.shape[0] != order.shape[0]):
+        return -3
+    return 0
+
+
+@njit(cache=True)
+def _quadruped_tail(ca, dec, order, phase, amp_raw, sqrt_mu, time, dt, orientation, angvel,
+                    forces, position, velocity, cbuf, ct, ck, tau):
+    """One control step of :class:`QuadrupedOscillatorController` after its rhythm generator:
+    amplitude and start-up ramp, heading PI (stroke scale per side), contact record (row ``ck``
+    of ``cbuf`` / ``ct``; none if ck < 0), foot targets + IK (``_decode_packed``), posture reflex
+    and PD servo with weight feedforward (``_servo_effort``) into ``tau``. The operations of the
+    former Python step, in its order (bit-identical). Empty arrays stand for absent channels.
+    Returns 0, or a negative code (``_TAIL_ERRORS``) with nothing changed."""
+    code = _tail_check(ca, order, orientation, angvel, forces, position, velocity)
+    if code != 0:
+        return code
+    t = time - ca[_CA_T0]
+    ramp = ca[_CA_RAMP]
+    amp = ca[_CA_AMP:_CA_AMP + 4]
+    for i in range(4):
+        amp[i] = amp_raw[i] / sqrt_mu
+    if t < ramp:
+        r = t / ramp
+        for i in range(4):
+            amp[i] = amp[i] * r
+    if ca[_CA_STEER] != 0.0 and orientation.shape[0] == 4:
+        x, y, z, w = orientation[0], orientation[1], orientation[2], orientation[3]
+        err = _wrap_nb(math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+                       - ca[_CA_YAW0])
+        ki = ca[_CA_KI]
+        if t >= ramp and ki > 0:
+            bound = 0.5 / ki
+            ca[_CA_YAW_INT] = _py_clip(ca[_CA_YAW_INT] + err * dt, -bound, bound)
+        s = _py_clip(ca[_CA_GAIN] * err + ki * ca[_CA_YAW_INT], -0.5, 0.5)
+        # yaw to the left (err > 0): lengthen the left strokes, shorten the right ones
+        f, h = ca[_CA_STEER_F], ca[_CA_STEER_H]
+        sc = dec[_DEC_SCALE:_DEC_SCALE + 4]
+        sc[0] = _py_clip(1 + f * s, -1.5, 1.5)
+        sc[1] = _py_clip(1 - f * s, -1.5, 1.5)
+        sc[2] = _py_clip(1 + h * s, -1.5, 1.5)
+        sc[3] = _py_clip(1 - h * s, -1.5, 1.5)
+        length = dec[_DEC_STEP_LENGTH]
+        for i in range(4):
+            dec[_DEC_LENGTH + i] = sc[i] * length
+    if ck >= 0:
+        for j in range(forces.shape[0]):
+            cbuf[ck, j] = forces[j]
+        ct[ck] = time
+    _decode_packed(dec, phase, amp)
+    if ca[_CA_PD] == 0.0:
+        return 0
+    extra = ca[_CA_EXTRA:_CA_EXTRA + 4]
+    if ca[_CA_POSTURE] != 0.0:
+        # posture reflex, a safety reflex silent near level: while the trunk pitch is beyond
+        # posture.pitch_deadband_rad the feet on the ground get extra support force
+        # M = c x pitch rate (body frame, + nose down), + M at the front and - M at the hind: the
+        # front feet yield to a nose-up throw and the hind ones push against a rearing (the
+        # first-bound-cycle hop that grew into a fall, docs/neuromodulation.md)
+        if orientation.shape[0] != 4 or forces.shape[0] != 4:
+            extra[:] = 0.0
+        else:
+            x, y, z, w = orientation[0], orientation[1], orientation[2], orientation[3]
+            pitch = math.asin(_py_clip(2.0 * (w * y - z * x), -1.0, 1.0))
+            band = ca[_CA_BAND]
+            if -band <= pitch and pitch <= band:
+                if extra[0] != 0.0 or extra[1] != 0.0 or extra[2] != 0.0 or extra[3] != 0.0:
+                    extra[:] = 0.0
+            else:
+                wx, wy, wz = angvel[0], angvel[1], angvel[2]
+                # body-frame pitch rate: the body y axis (column 2 of the rotation matrix) . omega
+                rate = (2.0 * (x * y - z * w)) * wx + (1.0 - 2.0 * (x * x + z * z)) * wy \
+                    + (2.0 * (y * z + x * w)) * wz
+                m = ca[_CA_PITCH_C] * rate
+                g = ca[_CA_ON_GROUND]
+                extra[0] = m if forces[0] > g else 0.0
+                extra[1] = m if forces[1] > g else 0.0
+                extra[2] = -m if forces[2] > g else 0.0
+                extra[3] = -m if forces[3] > g else 0.0
+                ca[_CA_POSTURE_S] += dt
+    _servo_effort(dec[_DEC_Q:_DEC_Q + 12].reshape((4, 3)), phase, amp, ca[_CA_WEIGHT], position,
+                  velocity, ca[_CA_KP:_CA_KP + 12], ca[_CA_KD:_CA_KD + 12], order,
+                  dec[_DEC_D:_DEC_D + 4], dec[_DEC_THIGH], dec[_DEC_CALF],
+                  ca[_CA_FORCE:_CA_FORCE + 4], ca[_CA_FF:_CA_FF + 12].reshape((4, 3)), tau, extra)
+    return 0
+
+
+def _arena_slot(index: int, doc: str):
+    """A float attribute kept in the controller's arena ``_ca`` (read and written by the
+    numba step)."""
+    def get(self):
+        return float(self._ca[index])
+
+    def put(self, value):
+        self._ca[index] = value
+    return property(get, put, doc=doc)
+
+
+# ---------------------------------------------------------------------------------------------
 # controllers
 
 def OscillatorController(body: BodyInfo, gait: str | None = None, drive: float | None = None,
@@ -352,8 +501,17 @@ class QuadrupedOscillatorController:
 
     name = 'oscillator'
 
+    # numbers the numba step reads or writes live in the arena _ca (layout: _CA_*)
+    _t0 = _arena_slot(_CA_T0, 'body time at reset (s)')
+    _ramp = _arena_slot(_CA_RAMP, 'amplitude ramp duration (s)')
+    _yaw0 = _arena_slot(_CA_YAW0, 'start heading (rad)')
+    _yaw_integral = _arena_slot(_CA_YAW_INT, 'heading error integral (rad s)')
+    _weight = _arena_slot(_CA_WEIGHT, 'weight the stance legs carry by feedforward (N)')
+    posture_active_s = _arena_slot(_CA_POSTURE_S, 'time the posture reflex acted (s)')
+
     def __init__(self, body: BodyInfo, gait: str | None = None, drive: float | None = None,
                  params=None):
+        self._ca = np.zeros(_CA_SIZE)
         p = controller_params(body, params)
         self.params = p
         self.control_period_s = p['control_period_s']
@@ -399,18 +557,25 @@ class QuadrupedOscillatorController:
         self.pd = p['servo.mode'] == 'pd'
         column = [0 if n.endswith('hip_abad') else 1 if n.endswith('hip_flex') else 2
                   for n in body.joint_names]          # joint kind: abad, flex, knee
-        self.kp = np.asarray(p['servo.kp'], dtype=float)[column]
-        self.kd = np.asarray(p['servo.kd'], dtype=float)[column]
+        ca = self._ca
+        self.kp = ca[_CA_KP:_CA_KP + 12]
+        self.kd = ca[_CA_KD:_CA_KD + 12]
+        self.kp[:] = np.asarray(p['servo.kp'], dtype=float)[column]
+        self.kd[:] = np.asarray(p['servo.kd'], dtype=float)[column]
         geometry = self.decoder.geometry
         self._weight = float(p['servo.weight_feedforward'] * geometry.total_mass * 9.81)
-        self._ff = np.zeros((4, 3))
-        self._force = np.zeros(4)
-        self._extra = np.zeros(4)
+        self._ff = ca[_CA_FF:_CA_FF + 12].reshape(4, 3)
+        self._force = ca[_CA_FORCE:_CA_FORCE + 4]
+        self._extra = ca[_CA_EXTRA:_CA_EXTRA + 4]
         self._posture = self.pd and p['posture.pitch_rate_gain'] > 0
         self._pitch_band = p['posture.pitch_deadband_rad']
         self._pitch_c = p['posture.pitch_rate_gain']
         self._on_ground = p['metrics.contact_threshold_n']
         self.posture_active_s = 0.0
+        ca[_CA_STEER], ca[_CA_GAIN], ca[_CA_KI] = self._steer, self.heading_gain, self.heading_ki
+        ca[_CA_STEER_F], ca[_CA_STEER_H] = self._steer_legs
+        ca[_CA_POSTURE], ca[_CA_BAND] = self._posture, self._pitch_band
+        ca[_CA_PITCH_C], ca[_CA_ON_GROUND], ca[_CA_PD] = self._pitch_c, self._on_ground, self.pd
         sensors = {'contacts'}
         if self._steer or self._posture:
             sensors.add('base')
@@ -419,8 +584,10 @@ class QuadrupedOscillatorController:
         self.sensors = frozenset(sensors)
         self.lower, self.upper = np.asarray(body.lower), np.asarray(body.upper)
         self._n_feet = len(body.foot_names)
+        ca[_CA_N_FEET] = self._n_feet
         self._contacts = _Recorder(self._n_feet)
-        self._amp = np.ones(4)
+        self._amp = ca[_CA_AMP:_CA_AMP + 4]      # the last step's amplitudes (after the ramp)
+        self._amp[:] = 1.0
         self._phase = np.zeros(4)
         self._yaw0 = 0.0
         self._t0 = 0.0
@@ -451,64 +618,45 @@ class QuadrupedOscillatorController:
     def step(self, observation: Observation, dt: float) -> Command:
         cpg = self.cpg
         out = cpg.step(dt)
-        t = observation.time - self._t0
-        amp = out.amplitude / math.sqrt(cpg.mu)
-        if t < self._ramp:
-            amp = amp * (t / self._ramp)
-        if self._steer and observation.base_orientation is not None:
-            err = _wrap(_yaw(observation.base_orientation) - self._yaw0)
-            if t >= self._ramp and self.heading_ki > 0:
-                bound = 0.5 / self.heading_ki
-                self._yaw_integral = min(max(self._yaw_integral + err * dt, -bound), bound)
-            s = self.heading_gain * err + self.heading_ki * self._yaw_integral
-            s = min(max(s, -0.5), 0.5)
-            # yaw to the left (err > 0): lengthen the left strokes, shorten the right ones
-            f, h = self._steer_legs
-            self.decoder.set_side_scale(1 + f * s, 1 - f * s, 1 + h * s, 1 - h * s)
-        self._phase, self._amp = out.phase, amp
-        if observation.foot_forces is not None and observation.foot_forces.size == self._n_feet:
-            self._contacts.add(observation.time, observation.foot_forces)
-        if not self.pd:
-            return Command(POSITION, self.decoder.decode(out.phase, amp))
-        q_leg = self.decoder.decode_legs(out.phase, amp)
-        g = self.decoder.geometry
-        tau = np.empty(12)
-        if self._posture:
-            self._posture_reflex(observation, dt)
-        _servo_effort(q_leg, out.phase, amp, self._weight, observation.position,
-                      observation.velocity, self.kp, self.kd, self.decoder.output_order,
-                      g.lateral_offset, g.thigh, g.calf, self._force, self._ff, tau, self._extra)
-        return Command(EFFORT, tau)
+        return self._finish(observation, dt, out.phase, out.amplitude, math.sqrt(cpg.mu))
 
-    def _posture_reflex(self, observation: Observation, dt: float) -> None:
-        """A safety reflex, silent near level: while the trunk pitch is beyond
-        ``posture.pitch_deadband_rad`` the feet on the ground get extra support force
-        M = c x pitch rate (body frame, + nose down), + M at the front and - M at the hind: the
-        front feet yield to a nose-up throw and the hind ones push against a rearing (the
-        first-bound-cycle hop that grew into a fall, docs/neuromodulation.md)."""
-        extra = self._extra
-        q, f = observation.base_orientation, observation.foot_forces
-        if q is None or f is None or f.size != 4:
-            extra[:] = 0.0
-            return
-        x, y, z, w = q.tolist()
-        pitch = math.asin(min(max(2.0 * (w * y - z * x), -1.0), 1.0))
-        if -self._pitch_band <= pitch <= self._pitch_band:
-            if extra[0] or extra[1] or extra[2] or extra[3]:
-                extra[:] = 0.0
-            return
-        wx, wy, wz = observation.base_angular_velocity.tolist()
-        # body-frame pitch rate: the body y axis (column 2 of the rotation matrix) . omega
-        rate = (2.0 * (x * y - z * w)) * wx + (1.0 - 2.0 * (x * x + z * z)) * wy \
-            + (2.0 * (y * z + x * w)) * wz
-        m = self._pitch_c * rate
-        on = f.tolist()
-        g = self._on_ground
-        extra[0] = m if on[0] > g else 0.0
-        extra[1] = m if on[1] > g else 0.0
-        extra[2] = -m if on[2] > g else 0.0
-        extra[3] = -m if on[3] > g else 0.0
-        self.posture_active_s += dt
+    def _tail_args(self, observation: Observation):
+        """(orientation, angular velocity, foot forces, position, velocity, contact row) for
+        :func:`_quadruped_tail`: absent channels as empty arrays; the row reserved in the
+        contact record, -1 when the forces are absent or of another size."""
+        o, w = observation.base_orientation, observation.base_angular_velocity
+        f, q, qd = observation.foot_forces, observation.position, observation.velocity
+        ck = -1
+        if f is None:
+            f = _EMPTY
+        elif f.size == self._n_feet:
+            rec = self._contacts
+            ck = rec._k if rec._k < rec.chunk else rec.reserve(1)
+        return (_EMPTY if o is None else o, _EMPTY if w is None else w, f,
+                _EMPTY if q is None else q, _EMPTY if qd is None else qd, ck)
+
+    def _finish(self, observation: Observation, dt: float, phase, amplitude,
+                sqrt_mu: float) -> Command:
+        """Amplitude ramp, steering, contact record, decoder + IK, posture reflex and PD servo:
+        one numba call (:func:`_quadruped_tail`) on the rhythm's ``phase`` / ``amplitude``."""
+        o, w, f, q, qd, ck = self._tail_args(observation)
+        tau = np.empty(12)
+        rec = self._contacts
+        code = _quadruped_tail(self._ca, self.decoder._arena, self.decoder.output_order, phase,
+                               amplitude, sqrt_mu, observation.time, dt, o, w, f, q, qd,
+                               rec._buf, rec._t, ck, tau)
+        return self._command(code, ck, phase, tau)
+
+    def _command(self, code: int, ck: int, phase, tau) -> Command:
+        if code:
+            raise ValueError(f'controller {self.name}: {_TAIL_ERRORS[code]}')
+        if ck >= 0:
+            self._contacts._k = ck + 1
+        self._phase = phase
+        if not self.pd:
+            return Command(POSITION, self.decoder.last_leg_targets.reshape(12)[
+                self.decoder.output_order])
+        return Command.adopt(EFFORT, tau)
 
     def state_for_recording(self) -> dict:
         return {'phase': self._phase, 'amplitude': self._amp}
@@ -601,7 +749,7 @@ class SalamanderOscillatorController:
             self._angles.add(observation.time, observation.position[self._body_idx])
         if observation.foot_forces is not None and observation.foot_forces.size == self._n_feet:
             self._contacts.add(observation.time, observation.foot_forces)
-        return Command(POSITION, q)
+        return Command.adopt(POSITION, q)   # q: the decoder's fresh array
 
     def metrics(self) -> dict:
         p = self.params

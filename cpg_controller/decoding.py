@@ -230,6 +230,29 @@ def _quadruped_feet(phase, amp, length, height, penetration, z0, x0, y0, shape, 
                 out[i, 2] = z0 + a * height[i] * 0.5 * (1.0 - math.cos(2.0 * math.pi * u))
 
 
+# QuadrupedDecoder's float arena: per-leg arrays, (4, 3) arrays (flat), then numbers
+_DEC_SCALE, _DEC_LENGTH, _DEC_HEIGHT, _DEC_X0, _DEC_Y0, _DEC_D = 0, 4, 8, 12, 16, 20
+_DEC_LO, _DEC_HI, _DEC_FEET, _DEC_Q = 24, 36, 48, 60
+(_DEC_PENETRATION, _DEC_Z0, _DEC_SHAPE, _DEC_THIGH, _DEC_CALF, _DEC_RMIN, _DEC_RMAX,
+ _DEC_STEP_LENGTH, _DEC_CLIPPED) = range(72, 81)
+_DEC_SIZE = 81
+
+
+@njit(cache=True)
+def _decode_packed(dec, phase, amp):
+    """Foot targets then leg IK from the decoder's arena (``QuadrupedDecoder._arena``): the
+    :func:`_quadruped_feet` + :func:`~cpg_controller.kinematics._ik_rows` calls of
+    ``decode_legs`` with the same arguments, in one call; adds the clipped legs to the count."""
+    feet = dec[_DEC_FEET:_DEC_FEET + 12].reshape((4, 3))
+    _quadruped_feet(phase, amp, dec[_DEC_LENGTH:_DEC_LENGTH + 4], dec[_DEC_HEIGHT:_DEC_HEIGHT + 4],
+                    dec[_DEC_PENETRATION], dec[_DEC_Z0], dec[_DEC_X0:_DEC_X0 + 4],
+                    dec[_DEC_Y0:_DEC_Y0 + 4], int(dec[_DEC_SHAPE]), feet)
+    dec[_DEC_CLIPPED] += _ik_rows(feet, dec[_DEC_D:_DEC_D + 4], dec[_DEC_THIGH], dec[_DEC_CALF],
+                                  dec[_DEC_LO:_DEC_LO + 12].reshape((4, 3)),
+                                  dec[_DEC_HI:_DEC_HI + 12].reshape((4, 3)), dec[_DEC_RMIN],
+                                  dec[_DEC_RMAX], dec[_DEC_Q:_DEC_Q + 12].reshape((4, 3)))
+
+
 class QuadrupedDecoder:
     """Phase/amplitude per leg (LF, RF, LH, RH) -> 12 position targets (see module docstring).
 
@@ -248,14 +271,26 @@ class QuadrupedDecoder:
             values.update({k: params[k] for k in values if _has(params, k)})
         self._order = _leg_joint_order(joint_names)
         self.output_order = self._order        # output joint k = (leg, joint) flat index [k]
-        self._lo = np.ascontiguousarray(g.lower)
-        self._hi = np.ascontiguousarray(g.upper)
+        # every array and number the per-tick decode reads or writes, in one float arena (one
+        # numba argument instead of fifteen; layout: _DEC_* below); the attributes are views
+        self._arena = a = np.zeros(_DEC_SIZE)
+        self.step_scale = a[_DEC_SCALE:_DEC_SCALE + 4]
+        self._length = a[_DEC_LENGTH:_DEC_LENGTH + 4]
+        self._height = a[_DEC_HEIGHT:_DEC_HEIGHT + 4]
+        self._x0 = a[_DEC_X0:_DEC_X0 + 4]
+        self._y0 = a[_DEC_Y0:_DEC_Y0 + 4]
+        self._d = a[_DEC_D:_DEC_D + 4]
+        self._lo = a[_DEC_LO:_DEC_LO + 12].reshape(4, 3)
+        self._hi = a[_DEC_HI:_DEC_HI + 12].reshape(4, 3)
+        self._feet = a[_DEC_FEET:_DEC_FEET + 12].reshape(4, 3)
+        self._q = a[_DEC_Q:_DEC_Q + 12].reshape(4, 3)
+        self._d[:] = g.lateral_offset
+        self._lo[:] = g.lower
+        self._hi[:] = g.upper
         self._rmin, self._rmax = g.reach
-        self._feet = np.zeros((4, 3))
-        self._q = np.zeros((4, 3))
-        self.step_scale = np.ones(4)
-        self._length = np.zeros(4)
-        self.clipped = 0                        # legs projected/clipped by the IK, cumulative
+        a[_DEC_THIGH], a[_DEC_CALF] = g.thigh, g.calf
+        a[_DEC_RMIN], a[_DEC_RMAX] = self._rmin, self._rmax
+        self.step_scale[:] = 1.0
         self.configure(**{k.split('.', 1)[1]: v for k, v in values.items()})
 
     def configure(self, *, standing_height_m=None, step_length_m=None, step_height_m=None,
@@ -276,11 +311,23 @@ class QuadrupedDecoder:
         g = self.geometry
         self._z0 = -(self.standing_height_m - g.foot_radius)
         fx, hx = self.foot_x_offset_m
-        self._x0 = np.array([fx, fx, hx, hx], dtype=float)
-        self._y0 = g.lateral_offset + np.sign(g.lateral_offset) * self.foot_y_offset_m
+        self._x0[:] = (fx, fx, hx, hx)
+        self._y0[:] = g.lateral_offset + np.sign(g.lateral_offset) * self.foot_y_offset_m
         np.multiply(self.step_scale, self.step_length_m, out=self._length)
-        self._height = np.full(4, float(self.step_height_m))
+        self._height[:] = float(self.step_height_m)
         self._shape = 0 if self.trajectory == 'cpg_rl' else 1
+        a = self._arena
+        a[_DEC_PENETRATION], a[_DEC_Z0] = self.ground_penetration_m, self._z0
+        a[_DEC_SHAPE], a[_DEC_STEP_LENGTH] = self._shape, self.step_length_m
+
+    @property
+    def clipped(self) -> int:
+        """Legs projected/clipped by the IK, cumulative (reset by assigning 0)."""
+        return int(self._arena[_DEC_CLIPPED])
+
+    @clipped.setter
+    def clipped(self, value: int) -> None:
+        self._arena[_DEC_CLIPPED] = value
 
     def set_step_scale(self, scale) -> None:
         """Per-leg stroke multiplier (LF, RF, LH, RH), clipped to [-1.5, 1.5]."""
@@ -320,11 +367,7 @@ class QuadrupedDecoder:
         am = amplitude if (type(amplitude) is np.ndarray and amplitude.shape == (4,)
                            and amplitude.dtype == np.float64) else \
             _vector(amplitude, 4, 'amplitude')
-        _quadruped_feet(ph, am, self._length, self._height, self.ground_penetration_m, self._z0,
-                        self._x0, self._y0, self._shape, self._feet)
-        self.clipped += _ik_rows(self._feet, self.geometry.lateral_offset, self.geometry.thigh,
-                                 self.geometry.calf, self._lo, self._hi, self._rmin, self._rmax,
-                                 self._q)
+        _decode_packed(self._arena, ph, am)
         return self._q
 
     @property

@@ -31,8 +31,8 @@ from neuro_locomotion.types import POSITION, Command, Observation
 
 from . import phase as P
 from .controllers import (QuadrupedOscillatorController, SalamanderOscillatorController,
-                          _override_values, _Recorder, _round, swimming_metrics,
-                          touchdown_metrics, _wrap, _yaw)
+                          _override_values, _quadruped_tail, _Recorder, _round, _tail_check,
+                          swimming_metrics, touchdown_metrics, _wrap, _yaw)
 from .decoding import FlexorExtensorPhase
 from .feedback import SensoryFeedback, foot_load, hip_stretch
 from .gait_networks import (check_drive, load_template, quadruped_gait, quadruped_gaits,
@@ -260,6 +260,37 @@ def _cpg_ticks(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, raster, n,
 
 
 @njit(cache=True)
+def _cpg_quadruped_step(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, raster, n, every,
+                        rbuf, rt, rk, ca, dec, order, time, dt, orientation, angvel, forces,
+                        position, velocity, cbuf, ct, ck, tau):
+    """One control step of the quadruped ``cpg`` in one call: ``n`` network ticks with the
+    readout (:func:`_cpg_tick`), a row of the filtered rates into ``rbuf`` / ``rt`` from row
+    ``rk`` on every ``every``-th tick (``SpikingRhythm.rates``), then the oscillator
+    controller's :func:`~cpg_controller.controllers._quadruped_tail` on the readout's phase
+    and amplitude. The operations of ``SpikingRhythm.advance`` + ``_finish``, in their order
+    (bit-identical). Returns the rate rows written, or the tail's negative code for a
+    malformed observation (checked first: nothing changes)."""
+    code = _tail_check(ca, order, orientation, angvel, forces, position, velocity)
+    if code != 0:
+        return code
+    n_pops = counts.shape[1]
+    rows = 0
+    for _ in range(n):
+        ticks = _cpg_tick(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, raster)
+        if ticks % every == 0:
+            rt[rk + rows] = ticks * TICK
+            for p in range(n_pops):
+                rbuf[rk + rows, p] = fs[p]
+            rows += 1
+    n_limbs = swing.shape[0]
+    o = 2 * n_pops
+    _quadruped_tail(ca, dec, order, fs[o + 4 * n_limbs:o + 5 * n_limbs],
+                    fs[o + 3 * n_limbs:o + 4 * n_limbs], 1.0, time, dt, orientation, angvel,
+                    forces, position, velocity, cbuf, ct, ck, tau)
+    return rows
+
+
+@njit(cache=True)
 def _bias_clip(q, idx, bias, lo, hi):
     """q[idx] = clip(q[idx] + bias, lo, hi) in place (np.minimum(np.maximum(...)) per
     element: the same values)."""
@@ -350,6 +381,8 @@ class SpikingRhythm:
         kept = int(self.keep.sum())
         self.raster = np.zeros((2, int(kept * raster_s * 200.0) if kept else 0), dtype=np.int64)
         self._args = net.kernel_args()
+        # the arguments of _cpg_tick / _cpg_ticks, in order (the arrays live as long as self)
+        self.tick_args = self._args + (self.fs, self.ist, self.swing, self.keep, self.raster)
         self.record_every = int(record_every)
         self.rates = _Recorder(n_pops)
         self.reset()
@@ -948,6 +981,8 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
         super().reset(observation)            # resets the network and runs oscillator.settle_s
         self.cpg.settled(observation.time)
 
+    _fused_dt, _fused_n = None, 1
+
     def _step_plain(self, observation: Observation, dt: float) -> Command:
         fb = self.feedback
         if fb is not None:
@@ -960,7 +995,28 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
                                   s['feedback.stretch_range_rad']) \
                 if q is not None and q.size > self._fb_hip.max() else self._fb_zero
             fb.step(load, stretch)            # acts on the network from this step's tick on
-        return super().step(observation, dt)
+        cpg = self.cpg
+        if cpg._per_tick or cpg.mu != 1.0:
+            return super().step(observation, dt)
+        # the network ticks, readout, rate record and everything after the rhythm: one call
+        if dt != self._fused_dt:            # network ticks per control step, for this dt
+            self._fused_dt, self._fused_n = dt, max(1, int(round(dt / TICK)))
+        n = self._fused_n
+        o, w, f, q, qd, ck = self._tail_args(observation)
+        rates, every = cpg.rates, cpg.record_every
+        rk = rates._k
+        if rk + n // every + 1 > rates.chunk:
+            rk = rates.reserve(n // every + 1)
+        tau = np.empty(12)
+        contacts, decoder = self._contacts, self.decoder
+        rows = _cpg_quadruped_step(*cpg.tick_args, n, every, rates._buf, rates._t, rk, self._ca,
+                                   decoder._arena, decoder.output_order, observation.time, dt,
+                                   o, w, f, q, qd, contacts._buf, contacts._t, ck, tau)
+        if rows < 0:
+            return self._command(rows, ck, None, tau)       # raises, nothing changed
+        rates._k = rk + rows
+        cpg.t += dt
+        return self._command(0, ck, cpg.estimator.phase, tau)
 
     def state_for_recording(self) -> dict:
         out = {'population_rates_hz': self.cpg.act, 'phase': self.cpg.estimator.phase,
@@ -1221,7 +1277,7 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
             self._angles.add(observation.time, observation.position[self._body_idx])
         if observation.foot_forces is not None and observation.foot_forces.size == self._n_feet:
             self._contacts.add(observation.time, observation.foot_forces)
-        return Command(POSITION, q)
+        return Command.adopt(POSITION, q)   # q: the decoder's fresh array
 
     def _course_hold(self, velocity, dt: float) -> None:
         """Walking: steer the direction of travel back to the start heading by a stroke-length

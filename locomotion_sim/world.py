@@ -21,11 +21,28 @@ from .body import read_urdf
 from .settings import SIM_PARAMS
 from .water import WaterForces
 
+from numba import njit   # a hard requirement (requirements.txt), as in water.py
+
 GRAVITY = 9.81
 _ZERO3 = np.zeros(3)
 _ZERO3.setflags(write=False)
 _NO_FORCES = np.zeros(0)
 _NO_FORCES.setflags(write=False)
+
+
+@njit(cache=True)
+def _checked_clip(values, lo, hi, out):
+    """out = np.minimum(np.maximum(values, lo), hi) element by element, bit for bit (numpy
+    returns its second operand on a tie, e.g. the limit 0.0 for a value -0.0), if every value
+    is finite: returns -1; else the index of the first non-finite value (``out`` unused)."""
+    for i in range(values.shape[0]):
+        if not math.isfinite(values[i]):
+            return i
+    for i in range(values.shape[0]):
+        v = values[i]
+        v = v if v > lo[i] else lo[i]
+        out[i] = v if v < hi[i] else hi[i]
+    return -1
 
 
 def sim_params(robot: str, config: str | Path | None = None, overrides: dict | None = None) -> ParamSet:
@@ -55,6 +72,9 @@ class World:
         self.joint_names = self.description.joint_names
         self.limits = self.description.actuated
         self.n = len(self.joint_names)
+        lim = self.limits       # (lower, upper) for efforts [False] and positions [True]
+        self._limit_arrays = tuple(tuple(np.ascontiguousarray(a, dtype=float) for a in pair)
+                                   for pair in ((-lim.effort, lim.effort), (lim.lower, lim.upper)))
         self.client = pb.connect(pb.GUI if gui else pb.DIRECT)
         try:
             self._build(seed)
@@ -182,15 +202,16 @@ class World:
         values = np.asarray(command.values, dtype=float)
         if values.shape != (self.n,):
             raise ValueError(f'command size {values.size} does not match {self.n} joints')
-        # a finite sum means every value is finite (~0.4 us; numpy's isfinite().all() ~2 us);
-        # otherwise check one by one (a sum can also overflow)
-        if not math.isfinite(sum(values.tolist())) and not np.isfinite(values).all():
-            bad = int(np.flatnonzero(~np.isfinite(values))[0])
+        position = command.mode == POSITION
+        # finiteness and the clamp to the URDF limits in one numba call (np.clip's values)
+        lo, hi = self._limit_arrays[position]
+        clipped = np.empty(self.n)
+        bad = _checked_clip(values, lo, hi, clipped)
+        if bad >= 0:
             raise ValueError(f'non-finite value at index {bad} ({self.joint_names[bad]})')
+        values = clipped
         c = self.client
-        if command.mode == POSITION:
-            # np.clip's result for finite values, without its Python wrapper (~3 us a call)
-            values = np.minimum(np.maximum(values, self.limits.lower), self.limits.upper)
+        if position:
             targets = values.tolist()
             p = self.params
             gains = (p['position_gain'], p['velocity_gain'])
@@ -208,8 +229,6 @@ class World:
                 forces=forces, positionGains=kp, velocityGains=kd, physicsClientId=c)
             self._last_list = targets
         else:
-            effort = self.limits.effort
-            values = np.minimum(np.maximum(values, -effort), effort)     # np.clip's result
             if self._mode != EFFORT:   # switch the servo off, or it keeps fighting the torque
                 pb.setJointMotorControlArray(self.body, self.joint_index, pb.VELOCITY_CONTROL,
                                              forces=[0.0] * self.n, physicsClientId=c)
@@ -230,18 +249,24 @@ class World:
     def step(self, n: int = 1) -> None:
         """Advance ``n`` physics steps (torques and water forces are re-applied every step)."""
         c = self.client
-        effort = self._mode == EFFORT
-        water = self.water.apply if self.water is not None else None
-        step_simulation = pb.stepSimulation
-        for _ in range(n):
-            if effort and not self._torque_set:
-                # PyBullet adds joint torques and clears them after each step: set them once per step.
-                pb.setJointMotorControlArray(self.body, self.joint_index, pb.TORQUE_CONTROL,
-                                             forces=self._applied_effort.tolist(), physicsClientId=c)
-            if water is not None:
-                water()
-            step_simulation(physicsClientId=c)
-            self._torque_set = False
+        if n == 1 and self.water is None and (self._torque_set or self._mode != EFFORT):
+            pb.stepSimulation(physicsClientId=c)    # the common case, nothing to re-apply
+        else:
+            effort = self._mode == EFFORT
+            water = self.water.apply if self.water is not None else None
+            step_simulation = pb.stepSimulation
+            for _ in range(n):
+                if effort and not self._torque_set:
+                    # PyBullet adds joint torques and clears them after each step: set them
+                    # once per step.
+                    pb.setJointMotorControlArray(self.body, self.joint_index, pb.TORQUE_CONTROL,
+                                                 forces=self._applied_effort.tolist(),
+                                                 physicsClientId=c)
+                if water is not None:
+                    water()
+                step_simulation(physicsClientId=c)
+                self._torque_set = False
+        self._torque_set = False
         self.steps += n
         self.time = self.steps * self.dt
 
@@ -272,9 +297,14 @@ class World:
         if joints:
             position, velocity, _, effort = zip(*pb.getJointStates(self.body, self.joint_index,
                                                                    physicsClientId=c))
-            values = np.array((position, velocity, effort))
-            obs.position, obs.velocity = values[0], values[1]
-            obs.effort = self._applied_effort if self._mode == EFFORT else values[2]
+            n = self.n      # one flat array from one tuple (~1.2 us less than a 3 x n one)
+            if self._mode == EFFORT:
+                values = np.array(position + velocity)
+                obs.effort = self._applied_effort
+            else:
+                values = np.array(position + velocity + effort)
+                obs.effort = values[2 * n:]
+            obs.position, obs.velocity = values[:n], values[n:2 * n]
         passive = None
         if self.passive_index and (joints or base or imu):
             passive = np.array([s[:2] for s in pb.getJointStates(self.body, self.passive_index,

@@ -125,22 +125,27 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
         start = world.start_position
         wall0, cpu0 = time.perf_counter(), time.process_time()
         k = 0
+        # hoisted lookups: the loop below runs once per control tick (1 kHz)
+        observe, apply, step_world, step_ctrl = world.observe, world.apply, world.step, ctrl.step
+        observe_full = {'imu': want['imu']}
+        state_hook = getattr(ctrl, 'state_for_recording', lambda: None)
         while k < n_steps:
             control = k % control_every == 0
+            tracing = k % trace_every == 0
             recording = recorder is not None and k % record_every == 0
-            full = recording or k % trace_every == 0
+            full = tracing or recording
             if full:    # the trace needs joints, base and contacts; the IMU only if asked for
-                obs = world.observe(imu=recording or want['imu'])
+                obs = observe(imu=True) if recording else observe(**observe_full)
             elif control:
-                obs = world.observe(**want)
+                obs = observe(**want)
             if control:     # between control ticks the body keeps the last command
-                command = ctrl.step(obs, control_dt)
+                command = step_ctrl(obs, control_dt)
                 try:
-                    world.apply(command)
+                    apply(command)
                     last_command = command
                 except ValueError:
                     refused += 1          # the body keeps its last valid command
-            if k % trace_every == 0:
+            if tracing:
                 trace.time.append(obs.time)
                 trace.base_position.append(obs.base_position)
                 trace.joint_position.append(obs.position)
@@ -152,9 +157,9 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
                     if stop_on_fall:
                         break
             if recording:
-                recorder.record(obs, last_command, getattr(ctrl, 'state_for_recording', lambda: None)())
+                recorder.record(obs, last_command, state_hook())
             if gui:
-                world.step()
+                step_world()
                 k += 1
                 lag = world.time - (time.perf_counter() - wall0)
                 if lag > 0:
@@ -162,11 +167,15 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
                 continue
             # nothing happens before the next control, trace or record tick: step up to it in
             # one call (the same physics steps; no per-step loop in Python here)
-            nxt = min(k - k % control_every + control_every, k - k % trace_every + trace_every,
-                      n_steps)
+            nxt = k - k % control_every + control_every
+            nxt_trace = k - k % trace_every + trace_every
+            if nxt_trace < nxt:
+                nxt = nxt_trace
             if recorder is not None:
                 nxt = min(nxt, k - k % record_every + record_every)
-            world.step(nxt - k)
+            if n_steps < nxt:
+                nxt = n_steps
+            step_world(nxt - k)
             k = nxt
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         end = world.base_position()

@@ -10,6 +10,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+_FLOAT64 = np.dtype(np.float64)     # (builtin dtypes are singletons)
+
 POSITION = 'position'
 EFFORT = 'effort'
 COMMAND_MODES = (POSITION, EFFORT)
@@ -51,6 +53,20 @@ class Command:
         # A private, read-only copy: a command cannot change after it was checked and applied.
         self.values = np.array(self.values, dtype=float)
         self.values.setflags(write=False)
+
+    @classmethod
+    def adopt(cls, mode: str, values: np.ndarray) -> 'Command':
+        """A command that takes ``values`` over instead of copying them: for a controller that
+        hands a fresh float64 array it keeps no reference to (made read-only here). Anything
+        else (another dtype or shape, a view, a non-array) is copied as by the constructor."""
+        if values.__class__ is not np.ndarray or values.base is not None \
+                or values.dtype is not _FLOAT64 or values.ndim != 1 or mode not in COMMAND_MODES:
+            return cls(mode, values)            # (a bad mode raises there)
+        command = cls.__new__(cls)
+        values.setflags(write=False)
+        command.mode = mode
+        command.values = values
+        return command
 
 
 @runtime_checkable
