@@ -106,9 +106,11 @@ QUADRUPED_SPIKING_PARAMS = [
               'and swing durations (the readout, FlexorExtensorPhase) are set to the new gait\'s '
               '(spiking.readout_reset_s) instead of carrying the old gait\'s; one gait = never; '
               'gaits the network lacks are ignored unless given'),
-    ParamSpec('spiking.readout_reset_s', [0.245, 0.15, 0.196, 0.072], 'expected stance, swing '
-              'durations per gait of spiking.readout_reset_gaits, in order (the steady readout: '
-              'trot 0.245, 0.15 s; bound 0.196, 0.072 s)', 's', min=0.01, max=2.0),
+    ParamSpec('spiking.readout_reset_s', [0.35, 0.15, 0.196, 0.072], 'expected stance, swing '
+              'durations per gait of spiking.readout_reset_gaits, in order, set at the release '
+              '(trot 0.35, 0.15 s: the steady trot stance is 0.245 s, but the stances that shift '
+              'a pair half a cycle at bound -> trot last 0.3-0.47 s; bound 0.196, 0.072 s, its '
+              'steady readout)', 's', min=0.01, max=2.0),
 ] + _COMMON + FEEDBACK_PARAMS
 
 SALAMANDER_SPIKING_PARAMS = [

@@ -97,7 +97,7 @@ def test_closed_loop_trot_to_walk_released_at_phase():
 def test_readout_reset_between_trot_and_bound():
     """spiking.readout_reset_gaits (shipped: trot, bound): the release of a change between them
     sets every limb's expected stance / swing durations to the new gait's (bound 0.196 / 0.072 s,
-    trot 0.245 / 0.15 s), not the old gait's; walk <-> trot keeps them; one gait never resets;
+    trot 0.35 / 0.15 s), not the old gait's; walk <-> trot keeps them; one gait never resets;
     an unknown gait given explicitly, or a wrong number of durations, is refused."""
     import numpy as np
     from neuro_locomotion.runner import run
@@ -106,7 +106,7 @@ def test_readout_reset_between_trot_and_bound():
     c.command_gait('bound')
     assert np.array_equal(e, np.tile([0.196, 0.072], (4, 1)))
     c.command_gait('trot')
-    assert np.array_equal(e, np.tile([0.245, 0.15], (4, 1)))
+    assert np.array_equal(e, np.tile([0.35, 0.15], (4, 1)))
     e[:] = 0.3
     c.command_gait('walk')
     c.command_gait('trot')
@@ -164,12 +164,14 @@ def test_readout_adaptation_window():
     assert cpg.readout_adapt == 0.5
 
 
-@pytest.mark.parametrize('old,new,t', [('trot', 'bound', 6.335), ('trot', 'walk', 6.67)])
+@pytest.mark.parametrize('old,new,t', [('trot', 'bound', 6.335), ('trot', 'walk', 6.67),
+                                       ('bound', 'trot', 6.134)])
 def test_closed_loop_transition_within_two_cycles_with_readout_window(old, new, t):
     """PyBullet, the shipped transitions table: trot -> bound commanded at 6.335 s (readout held
-    0.35 s) and trot -> walk at 6.67 s (released at LF's lift-off, readout weight 1 for 1 s)
-    reach the new table within 2 body cycles of the command, no fall (measured 1.57 and 1.86;
-    without the readout windows 2.68 and 2.85); the readout weight is back to 0.5 after."""
+    0.35 s), trot -> walk at 6.67 s (released at LF's lift-off, readout weight 1 for 1 s) and
+    bound -> trot at 6.134 s (readout reset to a 0.35 s trot stance, held 0.35 s) reach the new
+    table within 2 body cycles of the command, no fall (measured 1.57, 1.86 and 1.59; before
+    these changes 2.68, 2.85 and 4.63); the readout weight is back to 0.5 after."""
     from neuro_locomotion.runner import run
     r = run('quadruped', controller='cpg', duration=t + 4.0, schedule=f'0:{old},{t}:{new}')
     m = r.metrics
