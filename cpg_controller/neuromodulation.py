@@ -110,12 +110,13 @@ class TransitionRoute:
     (0 = touchdown, 0.5 = lift-off), at the latest ``max_wait_s`` after the command (animals
     switch gait at specific phases); without them the levels are commanded at once.
 
-    Readout adaptation (optional, ``readout_adapt`` and ``readout_adapt_s`` together): for
-    ``readout_adapt_s`` seconds after the release the limb readout (FlexorExtensorPhase) weighs
-    each measured stance or swing duration by ``readout_adapt`` in its expected one instead of
-    ``spiking.adapt``: 0 holds the expected durations (the new gait's, after a readout reset)
-    through the transitional half-cycles, 1 takes the last measured one (follows a change of
-    rhythm in one half-cycle)."""
+    Readout at the release (optional): ``readout_expected_s`` = (stance, swing) s sets every
+    limb's expected stance and swing durations (FlexorExtensorPhase) instead of carrying the
+    old gait's; ``readout_adapt`` with ``readout_adapt_s``: for ``readout_adapt_s`` seconds the
+    readout weighs each measured stance or swing duration by ``readout_adapt`` in its expected
+    one instead of ``spiking.adapt``: 0 holds the expected durations through the transitional
+    half-cycles, 1 takes the last measured one (follows a change of rhythm in one
+    half-cycle)."""
     source: str
     target: str
     release_phase: float | None = None
@@ -123,6 +124,7 @@ class TransitionRoute:
     max_wait_s: float = 1.0
     readout_adapt: float | None = None
     readout_adapt_s: float = 0.0
+    readout_expected_s: tuple[float, float] | None = None
 
     @property
     def timed(self) -> bool:
@@ -228,8 +230,9 @@ def _keys(tree: Mapping, allowed: set, where: str) -> None:
 
 
 ROUTE_KEYS = {'from', 'to', 'release_phase', 'legs', 'max_wait_s', 'readout_adapt',
-              'readout_adapt_s', 'description'}
+              'readout_adapt_s', 'readout_expected_s', 'description'}
 READOUT_ADAPT_MAX_S = 10.0     # s: longest readout-adaptation window after a release
+READOUT_EXPECTED_RANGE = (0.01, 2.0)   # s: expected stance / swing durations set at a release
 
 
 def _routes(tree: Any, gaits: list, where: str) -> tuple[TransitionRoute, ...]:
@@ -256,9 +259,9 @@ def _routes(tree: Any, gaits: list, where: str) -> tuple[TransitionRoute, ...]:
             raise ConfigError(f'{w}: a second entry for {source} -> {target}')
         timed = any(key in r for key in ('release_phase', 'legs', 'max_wait_s'))
         adapts = any(key in r for key in ('readout_adapt', 'readout_adapt_s'))
-        if not timed and not adapts:
+        if not timed and not adapts and 'readout_expected_s' not in r:
             raise ConfigError(f'{w}: gives neither a release_phase with legs (timing) nor a '
-                              'readout_adapt with readout_adapt_s (readout adaptation)')
+                              'readout_expected_s or readout_adapt with readout_adapt_s (readout)')
         phase, legs, wait = None, (), 1.0
         if timed:
             phase = _finite(r.get('release_phase'), f'{w}.release_phase')
@@ -282,7 +285,16 @@ def _routes(tree: Any, gaits: list, where: str) -> tuple[TransitionRoute, ...]:
             if not 0.0 < window <= READOUT_ADAPT_MAX_S:
                 raise ConfigError(f'{w}.readout_adapt_s: must be in (0, {READOUT_ADAPT_MAX_S:g}] '
                                   f's, got {window}')
-        out.append(TransitionRoute(source, target, phase, legs, wait, adapt, window))
+        expected = None
+        if 'readout_expected_s' in r:
+            e = r['readout_expected_s']
+            lo, hi = READOUT_EXPECTED_RANGE
+            if not isinstance(e, (list, tuple)) or len(e) != 2:
+                raise ConfigError(f'{w}.readout_expected_s: [stance, swing] in s, got {e!r}')
+            expected = tuple(_finite(x, f'{w}.readout_expected_s') for x in e)
+            if not all(lo <= x <= hi for x in expected):
+                raise ConfigError(f'{w}.readout_expected_s: each in [{lo}, {hi}] s, got {e!r}')
+        out.append(TransitionRoute(source, target, phase, legs, wait, adapt, window, expected))
     return tuple(out)
 
 

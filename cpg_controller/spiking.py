@@ -105,7 +105,9 @@ QUADRUPED_SPIKING_PARAMS = [
               'change between two of these gaits is released, every limb\'s expected stance '
               'and swing durations (the readout, FlexorExtensorPhase) are set to the new gait\'s '
               '(spiking.readout_reset_s) instead of carrying the old gait\'s; one gait = never; '
-              'gaits the network lacks are ignored unless given'),
+              'gaits the network lacks are ignored unless given; a readout_expected_s in the '
+              'pair\'s row of the neuromodulation file\'s transitions table is applied after '
+              'this (it wins)'),
     ParamSpec('spiking.readout_reset_s', [0.35, 0.15, 0.196, 0.072], 'expected stance, swing '
               'durations per gait of spiking.readout_reset_gaits, in order, set at the release '
               '(trot 0.35, 0.15 s: the steady trot stance is 0.245 s, but the stances that shift '
@@ -676,9 +678,14 @@ class _ModulatedControl:
     _adapt_until = None
 
     def _readout_adaptation(self, route) -> None:
-        """At the release of a gait change: the route's ``readout_adapt`` weight replaces
-        ``spiking.adapt`` in the limb readout for ``readout_adapt_s`` (a release without one
-        ends a window still open). Ended by :meth:`_adaptation_step`."""
+        """At the release of a gait change (the route's row of the transitions table): its
+        ``readout_expected_s`` become every limb's expected stance / swing durations, and its
+        ``readout_adapt`` weight replaces ``spiking.adapt`` in the limb readout for
+        ``readout_adapt_s`` (a release without one ends a window still open). The window is
+        ended by :meth:`_adaptation_step`."""
+        if route is not None and route.readout_expected_s is not None:
+            expected = self.cpg.estimator.expected
+            expected[:, 0], expected[:, 1] = route.readout_expected_s
         if route is not None and route.readout_adapt is not None:
             self.cpg.readout_adapt = route.readout_adapt
             self._adapt_until = self.cpg.t + route.readout_adapt_s
