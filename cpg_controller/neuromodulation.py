@@ -103,15 +103,33 @@ class OutputModulation:
 
 @dataclass(frozen=True)
 class TransitionRoute:
-    """When the supraspinal command releases a change from gait ``source`` to ``target``: the
-    new levels are commanded when one of ``legs`` (readout limb names) crosses
-    ``release_phase`` of its readout cycle (0 = touchdown, 0.5 = lift-off), at the latest
-    ``max_wait_s`` after the command (animals switch gait at specific phases)."""
+    """How a change from gait ``source`` to ``target`` is carried out.
+
+    Timing (optional, ``release_phase`` and ``legs`` together): the new levels are commanded
+    when one of ``legs`` (readout limb names) crosses ``release_phase`` of its readout cycle
+    (0 = touchdown, 0.5 = lift-off), at the latest ``max_wait_s`` after the command (animals
+    switch gait at specific phases); without them the levels are commanded at once.
+
+    Readout at the release (optional): ``readout_expected_s`` = (stance, swing) s sets every
+    limb's expected stance and swing durations (FlexorExtensorPhase) instead of carrying the
+    old gait's; ``readout_adapt`` with ``readout_adapt_s``: for ``readout_adapt_s`` seconds the
+    readout weighs each measured stance or swing duration by ``readout_adapt`` in its expected
+    one instead of ``spiking.adapt``: 0 holds the expected durations through the transitional
+    half-cycles, 1 takes the last measured one (follows a change of rhythm in one
+    half-cycle)."""
     source: str
     target: str
-    release_phase: float
-    legs: tuple[str, ...]
+    release_phase: float | None = None
+    legs: tuple[str, ...] = ()
     max_wait_s: float = 1.0
+    readout_adapt: float | None = None
+    readout_adapt_s: float = 0.0
+    readout_expected_s: tuple[float, float] | None = None
+
+    @property
+    def timed(self) -> bool:
+        """True when the change waits for a leg phase (release_phase given)."""
+        return self.release_phase is not None
 
 
 @dataclass(frozen=True)
@@ -211,19 +229,26 @@ def _keys(tree: Mapping, allowed: set, where: str) -> None:
         raise ConfigError(f'{where}: unknown keys {sorted(bad)}; allowed {sorted(allowed)}')
 
 
+ROUTE_KEYS = {'from', 'to', 'release_phase', 'legs', 'max_wait_s', 'readout_adapt',
+              'readout_adapt_s', 'readout_expected_s', 'description'}
+READOUT_ADAPT_MAX_S = 10.0     # s: longest readout-adaptation window after a release
+READOUT_EXPECTED_RANGE = (0.01, 2.0)   # s: expected stance / swing durations set at a release
+
+
 def _routes(tree: Any, gaits: list, where: str) -> tuple[TransitionRoute, ...]:
-    """The ``transitions`` list: [{from, to, release_phase, legs, max_wait_s}]."""
+    """The ``transitions`` list: [{from, to, release_phase, legs, max_wait_s, readout_adapt,
+    readout_adapt_s}] (TransitionRoute: timing and/or readout adaptation of a change)."""
     if tree is None:
         return ()
     if not isinstance(tree, list):
         raise ConfigError(f'{where}: must be a list of {{from, to, release_phase, legs, '
-                          'max_wait_s}}')
+                          'max_wait_s, readout_adapt, readout_adapt_s}}')
     out = []
     for k, r in enumerate(tree):
         w = f'{where}[{k}]'
         if not isinstance(r, Mapping):
             raise ConfigError(f'{w}: must be a mapping')
-        _keys(r, {'from', 'to', 'release_phase', 'legs', 'max_wait_s', 'description'}, w)
+        _keys(r, ROUTE_KEYS, w)
         for key in ('from', 'to'):
             if r.get(key) not in gaits:
                 raise ConfigError(f'{w}.{key}: {r.get(key)!r} is not a gait of the table {gaits}')
@@ -232,17 +257,44 @@ def _routes(tree: Any, gaits: list, where: str) -> tuple[TransitionRoute, ...]:
             raise ConfigError(f'{w}: from and to are the same gait {source!r}')
         if any(x.source == source and x.target == target for x in out):
             raise ConfigError(f'{w}: a second entry for {source} -> {target}')
-        phase = _finite(r.get('release_phase'), f'{w}.release_phase')
-        if not 0.0 <= phase < 1.0:
-            raise ConfigError(f'{w}.release_phase: a fraction of the cycle in [0, 1), got {phase}')
-        legs = r.get('legs')
-        if not isinstance(legs, list) or not legs or \
-                not all(isinstance(x, str) and x for x in legs):
-            raise ConfigError(f'{w}.legs: a non-empty list of readout limb names (e.g. [LF])')
-        wait = _finite(r.get('max_wait_s', 1.0), f'{w}.max_wait_s')
-        if not 0.0 < wait <= 10.0:
-            raise ConfigError(f'{w}.max_wait_s: must be in (0, 10] s, got {wait}')
-        out.append(TransitionRoute(source, target, phase, tuple(legs), wait))
+        timed = any(key in r for key in ('release_phase', 'legs', 'max_wait_s'))
+        adapts = any(key in r for key in ('readout_adapt', 'readout_adapt_s'))
+        if not timed and not adapts and 'readout_expected_s' not in r:
+            raise ConfigError(f'{w}: gives neither a release_phase with legs (timing) nor a '
+                              'readout_expected_s or readout_adapt with readout_adapt_s (readout)')
+        phase, legs, wait = None, (), 1.0
+        if timed:
+            phase = _finite(r.get('release_phase'), f'{w}.release_phase')
+            if not 0.0 <= phase < 1.0:
+                raise ConfigError(f'{w}.release_phase: a fraction of the cycle in [0, 1), '
+                                  f'got {phase}')
+            legs = r.get('legs')
+            if not isinstance(legs, list) or not legs or \
+                    not all(isinstance(x, str) and x for x in legs):
+                raise ConfigError(f'{w}.legs: a non-empty list of readout limb names (e.g. [LF])')
+            legs = tuple(legs)
+            wait = _finite(r.get('max_wait_s', 1.0), f'{w}.max_wait_s')
+            if not 0.0 < wait <= 10.0:
+                raise ConfigError(f'{w}.max_wait_s: must be in (0, 10] s, got {wait}')
+        adapt, window = None, 0.0
+        if adapts:
+            adapt = _finite(r.get('readout_adapt'), f'{w}.readout_adapt')
+            if not 0.0 <= adapt <= 1.0:
+                raise ConfigError(f'{w}.readout_adapt: a weight in [0, 1], got {adapt}')
+            window = _finite(r.get('readout_adapt_s'), f'{w}.readout_adapt_s')
+            if not 0.0 < window <= READOUT_ADAPT_MAX_S:
+                raise ConfigError(f'{w}.readout_adapt_s: must be in (0, {READOUT_ADAPT_MAX_S:g}] '
+                                  f's, got {window}')
+        expected = None
+        if 'readout_expected_s' in r:
+            e = r['readout_expected_s']
+            lo, hi = READOUT_EXPECTED_RANGE
+            if not isinstance(e, (list, tuple)) or len(e) != 2:
+                raise ConfigError(f'{w}.readout_expected_s: [stance, swing] in s, got {e!r}')
+            expected = tuple(_finite(x, f'{w}.readout_expected_s') for x in e)
+            if not all(lo <= x <= hi for x in expected):
+                raise ConfigError(f'{w}.readout_expected_s: each in [{lo}, {hi}] s, got {e!r}')
+        out.append(TransitionRoute(source, target, phase, legs, wait, adapt, window, expected))
     return tuple(out)
 
 

@@ -105,10 +105,14 @@ QUADRUPED_SPIKING_PARAMS = [
               'change between two of these gaits is released, every limb\'s expected stance '
               'and swing durations (the readout, FlexorExtensorPhase) are set to the new gait\'s '
               '(spiking.readout_reset_s) instead of carrying the old gait\'s; one gait = never; '
-              'gaits the network lacks are ignored unless given'),
-    ParamSpec('spiking.readout_reset_s', [0.245, 0.15, 0.196, 0.072], 'expected stance, swing '
-              'durations per gait of spiking.readout_reset_gaits, in order (the steady readout: '
-              'trot 0.245, 0.15 s; bound 0.196, 0.072 s)', 's', min=0.01, max=2.0),
+              'gaits the network lacks are ignored unless given; a readout_expected_s in the '
+              'pair\'s row of the neuromodulation file\'s transitions table is applied after '
+              'this (it wins)'),
+    ParamSpec('spiking.readout_reset_s', [0.35, 0.15, 0.196, 0.072], 'expected stance, swing '
+              'durations per gait of spiking.readout_reset_gaits, in order, set at the release '
+              '(trot 0.35, 0.15 s: the steady trot stance is 0.245 s, but the stances that shift '
+              'a pair half a cycle at bound -> trot last 0.3-0.47 s; bound 0.196, 0.072 s, its '
+              'steady readout)', 's', min=0.01, max=2.0),
 ] + _COMMON + FEEDBACK_PARAMS
 
 SALAMANDER_SPIKING_PARAMS = [
@@ -387,6 +391,21 @@ class SpikingRhythm:
         self.rates = _Recorder(n_pops)
         self.reset()
 
+    @property
+    def readout_adapt(self) -> float:
+        """Weight of the last measured half duration in the expected one (the readout's
+        ``adapt``, FlexorExtensorPhase), live; settable in [0, 1] (a gait change's readout
+        adaptation window)."""
+        return float(self.fs[-4])
+
+    @readout_adapt.setter
+    def readout_adapt(self, value: float) -> None:
+        x = float(value)
+        if not 0.0 <= x <= 1.0:         # also refuses NaN
+            raise ConfigError(f'readout adapt must be in [0, 1], got {value!r}')
+        self.fs[-4] = x
+        self.estimator.adapt = x
+
     # counters kept in the packed int state
     @property
     def touchdowns(self) -> int:
@@ -645,11 +664,12 @@ class _ModulatedControl:
         self._require_modulated('command_gait')
         if not isinstance(gait, str) or gait not in self.gait_names:
             raise ConfigError(f'unknown gait {gait!r}; choose one of {self.gait_names}')
-        route = self.nm.route(self.gait, gait) if timed else None
+        route = self.nm.route(self.gait, gait) if self.modulated else None
         self._pending = None
-        if route is None or gait == self.gait:
+        if route is None or not (timed and route.timed) or gait == self.gait:
             self.cpg.mod.command(self.nm.gait(gait).levels)
             self._reset_readout(self.gait, gait)
+            self._readout_adaptation(route if gait != self.gait else None)
         else:                       # released by _release_step at the route's phase
             limbs = list(self.cpg.limbs)
             self._pending = {'route': route, 'since': self.cpg.t, 'last': None,
@@ -683,10 +703,36 @@ class _ModulatedControl:
         if crossed or now - p['since'] >= route.max_wait_s - 1e-9:
             self.cpg.mod.command(self.nm.gait(route.target).levels)
             self._reset_readout(route.source, route.target)
+            self._readout_adaptation(route)
             p['entry']['release_delay_s'] = round(now - p['since'], 4)
             self._pending = None
 
     _readout_reset: dict = {}
+    _adapt_until = None
+
+    def _readout_adaptation(self, route) -> None:
+        """At the release of a gait change (the route's row of the transitions table): its
+        ``readout_expected_s`` become every limb's expected stance / swing durations, and its
+        ``readout_adapt`` weight replaces ``spiking.adapt`` in the limb readout for
+        ``readout_adapt_s`` (a release without one ends a window still open). The window is
+        ended by :meth:`_adaptation_step`."""
+        if route is not None and route.readout_expected_s is not None:
+            expected = self.cpg.estimator.expected
+            expected[:, 0], expected[:, 1] = route.readout_expected_s
+        if route is not None and route.readout_adapt is not None:
+            self.cpg.readout_adapt = route.readout_adapt
+            self._adapt_until = self.cpg.t + route.readout_adapt_s
+        elif self._adapt_until is not None:
+            self._end_adaptation()
+
+    def _end_adaptation(self) -> None:
+        self.cpg.readout_adapt = self.spiking['spiking.adapt']
+        self._adapt_until = None
+
+    def _adaptation_step(self) -> None:
+        """Once per control tick while a window is open: end it when its time is up."""
+        if self._adapt_until is not None and self.cpg.t >= self._adapt_until - 1e-9:
+            self._end_adaptation()
 
     def _reset_readout(self, source: str, gait: str) -> None:
         """At the release of a change between two gaits of ``spiking.readout_reset_gaits``: the
@@ -730,6 +776,8 @@ class _ModulatedControl:
             self.transitions = []
             self._set_gait(self.schedule[0][1])
         self._pending = None
+        if self._adapt_until is not None:
+            self._end_adaptation()
         mods = self.cpg.mod.modulators
         for name, value in self.nm.gait(self.gait).levels.items():
             mods.set_concentration(name, value)
@@ -965,6 +1013,8 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
             if self._pending is not None:
                 self._release_step()
             out = super().step(observation, dt)
+            if self._adapt_until is not None:
+                self._adaptation_step()
             if self.schedule is not None:     # the network's own stance onsets (readout)
                 self._readout.add(observation.time, self.cpg.swing)
             self._apply_outputs(dt)

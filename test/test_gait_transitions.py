@@ -20,10 +20,15 @@ def _tree():
 
 def test_shipped_transitions_table():
     spec = load_neuromodulation(_tree())
-    routes = {(r.source, r.target): (r.release_phase, r.legs) for r in spec.transitions}
-    assert routes == {('trot', 'walk'): (0.5, ('LF',))}
-    assert spec.route('walk', 'trot') is None
+    routes = {(r.source, r.target): (r.release_phase, r.legs, r.readout_adapt, r.readout_adapt_s,
+                                     r.readout_expected_s) for r in spec.transitions}
+    assert routes == {('trot', 'walk'): (0.5, ('LF',), 1.0, 1.0, None),
+                      ('walk', 'trot'): (None, (), 0.0, 0.35, (0.25, 0.12)),
+                      ('trot', 'bound'): (None, (), 0.0, 0.35, None),
+                      ('bound', 'trot'): (None, (), 0.0, 0.35, None)}
+    assert spec.route('walk', 'bound') is None
     assert spec.route('trot', 'walk').max_wait_s == 1.0
+    assert spec.route('trot', 'walk').timed and not spec.route('trot', 'bound').timed
 
 
 @pytest.mark.parametrize('entry,reason', [
@@ -39,6 +44,27 @@ def test_shipped_transitions_table():
      'max_wait_s'),
     ({'from': 'trot', 'to': 'walk', 'release_phase': 0.5, 'legs': ['LF'], 'speed': 1},
      'unknown keys'),
+    ({'from': 'trot', 'to': 'walk'}, 'neither'),
+    ({'from': 'trot', 'to': 'bound', 'readout_adapt': 0.0}, 'readout_adapt_s'),
+    ({'from': 'trot', 'to': 'bound', 'readout_adapt_s': 0.3}, 'readout_adapt'),
+    ({'from': 'trot', 'to': 'bound', 'readout_adapt': 1.5, 'readout_adapt_s': 0.3},
+     'readout_adapt'),
+    ({'from': 'trot', 'to': 'bound', 'readout_adapt': float('nan'), 'readout_adapt_s': 0.3},
+     'readout_adapt'),
+    ({'from': 'trot', 'to': 'bound', 'readout_adapt': -0.1, 'readout_adapt_s': 0.3},
+     'readout_adapt'),
+    ({'from': 'trot', 'to': 'bound', 'readout_adapt': 0.0, 'readout_adapt_s': 0.0},
+     'readout_adapt_s'),
+    ({'from': 'trot', 'to': 'bound', 'readout_adapt': 0.0, 'readout_adapt_s': 11.0},
+     'readout_adapt_s'),
+    ({'from': 'trot', 'to': 'bound', 'readout_adapt': 0.0, 'readout_adapt_s': '1'},
+     'readout_adapt_s'),
+    ({'from': 'walk', 'to': 'trot', 'readout_expected_s': [0.25]}, 'readout_expected_s'),
+    ({'from': 'walk', 'to': 'trot', 'readout_expected_s': 0.25}, 'readout_expected_s'),
+    ({'from': 'walk', 'to': 'trot', 'readout_expected_s': [0.25, 0.0]}, 'readout_expected_s'),
+    ({'from': 'walk', 'to': 'trot', 'readout_expected_s': [0.25, 2.5]}, 'readout_expected_s'),
+    ({'from': 'walk', 'to': 'trot', 'readout_expected_s': [float('nan'), 0.12]},
+     'readout_expected_s'),
 ])
 def test_transitions_refused_with_reason(entry, reason):
     tree = copy.deepcopy(_tree())
@@ -78,7 +104,8 @@ def test_closed_loop_trot_to_walk_released_at_phase():
 def test_readout_reset_between_trot_and_bound():
     """spiking.readout_reset_gaits (shipped: trot, bound): the release of a change between them
     sets every limb's expected stance / swing durations to the new gait's (bound 0.196 / 0.072 s,
-    trot 0.245 / 0.15 s), not the old gait's; walk <-> trot keeps them; one gait never resets;
+    trot 0.35 / 0.15 s), not the old gait's; trot -> walk keeps them (walk -> trot takes its
+    transitions row's readout_expected_s); one gait never resets;
     an unknown gait given explicitly, or a wrong number of durations, is refused."""
     import numpy as np
     from neuro_locomotion.runner import run
@@ -87,11 +114,12 @@ def test_readout_reset_between_trot_and_bound():
     c.command_gait('bound')
     assert np.array_equal(e, np.tile([0.196, 0.072], (4, 1)))
     c.command_gait('trot')
-    assert np.array_equal(e, np.tile([0.245, 0.15], (4, 1)))
+    assert np.array_equal(e, np.tile([0.35, 0.15], (4, 1)))
     e[:] = 0.3
     c.command_gait('walk')
-    c.command_gait('trot')
-    assert np.array_equal(e, np.full((4, 2), 0.3))
+    assert np.array_equal(e, np.full((4, 2), 0.3))              # trot -> walk: kept
+    c.command_gait('trot')                                     # walk -> trot: the row's values
+    assert np.array_equal(e, np.tile([0.25, 0.12], (4, 1)))
     off = run('quadruped', controller='cpg', duration=0.5, schedule='0:trot',
               params={'spiking.readout_reset_gaits': ['bound'],
                       'spiking.readout_reset_s': [0.196, 0.072]}).controller
@@ -102,3 +130,67 @@ def test_readout_reset_between_trot_and_bound():
                         ({'spiking.readout_reset_s': [0.2, 0.1]}, 'stance and a swing')):
         with pytest.raises(ConfigError, match=why):
             run('quadruped', controller='cpg', duration=0.1, schedule='0:trot', params=params)
+
+
+def test_readout_adaptation_window():
+    """A change with readout_adapt in its transitions row (shipped trot -> bound: 0 for 0.35 s)
+    sets the limb readout's adaptation weight to it at the release and back to spiking.adapt
+    (0.5) after the window: with 0 the expected stance / swing durations stay at the bound's
+    (the readout reset) through the transitional half-cycles of the real network, with 0.5 they
+    move. A change without the entry (walk -> trot) keeps 0.5; the weight is refused outside
+    [0, 1] or NaN."""
+    import numpy as np
+    from neuro_locomotion.runner import run
+    c = run('quadruped', controller='cpg', duration=0.5, schedule='0:trot').controller
+    cpg = c.cpg
+    assert cpg.readout_adapt == 0.5
+    c.command_gait('bound')
+    assert cpg.readout_adapt == 0.0
+    held = cpg.estimator.expected.copy()
+    flips = 0
+    for _ in range(340):                       # 0.34 s of the network alone, inside the window
+        before = cpg.swing.copy()
+        cpg.step(1e-3)
+        c._adaptation_step()
+        flips += int(np.count_nonzero(before != cpg.swing))
+    assert flips >= 4                          # half-cycles ended ...
+    assert np.array_equal(cpg.estimator.expected, held)    # ... and none was adapted to
+    for _ in range(20):
+        cpg.step(1e-3)
+        c._adaptation_step()
+    assert cpg.readout_adapt == 0.5 and c._adapt_until is None
+    for _ in range(300):
+        cpg.step(1e-3)
+    assert not np.array_equal(cpg.estimator.expected, held)
+    c.command_gait('trot')
+    c.command_gait('walk')                     # untimed: at once, trot -> walk's window (1.0)
+    assert cpg.readout_adapt == 1.0
+    c.command_gait('trot')                     # walk -> trot: expected 0.25 / 0.12 s, held
+    assert cpg.readout_adapt == 0.0
+    assert np.array_equal(cpg.estimator.expected, np.tile([0.25, 0.12], (4, 1)))
+    c.command_gait('bound')
+    c.command_gait('walk')                     # bound -> walk has no entry: the window ends
+    assert cpg.readout_adapt == 0.5 and c._adapt_until is None
+    for bad in (1.5, -0.1, float('nan')):
+        with pytest.raises(ConfigError, match='readout adapt'):
+            cpg.readout_adapt = bad
+    assert cpg.readout_adapt == 0.5
+
+
+@pytest.mark.parametrize('old,new,t', [('trot', 'bound', 6.335), ('trot', 'walk', 6.67),
+                                       ('bound', 'trot', 6.134), ('walk', 'trot', 6.201)])
+def test_closed_loop_transition_within_two_cycles_with_readout_window(old, new, t):
+    """PyBullet, the shipped transitions table: trot -> bound commanded at 6.335 s (readout held
+    0.35 s), trot -> walk at 6.67 s (released at LF's lift-off, readout weight 1 for 1 s),
+    bound -> trot at 6.134 s (readout reset to a 0.35 s trot stance, held 0.35 s) and
+    walk -> trot at 6.201 s (expected 0.25 / 0.12 s, held 0.35 s) reach the new table within 2
+    body cycles of the command, no fall (measured 1.57, 1.86, 1.59 and 1.42; before these
+    changes 2.68, 2.85, 4.63 and 2.43); the readout weight is back to 0.5 after."""
+    from neuro_locomotion.runner import run
+    r = run('quadruped', controller='cpg', duration=t + 4.0, schedule=f'0:{old},{t}:{new}')
+    m = r.metrics
+    assert not m['fell']
+    (tr,) = m['transitions']
+    assert tr['cycles'] is not None and tr['cycles'] <= 2.0, tr
+    assert m['segments'][1]['phase_error'] <= 0.05, m['segments'][1]
+    assert r.controller.cpg.readout_adapt == 0.5

@@ -27,16 +27,17 @@ def test_trot_to_bound_at_6469_needs_the_reflex():
     """Trot, bound commanded at 6.469 s (released at once), without the readout reset
     (spiking.readout_reset_gaits of one gait). Before the bound's weight-support scale this
     command time fell at 7.53 s (the first bound cycles' hop grown into rearing, pitch
-    -57 deg); with the scale but no reflex the body does not reach the bound (a 0.155 m/s
-    gait); with both it does (measured 6.58 cycles, 0.563 m/s, error 0.008, reflex active
-    0.626 s). With the shipped readout reset the reflex is not needed at this command time
-    (9.59 cycles without, 8.57 with)."""
+    -57 deg); with the scale but no reflex the body did not reach the bound (a 0.155 m/s
+    gait); since the trot -> bound readout hold (transitions row, 0.35 s) it reaches it late
+    without the reflex (measured 11.53 cycles, 0.549 m/s) and in 6.58 cycles with it (0.562
+    m/s, error 0.007, reflex active 0.667 s). Shipped (reset and hold): 4.59 cycles with the
+    reflex, 9.55 without."""
     no_reset = {'spiking.readout_reset_gaits': ['bound'], 'spiking.readout_reset_s': [0.2, 0.1]}
     off = run('quadruped', controller='cpg', duration=12.469, schedule='0:trot,6.469:bound',
               params={**OFF, **no_reset}).metrics
     assert 'posture_active_s' not in off
-    assert off['fell'] or off['transitions'][0]['cycles'] is None, off['transitions']
-    assert off['fell'] or off['segments'][1]['speed_mps'] < 0.3, off['segments'][1]
+    slow = off['transitions'][0]['cycles']
+    assert off['fell'] or slow is None or slow > 9.0, off['transitions']
     on = run('quadruped', controller='cpg', duration=12.469, schedule='0:trot,6.469:bound',
              params=no_reset).metrics
     assert not on['fell']
