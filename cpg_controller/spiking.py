@@ -1325,6 +1325,9 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
         if not (self.swimming and self._heading_gain > 0 and self._yaw0 is not None
                 and observation.base_orientation is not None):
             return False, 0.0
+        if len(observation.base_orientation) != 4:
+            raise ValueError('controller cpg: base_orientation needs 4 values (quaternion x, y, '
+                             f'z, w), got {len(observation.base_orientation)}')
         err = _wrap(_yaw(observation.base_orientation) - self._yaw0)
         if dt != self._k_dt:
             self._k_dt = dt

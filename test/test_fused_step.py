@@ -195,3 +195,21 @@ def test_fused_salamander_step_equals_the_generic_path(gait, arena, period, para
             assert fused.course_error != 0.0    # the course hold acted
     finally:
         world.close()
+
+
+def test_fused_salamander_step_refuses_a_malformed_orientation_and_changes_nothing():
+    world, fused, _ = _salamander('swim', 'water', {'control_period_s': 0.004})
+    try:
+        obs = world.observe(contacts=False, imu=False)
+        fused.step(obs, 0.004)
+        before = (fused.cpg.fs.copy(), fused.cpg.ist.copy(), fused._body.copy(),
+                  fused._yaw_err, fused._yaw_lp, fused._angles._k, fused.cpg.rates._k)
+        obs.base_orientation = np.zeros(3)
+        with pytest.raises(ValueError, match='base_orientation needs 4 values'):
+            fused.step(obs, 0.004)
+        after = (fused.cpg.fs, fused.cpg.ist, fused._body, fused._yaw_err, fused._yaw_lp,
+                 fused._angles._k, fused.cpg.rates._k)
+        for x, y in zip(before, after):
+            assert np.array_equal(x, y)
+    finally:
+        world.close()
