@@ -33,7 +33,7 @@ from . import phase as P
 from .controllers import (QuadrupedOscillatorController, SalamanderOscillatorController,
                           _override_values, _quadruped_tail, _Recorder, _round, _tail_check,
                           swimming_metrics, touchdown_metrics, _wrap, _yaw)
-from .decoding import FlexorExtensorPhase
+from .decoding import FlexorExtensorPhase, _salamander_joints
 from .feedback import SensoryFeedback, foot_load, hip_stretch
 from .gait_networks import (check_drive, load_template, quadruped_gait, quadruped_gaits,
                             quadruped_modulated, quadruped_modulated_network, quadruped_network,
@@ -302,6 +302,44 @@ def _bias_clip(q, idx, bias, lo, hi):
         v = q[idx[j]] + bias
         v = lo[j] if v < lo[j] else v
         q[idx[j]] = hi[j] if v > hi[j] else v
+
+
+@njit(cache=True)
+def _cpg_salamander_step(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, raster, n, every,
+                         rbuf, rt, rk, body, left, right, kb, inv, g, lr, a_walk, a_swim, p_off,
+                         p_amp, st_elev, lift, fold_p, fold_e, fold_below, dbody, prot, elev,
+                         lower, upper, out, steer, cidx, bias, blo, bhi):
+    """One control step of the salamander ``cpg`` in one call: ``n`` network ticks with the
+    readout (:func:`_cpg_tick`) and the body filter (:func:`_body_filter`) after each, a row of
+    the filtered rates into ``rbuf`` / ``rt`` from row ``rk`` on every ``every``-th tick, then
+    the decoder (:func:`~cpg_controller.decoding._salamander_joints` on ``g`` x the body
+    activities, via the scratch ``lr`` (2, n_seg), and the limbs' phase and amplitude) into
+    ``out``, and, when ``steer``, the heading bias on the body joints ``cidx``
+    (:func:`_bias_clip`).
+    The operations of ``SpikingRhythm.advance`` + ``SalamanderDecoder.decode`` + the bias, in
+    their order (bit-identical; ``1.0 * x == x``). Returns the rate rows written."""
+    n_pops = counts.shape[1]
+    rows = 0
+    for _ in range(n):
+        ticks = _cpg_tick(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, raster)
+        _body_filter(body, fs[0:n_pops], left, right, kb, inv)
+        if ticks % every == 0:
+            rt[rk + rows] = ticks * TICK
+            for p in range(n_pops):
+                rbuf[rk + rows, p] = fs[p]
+            rows += 1
+    for k in range(body.shape[1]):
+        lr[0, k] = g * body[0, k]
+        lr[1, k] = g * body[1, k]
+    n_limbs = swing.shape[0]
+    o = 2 * n_pops
+    _salamander_joints(lr[0], lr[1], fs[o + 4 * n_limbs:o + 5 * n_limbs],
+                       fs[o + 3 * n_limbs:o + 4 * n_limbs], a_walk, a_swim, p_off, p_amp,
+                       st_elev, lift, fold_p, fold_e, fold_below, dbody, prot, elev, lower,
+                       upper, out)
+    if steer:
+        _bias_clip(out, cidx, bias, blo, bhi)
+    return rows
 
 
 _NO_BODY = np.zeros((2, 0))
@@ -1253,6 +1291,7 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
         self._body_gain = s['spiking.body_gain']
         self._kb = 1.0 - math.exp(-TICK / s['spiking.body_tau_s'])
         self._body = np.zeros((2, n))
+        self._lr = np.empty((2, n))           # scratch of the fused step: g x body
         # read only what the metrics of this gait use (joint angles swimming, contacts walking)
         self.sensors = frozenset({'joints'} if self.swimming else {'contacts'})
         if self.modulated:
@@ -1290,9 +1329,69 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
         self.course_error = 0.0
         self.decoder.set_side_scale(1.0, 1.0)
 
+    _fused_dt, _fused_n = None, 1
+
     def step(self, observation: Observation, dt: float) -> Command:
         if self.schedule is not None:
             self._schedule_step(observation)
+        cpg = self.cpg
+        if cpg._per_tick:       # the modulated network: its _tick does more than the fused call
+            return self._step_generic(observation, dt)
+        # the steering state first (it reads only the observation), then the network ticks,
+        # body filter, rate record, decoder and heading bias in one numba call
+        if self._walk_heading_gain > 0 and not self.swimming and self._yaw0 is not None \
+                and observation.base_linear_velocity is not None:
+            self._course_hold(observation.base_linear_velocity, dt)
+        elif self.swimming and self.course_error != 0.0:
+            self.decoder.set_side_scale(1.0, 1.0)   # (after a scheduled walk) even strokes
+            self.course_error = 0.0
+        steer, bias = self._heading_bias(observation, dt)
+        if dt != self._fused_dt:            # network ticks per control step, for this dt
+            self._fused_dt, self._fused_n = dt, max(1, int(round(dt / TICK)))
+        n = self._fused_n
+        rates, every = cpg.rates, cpg.record_every
+        rk = rates._k
+        if rk + n // every + 1 > rates.chunk:
+            rk = rates.reserve(n // every + 1)
+        d = self.decoder
+        q = np.empty(d._out.shape[0])
+        rows = _cpg_salamander_step(
+            *cpg.tick_args, n, every, rates._buf, rates._t, rk, self._body, self._left_pop,
+            self._right_pop, self._kb, cpg._inv_scale, float(self._body_gain), self._lr,
+            d._a_walk, d._a_swim, d._p_off, d._p_amp, float(d.stance_elevation_rad),
+            float(d.swing_lift_rad), float(d.fold_protraction_rad), float(d.fold_elevation_rad),
+            float(d.fold_below_amplitude), d._body, d._prot, d._elev, d.lower, d.upper, q,
+            steer, self._body_idx, bias, self._body_lo, self._body_hi)
+        rates._k = rk + rows
+        if observation.position is not None:
+            self._angles.add(observation.time, observation.position[self._body_idx])
+        if observation.foot_forces is not None and observation.foot_forces.size == self._n_feet:
+            self._contacts.add(observation.time, observation.foot_forces)
+        return Command.adopt(POSITION, q)   # q: fresh
+
+    def _heading_bias(self, observation: Observation, dt: float) -> tuple[bool, float]:
+        """Swimming: (True, the body joints' bias) that holds the start heading (the body wave
+        swings the head; low-pass the yaw error in two first-order stages); else (False, 0)."""
+        if not (self.swimming and self._heading_gain > 0 and self._yaw0 is not None
+                and observation.base_orientation is not None):
+            return False, 0.0
+        if len(observation.base_orientation) != 4:
+            raise ValueError('controller cpg: base_orientation needs 4 values (quaternion x, y, '
+                             f'z, w), got {len(observation.base_orientation)}')
+        err = _wrap(_yaw(observation.base_orientation) - self._yaw0)
+        if dt != self._k_dt:
+            self._k_dt = dt
+            self._k = 1.0 - (1.0 - self._heading_k) ** max(1, int(round(dt / TICK)))
+        k = self._k
+        self._yaw_lp += k * _wrap(err - self._yaw_lp)              # two first-order stages:
+        self._yaw_err += k * _wrap(self._yaw_lp - self._yaw_err)   # ripple / 20 at 1.5 Hz
+        return True, min(max(self._heading_gain * self._yaw_err, -self._heading_max),
+                         self._heading_max)
+
+    def _step_generic(self, observation: Observation, dt: float) -> Command:
+        """The step in separate calls (``SpikingRhythm.advance``, ``SalamanderDecoder.decode``,
+        ``_bias_clip``): the modulated network's path, and the reference the fused step is
+        tested against (``test/test_fused_step.py``)."""
         cpg = self.cpg
         body = self._body
         cpg.advance(max(1, int(round(dt / TICK))), body, self._left_pop, self._right_pop,
@@ -1309,18 +1408,8 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
             q = self.decoder.decode(body[0], body[1], est.phase, est.amplitude)
         else:
             q = self.decoder.decode(g * body[0], g * body[1], est.phase, est.amplitude)
-        if self.swimming and self._heading_gain > 0 and self._yaw0 is not None \
-                and observation.base_orientation is not None:
-            # steering: hold the start heading (the body wave swings the head; low-pass it)
-            err = _wrap(_yaw(observation.base_orientation) - self._yaw0)
-            if dt != self._k_dt:
-                self._k_dt = dt
-                self._k = 1.0 - (1.0 - self._heading_k) ** max(1, int(round(dt / TICK)))
-            k = self._k
-            self._yaw_lp += k * _wrap(err - self._yaw_lp)          # two first-order stages:
-            self._yaw_err += k * _wrap(self._yaw_lp - self._yaw_err)   # ripple / 20 at 1.5 Hz
-            bias = min(max(self._heading_gain * self._yaw_err, -self._heading_max),
-                       self._heading_max)
+        steer, bias = self._heading_bias(observation, dt)
+        if steer:
             # q is the decoder's fresh array: bias and clip its body joints in place
             _bias_clip(q, self._body_idx, bias, self._body_lo, self._body_hi)
         if observation.position is not None:

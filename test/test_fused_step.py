@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from locomotion_sim.world import World, _checked_clip
+from locomotion_sim.world import World, _checked_clip, sim_params
 from neuro_locomotion.controllers import make_controller
 from neuro_locomotion.paths import config_file
 from neuro_locomotion.runner import body_info
@@ -134,3 +134,82 @@ def test_command_adopt_takes_a_fresh_array_and_copies_anything_else():
     assert c.values.dtype == np.float64 and not c.values.flags.writeable
     with pytest.raises(ValueError, match='command mode'):
         Command.adopt('velocity', np.zeros(12))
+
+
+def _salamander(gait, arena, params=None):
+    world = World('salamander', params=sim_params('salamander', config_file('salamander'),
+                                                  {'arena': arena}))
+    body = body_info(world, config_file('salamander'))
+    fused = make_controller('cpg', body, gait=gait, params=params)
+    generic = make_controller('cpg', body, gait=gait, params=params)
+    generic.cpg._per_tick = True     # SpikingRhythm.advance per tick + decode + _bias_clip
+    obs = world.observe()
+    fused.reset(obs)
+    generic.reset(obs)
+    return world, fused, generic
+
+
+@pytest.mark.parametrize('gait, arena, period, params', [
+    ('swim', 'water', 0.004, None),                            # the shipped case
+    ('swim', 'water', 0.001, {'spiking.body_gain': 0.8}),      # g != 1, 1 ms
+    ('walk', 'flat', 0.004, None),                             # limbs, course hold
+])
+def test_fused_salamander_step_equals_the_generic_path(gait, arena, period, params):
+    """``_cpg_salamander_step`` (network ticks + body filter + rate record + decoder + heading
+    bias, one numba call) against the separate calls, fed the same observations of a moving
+    body: every command, the network and readout state, the records and the metrics."""
+    params = dict(params or {}, control_period_s=period)
+    world, fused, generic = _salamander(gait, arena, params)
+    n = int(round(period / world.dt))
+    want = {k: k in fused.sensors for k in ('joints', 'base', 'contacts', 'imu')}
+    steered = 0
+    try:
+        start = world.base_position()
+        for _ in range(int(2.0 / period)):
+            obs = world.observe(**want)
+            a, b = fused.step(obs, period), generic.step(obs, period)
+            assert a.mode == b.mode == POSITION
+            assert np.array_equal(a.values, b.values)
+            steered += fused._yaw_err != 0.0
+            world.apply(a)
+            world.step(n)
+        assert np.array_equal(fused.cpg.fs, generic.cpg.fs)
+        assert np.array_equal(fused.cpg.ist, generic.cpg.ist)
+        assert np.array_equal(fused._body, generic._body)
+        assert np.array_equal(fused.decoder._p_amp, generic.decoder._p_amp)
+        assert (fused._yaw_err, fused._yaw_lp, fused.course_error) == \
+            (generic._yaw_err, generic._yaw_lp, generic.course_error)
+        ta, va = fused.cpg.rates.arrays()
+        tb, vb = generic.cpg.rates.arrays()
+        assert ta.size >= 190 and np.array_equal(ta, tb) and np.array_equal(va, vb)
+        for rec in ('_angles', '_contacts'):
+            ta, va = getattr(fused, rec).arrays()
+            tb, vb = getattr(generic, rec).arrays()
+            assert np.array_equal(ta, tb) and np.array_equal(va, vb)
+        assert fused.metrics() == generic.metrics()
+        moved = np.hypot(*(world.base_position() - start)[:2])
+        assert moved > 0.1                  # a moving body, not a resting one
+        if gait == 'swim':
+            assert steered > 0              # the heading bias acted
+        else:
+            assert fused.course_error != 0.0    # the course hold acted
+    finally:
+        world.close()
+
+
+def test_fused_salamander_step_refuses_a_malformed_orientation_and_changes_nothing():
+    world, fused, _ = _salamander('swim', 'water', {'control_period_s': 0.004})
+    try:
+        obs = world.observe(contacts=False, imu=False)
+        fused.step(obs, 0.004)
+        before = (fused.cpg.fs.copy(), fused.cpg.ist.copy(), fused._body.copy(),
+                  fused._yaw_err, fused._yaw_lp, fused._angles._k, fused.cpg.rates._k)
+        obs.base_orientation = np.zeros(3)
+        with pytest.raises(ValueError, match='base_orientation needs 4 values'):
+            fused.step(obs, 0.004)
+        after = (fused.cpg.fs, fused.cpg.ist, fused._body, fused._yaw_err, fused._yaw_lp,
+                 fused._angles._k, fused.cpg.rates._k)
+        for x, y in zip(before, after):
+            assert np.array_equal(x, y)
+    finally:
+        world.close()
