@@ -50,11 +50,11 @@ _CFG_FIELDS = ('pre_stimulation', 'sol_g_f', 'gas_g_f', 'ta_g_l', 'ta_l_off', 's
                'glu_g_f', 'length_positive_part',
                # loading-response / push-off pathways (issue 6; each 0 = off, GH2010 unchanged)
                'vas_k_bw', 'vas_k_flex_rate', 'vas_k_ext_rate', 'ta_k_plantar_rate',
-               'ta_rate_window', 'trunk_load_mix', 'gas_onset')
+               'ta_rate_window', 'trunk_load_mix', 'gas_onset', 'push_off_k_bw')
 (_PRE, _SOL_G, _GAS_G, _TA_G, _TA_OFF, _SOLTA_G, _VAS_G, _VAS_S0, _VAS_KPHI, _VAS_PHIOFF,
  _VAS_ONLYEXT, _KP, _KD, _THREF, _BAL_S0, _DS, _HFL_G, _HFL_OFF, _HAMHFL_G, _HAM_OFF, _KLEAN,
  _HAM_G, _GLU_G, _LPOS, _VAS_KBW, _VAS_KFLEX, _VAS_KEXT, _TA_KPR, _TA_WIN, _LOADMIX,
- _GAS_ON) = range(len(_CFG_FIELDS))
+ _GAS_ON, _PO_KBW) = range(len(_CFG_FIELDS))
 
 
 # Delay-line channel layout per leg: F (7), L (7), knee angle, knee rate, pitch, pitch rate,
@@ -115,6 +115,14 @@ def _laws(cfg, stance, prep, sig, lean, since, out):
             if m2:                                # M2: GAS F+ (gated until gas_onset)
                 if not (cfg[_GAS_ON] > 0.0 and since[leg] < cfg[_GAS_ON]):
                     out[leg, GAS] = pre + cfg[_GAS_G] * sig[leg, _CH_F + GAS]
+            if cfg[_PO_KBW] != 0.0 and prep[leg]:
+                # push-off during the collision: the trailing leg's plantarflexors (M1 SOL,
+                # M2 GAS) driven by the contralateral (leading) leg's load in double support
+                push = cfg[_PO_KBW] * sig[n_legs - 1 - leg, _CH_LOAD]
+                if m1:
+                    out[leg, SOL] += push
+                if m2:
+                    out[leg, GAS] += push
             if m5:                                # M5: SOL -| TA
                 ta -= cfg[_SOLTA_G] * f_sol
                 # M5: TA against foot slap: ankle plantarflexion rate early in stance

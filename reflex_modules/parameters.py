@@ -198,6 +198,7 @@ class ReflexConfig:
     ta_rate_window: float = 0.1       # s: ... within this time after touchdown
     trunk_load_mix: float = 0.0       # trunk PD x ((1 - mix) + mix x leg load / BW) (SG2015 M3)
     gas_onset: float = 0.0            # s: GAS F+ off for this long after touchdown
+    push_off_k_bw: float = 0.0        # 1/BW: trailing leg's SOL, GAS += k x contralateral load
     modules: tuple = (True,) * 10     # Song & Geyer 2015 modules M1..M10 on (MODULES order)
     supraspinal: SupraspinalConfig = SupraspinalConfig()
 
@@ -257,6 +258,9 @@ _REFLEX_DOC = {
                        '(delayed 5 ms); 0 = unscaled (GH2010), 1 = SG2015', '1', 0.0, 1.0),
     'gas_onset': ('GAS F+ (stance) is off for this long after touchdown, so GAS fires in late '
                   'stance; 0 = off (GH2010)', 's', 0.0, 1.0),
+    'push_off_k_bw': ('push-off timed by the collision: SOL and GAS of the trailing leg in double '
+                      'support += this x the contralateral leg load (delayed 5 ms); 0 = off',
+                      '1/BW', 0.0, 5.0),
 }
 
 
@@ -274,9 +278,11 @@ MODULE_FUNCTION = {
 #: 7-muscle model belongs to it; its switch changes nothing).
 MODULE_PATHWAYS = {
     'M1': ('SOL F+ (stance)', 'VAS F+ with S0,VAS (stance)',
+           'contralateral load -> trailing SOL (push_off_k_bw; double support)',
            'knee damper on VAS (vas_k_flex_rate, vas_k_ext_rate; stance)',
            'contralateral load -| trailing VAS (vas_k_bw; double support)'),
     'M2': ('GAS F+ (stance; gas_onset)',
+           'contralateral load -> trailing GAS (push_off_k_bw; double support)',
            'knee over-extension -| VAS (stance; BFSH -| VAS equivalent)'),
     'M3': ('trunk PD with S0,BAL on HFL -, GLU +, HAM + (stance; load-scaled by trunk_load_mix)',),
     'M4': (),

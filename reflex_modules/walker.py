@@ -152,6 +152,7 @@ _SEARCH = {
     'reflex.ta_rate_window': (0.02, 0.3),
     'reflex.trunk_load_mix': (0.0, 1.0),
     'reflex.gas_onset': (0.0, 0.5),
+    'reflex.push_off_k_bw': (0.0, 2.0),
     'initial.speed': (0.5, 1.8),
     'initial.foot_height': (0.014, 0.024),
     'initial.stance_angle_offset': (-0.26, 0.26),      # +-15 deg
@@ -176,7 +177,7 @@ def _narrowed(spec: ParamSpec) -> ParamSpec:
 PARAM_SPECS: list[ParamSpec] = [_narrowed(s) if s.name in _SEARCH else s
                                 for s in REFLEX_NODE_PARAMS]
 #: 22 reflex gains/offsets/threshold + 7 loading-response pathways + vx0, foot height, 6 start
-#: angles, 7 + 3 pre-activations (47).
+#: angles, 7 + 3 pre-activations (48).
 TUNABLE: list[str] = [item for name in _SEARCH for item in
                       ([f'{name}[{i}]' for i in _ELEMENTS[name]] if name in _ELEMENTS
                        else [name])]

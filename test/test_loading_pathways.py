@@ -21,7 +21,7 @@ from reflex_modules.walker import PARAM_SPECS, TUNABLE, ReflexWalker
 HFL, GLU, HAM, VAS, GAS, SOL, TA = range(7)
 FAST_FILE = config_file('human').parent / 'reflex' / 'human_walk_fast.yaml'
 NEW = ('vas_k_bw', 'vas_k_flex_rate', 'vas_k_ext_rate', 'ta_k_plantar_rate', 'ta_rate_window',
-       'trunk_load_mix', 'gas_onset')
+       'trunk_load_mix', 'gas_onset', 'push_off_k_bw')
 
 
 def laws(cfg, stance=(True, True), prep=(True, False), knee_rate=(0.0, 0.0), pitch=None,
@@ -46,7 +46,7 @@ def test_new_parameters_are_ranged_off_by_default_and_tunable():
     assert all(getattr(defaults, n) == 0.0 for n in NEW if n != 'ta_rate_window')
     assert defaults.ta_rate_window == 0.1           # acts only with ta_k_plantar_rate > 0
     _node, coordinates, _base = tunables('reflex', 'human')
-    assert len(coordinates) == 47                   # 40 before
+    assert len(coordinates) == 48                   # 40 before
 
 
 @pytest.mark.parametrize('name,bad', [('vas_k_bw', -0.1), ('vas_k_flex_rate', 2.5),
@@ -138,6 +138,17 @@ def test_gas_force_feedback_gated_until_onset():
     assert laws(off, since=(0.25, 0.25), force=0.5)[1, GAS] == cfg.pre_stimulation
 
 
+def test_push_off_of_the_trailing_leg_driven_by_the_contralateral_load():
+    cfg = ReflexConfig(push_off_k_bw=0.25)
+    ref = laws(ReflexConfig(), load=(0.7, 0.6), force=0.2)
+    out = laws(cfg, load=(0.7, 0.6), force=0.2)          # left trails, right leads
+    assert out[0, SOL] == pytest.approx(ref[0, SOL] + 0.25 * 0.6, abs=1e-12)
+    assert out[0, GAS] == pytest.approx(ref[0, GAS] + 0.25 * 0.6, abs=1e-12)
+    assert np.array_equal(out[1], ref[1])
+    m1_off = ReflexConfig(push_off_k_bw=0.25, modules=tuple(m != 'M1' for m in MODULES))
+    assert laws(m1_off, load=(0.7, 0.6))[0, SOL] == m1_off.pre_stimulation
+
+
 # -- the stateful controller: delays and time since touchdown --------------------------------------
 def _sensors(load, ankle_rate=(0.0, 0.0)):
     return ReflexSensors(leg_load=np.array(load, float), muscle_force=np.full(14, 0.3),
@@ -180,7 +191,7 @@ def test_fused_kernel_equals_the_checked_step_with_the_new_pathways_on(tmp_path,
     values = {'reflex.vas_k_bw': 0.3, 'reflex.vas_k_flex_rate': 0.03,
               'reflex.vas_k_ext_rate': 0.05, 'reflex.ta_k_plantar_rate': 0.05,
               'reflex.ta_rate_window': 0.1, 'reflex.trunk_load_mix': 0.5,
-              'reflex.gas_onset': 0.1}
+              'reflex.gas_onset': 0.1, 'reflex.push_off_k_bw': 0.3}
     path = write_params(tmp_path / 'on.yaml', values, FAST_FILE)
     fast = run('human', 'reflex', duration=1.5, stop_on_fall=False, params=path)
     plain = run('human', 'reflex', duration=1.5, stop_on_fall=False, params=FAST_FILE)
