@@ -37,6 +37,7 @@ which is what an idle core would give (less cache and memory-bandwidth contentio
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import time
@@ -127,17 +128,32 @@ def robustness(path, trials: int, duration: float, fraction: float, seed: int) -
     import yaml
 
     from neuro_locomotion.params import read_ros_params
+    from reflex_modules.walker import REFLEX_NODE_PARAMS
     values = read_ros_params(path)['reflex_node']
     rng = np.random.default_rng(seed)
     walked = []
+    specs = {s.name: s for s in REFLEX_NODE_PARAMS}
+    clipped = 0
+
+    def clip(name, x):
+        """A perturbed value beyond the parameter's declared range is put on the bound (a set
+        near a bound, e.g. vas_phi_off near pi, would otherwise be refused)."""
+        nonlocal clipped
+        spec = specs.get(name)
+        lo = spec.min if spec is not None and spec.min is not None else -math.inf
+        hi = spec.max if spec is not None and spec.max is not None else math.inf
+        if not lo <= x <= hi:
+            clipped += 1
+        return min(max(x, lo), hi)
     print(f'| trial | walked (s) | steps | speed (m/s) | grf_peak_bw |\n|---|---|---|---|---|')
     for k in range(trials):
         tree: dict = {}
         for name, v in values.items():
             if isinstance(v, list):
-                v = [float(x) * float(rng.uniform(1 - fraction, 1 + fraction)) for x in v]
+                v = [clip(name, float(x) * float(rng.uniform(1 - fraction, 1 + fraction)))
+                     for x in v]
             elif isinstance(v, (int, float)) and not isinstance(v, bool):
-                v = float(v) * float(rng.uniform(1 - fraction, 1 + fraction))
+                v = clip(name, float(v) * float(rng.uniform(1 - fraction, 1 + fraction)))
             node = tree
             *parents, leaf = name.split('.')
             for part in parents:
@@ -153,7 +169,8 @@ def robustness(path, trials: int, duration: float, fraction: float, seed: int) -
               f"{'-' if grf is None else format(grf, '.2f')} |", flush=True)
     full = sum(w >= duration - 0.01 for w in walked)
     print(f'{full} of {trials} walk the full {duration:g} s ({100 * full / trials:.0f} %) with '
-          f'every parameter of {path} perturbed by ±{100 * fraction:g} % (seed {seed})')
+          f'every parameter of {path} perturbed by ±{100 * fraction:g} % (seed {seed}); '
+          f'{clipped} perturbed values clipped to their declared range')
 
 
 def main() -> None:

@@ -111,10 +111,37 @@ class GaitObjective(Objective):
     name = 'gait'
     description = ('100 x SCONE GaitMeasure (min_velocity, termination_height) + 0.1 x '
                    'cost_of_transport + 10 x max(0, grf_peak_bw - 1.4) [+ grf_median_weight x '
-                   'max(0, grf_peak_median_bw - 1.4)]')
+                   'max(0, grf_peak_median_bw - 1.4)] [+ hip_excursion_weight x max(0, '
+                   'hip excursion - hip_excursion_limit_m)]')
     options = {'min_velocity': 1.0, 'termination_height': 0.85, 'window_s': 0.5,
                'gait_weight': 100.0, 'cot_weight': 0.1, 'grf_limit_bw': 1.4, 'grf_weight': 10.0,
-               'grf_median_weight': 0.0}
+               'grf_median_weight': 0.0,
+               # opt-in (weight 0: every saved objective unchanged): the base's vertical range
+               'hip_excursion_weight': 0.0,      # 1/m
+               'hip_excursion_limit_m': 0.05,    # m (human pelvis: about 4-5 cm at 1.2-1.4 m/s)
+               'hip_excursion_window_s': 1.0,    # s (about one stride)
+               'hip_excursion_skip_s': 2.0}      # s (the start transient is not counted)
+
+    def hip_excursion(self, result, duration: float) -> float | None:
+        """Median over consecutive ``hip_excursion_window_s`` windows, from
+        ``hip_excursion_skip_s`` to the termination, of the base's vertical range (max - min, m);
+        None when not one whole window was survived. For the planar human the base is the hip."""
+        s = self.settings
+        window, skip = s['hip_excursion_window_s'], s['hip_excursion_skip_s']
+        if not (window > 0 and skip >= 0):
+            raise ConfigError('objective gait: hip_excursion_window_s must be positive and '
+                              'hip_excursion_skip_s not negative')
+        t, p = base_track(result)
+        t_end, last = survival(result, duration, s['termination_height'])
+        t, z = t[:last + 1], p[:last + 1, 2]
+        ranges = []
+        start = skip
+        while start + window <= t_end + 1e-9:
+            sel = (t >= start) & (t <= start + window)
+            if np.count_nonzero(sel) >= 2:
+                ranges.append(float(np.ptp(z[sel])))
+            start += window
+        return float(np.median(ranges)) if ranges else None
 
     def gait_measure(self, result, duration: float) -> tuple[float, dict]:
         """SCONE's GaitMeasure on fixed windows of ``window_s`` instead of detected steps:
@@ -163,6 +190,15 @@ class GaitObjective(Objective):
                 excess = max(0.0, median - s['grf_limit_bw'])
                 terms['grf_median_excess_bw'] = excess
                 value += s['grf_median_weight'] * excess
+        if s['hip_excursion_weight'] > 0.0:
+            # the vertical range of the hip: the diagnosis of the 2.2 BW peak is a vault of the
+            # stance leg (11 cm) and the fall into the next collision (docs/walking.md)
+            excursion = self.hip_excursion(result, duration)
+            terms['hip_excursion_m'] = excursion
+            if excursion is not None:
+                excess = max(0.0, excursion - s['hip_excursion_limit_m'])
+                terms['hip_excursion_excess_m'] = excess
+                value += s['hip_excursion_weight'] * excess
         return Score(float(value), terms)
 
 

@@ -29,7 +29,7 @@ detection, take-off latch and the DS bookkeeping, and is called once per control
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
@@ -47,16 +47,24 @@ _CFG_FIELDS = ('pre_stimulation', 'sol_g_f', 'gas_g_f', 'ta_g_l', 'ta_l_off', 's
                'vas_g_f', 'vas_s0', 'vas_k_phi', 'vas_phi_off', 'vas_inhibit_only_extending',
                'trunk_k_p', 'trunk_k_d', 'trunk_theta_ref', 'trunk_s0', 'swing_prep_delta_s',
                'hfl_g_l', 'hfl_l_off', 'ham_hfl_g_l', 'ham_l_off', 'hfl_k_lean', 'ham_g_f',
-               'glu_g_f', 'length_positive_part')
+               'glu_g_f', 'length_positive_part',
+               # loading-response / push-off pathways (issue 6; each 0 = off, GH2010 unchanged)
+               'vas_k_bw', 'vas_k_flex_rate', 'vas_k_ext_rate', 'ta_k_plantar_rate',
+               'ta_rate_window', 'trunk_load_mix', 'gas_onset', 'push_off_k_bw')
 (_PRE, _SOL_G, _GAS_G, _TA_G, _TA_OFF, _SOLTA_G, _VAS_G, _VAS_S0, _VAS_KPHI, _VAS_PHIOFF,
  _VAS_ONLYEXT, _KP, _KD, _THREF, _BAL_S0, _DS, _HFL_G, _HFL_OFF, _HAMHFL_G, _HAM_OFF, _KLEAN,
- _HAM_G, _GLU_G, _LPOS) = range(len(_CFG_FIELDS))
+ _HAM_G, _GLU_G, _LPOS, _VAS_KBW, _VAS_KFLEX, _VAS_KEXT, _TA_KPR, _TA_WIN, _LOADMIX,
+ _GAS_ON, _PO_KBW) = range(len(_CFG_FIELDS))
 
 
-# Delay-line channel layout per leg: F (7), L (7), knee angle, knee rate, pitch, pitch rate.
+# Delay-line channel layout per leg: F (7), L (7), knee angle, knee rate, pitch, pitch rate,
+# leg load (BW, short delay), ankle rate (long delay).
 _CH_F, _CH_L = 0, N_MUSCLES
-_CH_KNEE, _CH_KNEE_RATE, _CH_PITCH, _CH_PITCH_RATE = (2 * N_MUSCLES + i for i in range(4))
-_CH_PER_LEG = 2 * N_MUSCLES + 4
+(_CH_KNEE, _CH_KNEE_RATE, _CH_PITCH, _CH_PITCH_RATE, _CH_LOAD,
+ _CH_ANKLE_RATE) = (2 * N_MUSCLES + i for i in range(6))
+_CH_PER_LEG = 2 * N_MUSCLES + 6
+#: "a long time since touchdown" (s): the stance a run starts in, or a leg in swing
+LONG_AGO = 1.0e9
 
 
 #: Module switches (Song & Geyer 2015 M1-M10) follow the fields in the packed vector.
@@ -79,16 +87,19 @@ def pack_config(config: ReflexConfig) -> np.ndarray:
 
 
 @njit(cache=True)
-def _laws(cfg, stance, prep, sig, lean, out):
-    """sig: (legs, _CH_PER_LEG) delayed signals; lean: (legs,) swing lean; out: (legs, 7).
+def _laws(cfg, stance, prep, sig, lean, since, out):
+    """sig: (legs, _CH_PER_LEG) delayed signals; lean: (legs,) swing lean; since: (legs,) s since
+    the leg's touchdown (``LONG_AGO`` for the start stance); out: (legs, 7).
 
     Each pathway is gated by its Song & Geyer 2015 module switch (``MODULE_PATHWAYS``); with
-    every module on, the arithmetic is exactly GH2010's (the same operations in the same order)."""
+    every module on and the loading-response pathways at 0 (their default), the arithmetic is
+    exactly GH2010's (the same operations in the same order)."""
     pre = cfg[_PRE]
     pos = cfg[_LPOS] != 0.0
     m1, m2, m3 = cfg[_M1] != 0.0, cfg[_M2] != 0.0, cfg[_M3] != 0.0
     m5, m6, m9, m10 = cfg[_M5] != 0.0, cfg[_M6] != 0.0, cfg[_M9] != 0.0, cfg[_M10] != 0.0
-    for leg in range(sig.shape[0]):
+    n_legs = sig.shape[0]
+    for leg in range(n_legs):
         for m in range(N_MUSCLES):
             out[leg, m] = pre
         ta = pre
@@ -101,10 +112,24 @@ def _laws(cfg, stance, prep, sig, lean, out):
             f_sol = sig[leg, _CH_F + SOL]
             if m1:                                # M1: SOL F+
                 out[leg, SOL] = pre + cfg[_SOL_G] * f_sol
-            if m2:                                # M2: GAS F+
-                out[leg, GAS] = pre + cfg[_GAS_G] * sig[leg, _CH_F + GAS]
+            if m2:                                # M2: GAS F+ (gated until gas_onset)
+                if not (cfg[_GAS_ON] > 0.0 and since[leg] < cfg[_GAS_ON]):
+                    out[leg, GAS] = pre + cfg[_GAS_G] * sig[leg, _CH_F + GAS]
+            if cfg[_PO_KBW] != 0.0 and prep[leg]:
+                # push-off during the collision: the trailing leg's plantarflexors (M1 SOL,
+                # M2 GAS) driven by the contralateral (leading) leg's load in double support
+                push = cfg[_PO_KBW] * sig[n_legs - 1 - leg, _CH_LOAD]
+                if m1:
+                    out[leg, SOL] += push
+                if m2:
+                    out[leg, GAS] += push
             if m5:                                # M5: SOL -| TA
                 ta -= cfg[_SOLTA_G] * f_sol
+                # M5: TA against foot slap: ankle plantarflexion rate early in stance
+                if cfg[_TA_KPR] != 0.0 and since[leg] < cfg[_TA_WIN]:
+                    plantar = sig[leg, _CH_ANKLE_RATE]
+                    if plantar > 0.0:
+                        ta += cfg[_TA_KPR] * plantar
             inhibition = 0.0
             if m2:                                # M2: knee over-extension -| VAS
                 over = sig[leg, _CH_KNEE] - cfg[_VAS_PHIOFF]
@@ -112,6 +137,15 @@ def _laws(cfg, stance, prep, sig, lean, out):
                     inhibition = cfg[_VAS_KPHI] * over
             if m1:                                # M1: VAS F+ (with S0,VAS)
                 out[leg, VAS] = cfg[_VAS_S0] + cfg[_VAS_G] * sig[leg, _CH_F + VAS] - inhibition
+                # M1: stance knee damper on VAS (flexion excites, extension inhibits)
+                knee_rate = sig[leg, _CH_KNEE_RATE]
+                if cfg[_VAS_KFLEX] != 0.0 and knee_rate < 0.0:
+                    out[leg, VAS] -= cfg[_VAS_KFLEX] * knee_rate
+                if cfg[_VAS_KEXT] != 0.0 and knee_rate > 0.0:
+                    out[leg, VAS] -= cfg[_VAS_KEXT] * knee_rate
+                # M1: the trailing leg's VAS inhibited by the contralateral load (GH2010 k_bw)
+                if cfg[_VAS_KBW] != 0.0 and prep[leg]:
+                    out[leg, VAS] -= cfg[_VAS_KBW] * sig[n_legs - 1 - leg, _CH_LOAD]
             else:
                 out[leg, VAS] = pre - inhibition
             hfl = pre
@@ -119,6 +153,8 @@ def _laws(cfg, stance, prep, sig, lean, out):
             if m3:                                # M3: trunk PD on HFL, GLU, HAM
                 pd = (cfg[_KP] * (sig[leg, _CH_PITCH] - cfg[_THREF])
                       + cfg[_KD] * sig[leg, _CH_PITCH_RATE])
+                if cfg[_LOADMIX] != 0.0:          # SG2015 M3: scaled by the leg's load
+                    pd *= (1.0 - cfg[_LOADMIX]) + cfg[_LOADMIX] * sig[leg, _CH_LOAD]
                 hfl = cfg[_BAL_S0] - pd
                 glu = cfg[_BAL_S0] + pd
                 out[leg, HAM] = cfg[_BAL_S0] + pd
@@ -147,6 +183,17 @@ def _laws(cfg, stance, prep, sig, lean, out):
         for m in range(N_MUSCLES):
             s = out[leg, m]
             out[leg, m] = S_MIN if s < S_MIN else (S_MAX if s > S_MAX else s)
+
+
+@njit(cache=True)
+def _since_touchdown(stance, touchdown, step_count, dt, since):
+    """Seconds since each stance leg's touchdown (``LONG_AGO`` for the stance a run starts in and
+    for a leg in swing)."""
+    for leg in range(stance.shape[0]):
+        if stance[leg] and touchdown[leg] >= 0:
+            since[leg] = (step_count - touchdown[leg]) * dt
+        else:
+            since[leg] = LONG_AGO
 
 
 @njit(cache=True)
@@ -225,7 +272,8 @@ def _supraspinal(cfg, ang, stance, prep, load, out):
 
 def gh2010_stimulation(config: ReflexConfig | np.ndarray, stance, swing_prep, force, length,
                        knee_angle, knee_rate, trunk_pitch, trunk_pitch_rate,
-                       lean_pitch) -> np.ndarray:
+                       lean_pitch, leg_load=(0.0, 0.0), ankle_rate=(0.0, 0.0),
+                       since_touchdown=(LONG_AGO, LONG_AGO)) -> np.ndarray:
     """The GH2010 laws on already delayed signals; returns (2, 7) stimulations in [0.01, 1].
 
     stance, swing_prep: (2,) bool per leg (swing_prep: trailing leg in double support).
@@ -233,6 +281,10 @@ def gh2010_stimulation(config: ReflexConfig | np.ndarray, stance, swing_prep, fo
     knee_angle, knee_rate: (2,) rad and rad/s (GH2010 inner angle, delayed 10 ms).
     trunk_pitch, trunk_pitch_rate: scalar or (2,) forward lean rad and rad/s (delayed 5 ms).
     lean_pitch: (2,) trunk lean used by the swing HFL lean term (theta at take-off in GH2010).
+    leg_load: (2,) vertical load per leg, BW (delayed 5 ms; read by ``vas_k_bw`` and
+        ``trunk_load_mix``). ankle_rate: (2,) GH2010 inner ankle rate, rad/s, plantarflexion
+        positive (delayed 20 ms; ``ta_k_plantar_rate``). since_touchdown: (2,) s since each
+        leg's touchdown (``ta_rate_window``, ``gas_onset``).
     Raises ValueError for non-finite or wrongly shaped input.
     """
     cfg = pack_config(config) if isinstance(config, ReflexConfig) else np.asarray(config, float)
@@ -245,6 +297,8 @@ def gh2010_stimulation(config: ReflexConfig | np.ndarray, stance, swing_prep, fo
         'trunk_pitch': _legs(trunk_pitch, 'trunk_pitch'),
         'trunk_pitch_rate': _legs(trunk_pitch_rate, 'trunk_pitch_rate'),
         'lean_pitch': _legs(lean_pitch, 'lean_pitch'),
+        'leg_load': _legs(leg_load, 'leg_load'), 'ankle_rate': _legs(ankle_rate, 'ankle_rate'),
+        'since_touchdown': _legs(since_touchdown, 'since_touchdown'),
     }
     sig = np.empty((N_LEGS, _CH_PER_LEG))
     sig[:, _CH_F:_CH_F + N_MUSCLES] = args['force']
@@ -253,8 +307,11 @@ def gh2010_stimulation(config: ReflexConfig | np.ndarray, stance, swing_prep, fo
     sig[:, _CH_KNEE_RATE] = args['knee_rate']
     sig[:, _CH_PITCH] = args['trunk_pitch']
     sig[:, _CH_PITCH_RATE] = args['trunk_pitch_rate']
+    sig[:, _CH_LOAD] = args['leg_load']
+    sig[:, _CH_ANKLE_RATE] = args['ankle_rate']
     out = np.empty((N_LEGS, N_MUSCLES))
-    _laws(cfg, args['stance'], args['swing_prep'], sig, args['lean_pitch'], out)
+    _laws(cfg, args['stance'], args['swing_prep'], sig, args['lean_pitch'],
+          args['since_touchdown'], out)
     return out
 
 
@@ -288,6 +345,7 @@ class ReflexSensors:
     knee_angle, knee_rate: (2,) GH2010 inner knee angle (pi = straight) in rad, and its rate.
     trunk_pitch, trunk_pitch_rate: trunk (HAT) forward lean from vertical, rad (positive =
         leaning in the walking direction), and its rate, rad/s.
+    ankle_rate: (2,) GH2010 inner ankle angle rate, rad/s (plantarflexion positive; default 0).
     """
 
     leg_load: np.ndarray
@@ -297,11 +355,13 @@ class ReflexSensors:
     knee_rate: np.ndarray
     trunk_pitch: float
     trunk_pitch_rate: float
+    ankle_rate: np.ndarray = field(default_factory=lambda: np.zeros(N_LEGS))
 
 
 _SENSOR_SHAPES = {'leg_load': (N_LEGS,), 'muscle_force': (N_LEGS * N_MUSCLES,),
                   'muscle_length': (N_LEGS * N_MUSCLES,), 'knee_angle': (N_LEGS,),
-                  'knee_rate': (N_LEGS,), 'trunk_pitch': (), 'trunk_pitch_rate': ()}
+                  'knee_rate': (N_LEGS,), 'trunk_pitch': (), 'trunk_pitch_rate': (),
+                  'ankle_rate': (N_LEGS,)}
 
 
 class Gh2010Reflexes:
@@ -319,7 +379,8 @@ class Gh2010Reflexes:
                    'mid': delay_steps(config.delay_mid, dt),
                    'short': delay_steps(config.delay_short, dt)}
         per_leg = ([classes[DELAY_CLASS[m]] for m in MUSCLES] * 2
-                   + [classes['mid'], classes['mid'], classes['short'], classes['short']])
+                   + [classes['mid'], classes['mid'], classes['short'], classes['short'],
+                      classes['short'], classes['long']])
         self.delay_classes = classes      # steps per delay class
         self._delay = DelayLine(per_leg * N_LEGS)
         self._channels = np.empty((N_LEGS, _CH_PER_LEG))
@@ -327,6 +388,7 @@ class Gh2010Reflexes:
         self.stance = np.zeros(N_LEGS, dtype=bool)
         self.swing_prep = np.zeros(N_LEGS, dtype=bool)
         self.lean_pitch = np.zeros(N_LEGS)
+        self.since_touchdown = np.full(N_LEGS, LONG_AGO)
         self._touchdown = np.zeros(N_LEGS, dtype=np.int64)
         self._step_count = 0
         self.reset()
@@ -344,6 +406,7 @@ class Gh2010Reflexes:
         preparation. Without ``leading_leg`` neither does (standing)."""
         self._step_count = 0
         self._out[:] = S_MIN
+        self.since_touchdown[:] = LONG_AGO
         if sensors is None:
             self._delay.reset(0.0)
             self.stance[:] = False
@@ -388,7 +451,10 @@ class Gh2010Reflexes:
                self.lean_pitch, self.swing_prep)
         if supra:
             _select_leg(self._cfg, leg_angles, self.stance, self.swing_prep)
-        _laws(self._cfg, self.stance, self.swing_prep, delayed, self.lean_pitch, self._out)
+        _since_touchdown(self.stance, self._touchdown, self._step_count, self.dt,
+                         self.since_touchdown)
+        _laws(self._cfg, self.stance, self.swing_prep, delayed, self.lean_pitch,
+              self.since_touchdown, self._out)
         if supra:
             _supraspinal(self._cfg, leg_angles, self.stance, self.swing_prep, load, self._out)
         return self._out.reshape(-1).copy()
@@ -409,6 +475,8 @@ class Gh2010Reflexes:
             ch[:, _CH_KNEE_RATE] = s.knee_rate
             ch[:, _CH_PITCH] = s.trunk_pitch
             ch[:, _CH_PITCH_RATE] = s.trunk_pitch_rate
+            ch[:, _CH_LOAD] = load
+            ch[:, _CH_ANKLE_RATE] = s.ankle_rate
             ok = load.shape == (N_LEGS,) and _all_finite(load) and _all_finite(ch.reshape(-1))
         except (TypeError, ValueError, AttributeError):
             ok = False

@@ -189,6 +189,16 @@ class ReflexConfig:
     ham_g_f: float = 0.65             # G_HAM, HAM F+ (swing)
     glu_g_f: float = 0.4              # G_GLU, GLU F+ (swing)
     length_positive_part: bool = True  # L+ terms use [l - l_off]+ (GH2010); False: SCONE's signed
+    # Loading-response and push-off pathways (issue 6, docs/walking.md "Loading-response
+    # pathways"); every one is off at 0, so the GH2010 laws and every saved set are unchanged.
+    vas_k_bw: float = 0.0             # 1/BW: trailing leg's VAS -= k_bw x contralateral load (DS)
+    vas_k_flex_rate: float = 0.0      # s/rad: stance VAS += k x knee flexion rate
+    vas_k_ext_rate: float = 0.0       # s/rad: stance VAS -= k x knee extension rate
+    ta_k_plantar_rate: float = 0.0    # s/rad: stance TA += k x ankle plantarflexion rate ...
+    ta_rate_window: float = 0.1       # s: ... within this time after touchdown
+    trunk_load_mix: float = 0.0       # trunk PD x ((1 - mix) + mix x leg load / BW) (SG2015 M3)
+    gas_onset: float = 0.0            # s: GAS F+ off for this long after touchdown
+    push_off_k_bw: float = 0.0        # 1/BW: trailing leg's SOL, GAS += k x contralateral load
     modules: tuple = (True,) * 10     # Song & Geyer 2015 modules M1..M10 on (MODULES order)
     supraspinal: SupraspinalConfig = SupraspinalConfig()
 
@@ -230,6 +240,27 @@ _REFLEX_DOC = {
     'glu_g_f': ('G_GLU: GLU force feedback gain (swing)', '1', 0.0, 10.0),
     'length_positive_part': ('length feedback only above its offset, [l - l_off]+ (GH2010); '
                              'false: signed, as SCONE', '', None, None),
+    'vas_k_bw': ('k_bw: VAS of the trailing leg in double support is inhibited by k_bw x the '
+                 'contralateral leg load (delayed 5 ms); GH2010 (unverified in our reference; '
+                 'SG2015 M1 scales VAS F+ by 1 - contralateral load instead); 0 = off', '1/BW',
+                 0.0, 5.0),
+    'vas_k_flex_rate': ('stance knee damper: VAS += this x the knee flexion rate (delayed '
+                        '10 ms), eccentric VAS against the knee yield; 0 = off', 's/rad',
+                        0.0, 2.0),
+    'vas_k_ext_rate': ('stance knee damper: VAS -= this x the knee extension rate (delayed '
+                       '10 ms), against the knee rebound; 0 = off', 's/rad', 0.0, 2.0),
+    'ta_k_plantar_rate': ('foot-slap control: stance TA += this x the ankle plantarflexion rate '
+                          '(delayed 20 ms), within ta_rate_window after touchdown; 0 = off',
+                          's/rad', 0.0, 2.0),
+    'ta_rate_window': ('time after touchdown in which ta_k_plantar_rate acts', 's', 0.0, 1.0),
+    'trunk_load_mix': ('load scaling of the stance trunk PD (SG2015 M3, HFL/GLU/HAM x leg load): '
+                       'the PD term is multiplied by (1 - mix) + mix x the leg load in BW '
+                       '(delayed 5 ms); 0 = unscaled (GH2010), 1 = SG2015', '1', 0.0, 1.0),
+    'gas_onset': ('GAS F+ (stance) is off for this long after touchdown, so GAS fires in late '
+                  'stance; 0 = off (GH2010)', 's', 0.0, 1.0),
+    'push_off_k_bw': ('push-off timed by the collision: SOL and GAS of the trailing leg in double '
+                      'support += this x the contralateral leg load (delayed 5 ms); 0 = off',
+                      '1/BW', 0.0, 5.0),
 }
 
 
@@ -246,11 +277,17 @@ MODULE_FUNCTION = {
 #: The GH2010 pathways each module gates in ``geyer2010._laws`` (empty: no pathway of this
 #: 7-muscle model belongs to it; its switch changes nothing).
 MODULE_PATHWAYS = {
-    'M1': ('SOL F+ (stance)', 'VAS F+ with S0,VAS (stance)'),
-    'M2': ('GAS F+ (stance)', 'knee over-extension -| VAS (stance; BFSH -| VAS equivalent)'),
-    'M3': ('trunk PD with S0,BAL on HFL -, GLU +, HAM + (stance)',),
+    'M1': ('SOL F+ (stance)', 'VAS F+ with S0,VAS (stance)',
+           'contralateral load -> trailing SOL (push_off_k_bw; double support)',
+           'knee damper on VAS (vas_k_flex_rate, vas_k_ext_rate; stance)',
+           'contralateral load -| trailing VAS (vas_k_bw; double support)'),
+    'M2': ('GAS F+ (stance; gas_onset)',
+           'contralateral load -> trailing GAS (push_off_k_bw; double support)',
+           'knee over-extension -| VAS (stance; BFSH -| VAS equivalent)'),
+    'M3': ('trunk PD with S0,BAL on HFL -, GLU +, HAM + (stance; load-scaled by trunk_load_mix)',),
     'M4': (),
-    'M5': ('TA L+ (stance and swing)', 'SOL F -| TA (stance)'),
+    'M5': ('TA L+ (stance and swing)', 'SOL F -| TA (stance)',
+           'ankle plantarflexion rate -> TA (ta_k_plantar_rate; early stance)'),
     'M6': ('swing preparation Delta S: HFL +, GLU - (trailing leg in double support)',
            'HFL L+ (swing)', 'HFL trunk-lean term k_lean (swing)'),
     'M7': (),

@@ -29,9 +29,10 @@ from neuro_locomotion.controllers import BodyInfo
 from neuro_locomotion.params import ConfigError, ParamSet, ParamSpec, read_ros_params
 from neuro_locomotion.types import EFFORT, Command, Observation
 
-from .geyer2010 import _CH_F, _CH_KNEE, _CH_KNEE_RATE, _CH_L, _CH_PITCH, _CH_PITCH_RATE
+from .geyer2010 import (_CH_ANKLE_RATE, _CH_F, _CH_KNEE, _CH_KNEE_RATE, _CH_L, _CH_LOAD,
+                        _CH_PITCH, _CH_PITCH_RATE)
 from .geyer2010 import (Gh2010Reflexes, ReflexSensors, _laws, _leg_angles, _phase, _select_leg,
-                        _supraspinal, _SS_ON)
+                        _since_touchdown, _supraspinal, _SS_ON)
 from .metabolics import KIND as METABOLIC_KIND
 from .metabolics import METABOLIC_PARAMS, _wang2012, muscle_masses
 from .muscle import _O_FORCE, _O_FSE, _O_VCE, _P_LOPT, _S_LCE, _step_kernel
@@ -143,6 +144,15 @@ _SEARCH = {
     'reflex.hfl_k_lean': (0.0, 4.0),
     'reflex.ham_g_f': (0.1, 2.0),
     'reflex.glu_g_f': (0.05, 2.0),
+    # loading-response / push-off pathways (issue 6; default 0 = off: searched over these bounds)
+    'reflex.vas_k_bw': (0.0, 3.0),
+    'reflex.vas_k_flex_rate': (0.0, 0.5),
+    'reflex.vas_k_ext_rate': (0.0, 0.5),
+    'reflex.ta_k_plantar_rate': (0.0, 0.5),
+    'reflex.ta_rate_window': (0.02, 0.3),
+    'reflex.trunk_load_mix': (0.0, 1.0),
+    'reflex.gas_onset': (0.0, 0.5),
+    'reflex.push_off_k_bw': (0.0, 2.0),
     'initial.speed': (0.5, 1.8),
     'initial.foot_height': (0.014, 0.024),
     'initial.stance_angle_offset': (-0.26, 0.26),      # +-15 deg
@@ -166,7 +176,8 @@ def _narrowed(spec: ParamSpec) -> ParamSpec:
 #: optimizer looks the TUNABLE names up here; the walker itself checks against REFLEX_NODE_PARAMS).
 PARAM_SPECS: list[ParamSpec] = [_narrowed(s) if s.name in _SEARCH else s
                                 for s in REFLEX_NODE_PARAMS]
-#: 22 reflex gains/offsets/threshold + vx0, foot height, 6 start angles, 7 + 3 pre-activations.
+#: 22 reflex gains/offsets/threshold + 7 loading-response pathways + vx0, foot height, 6 start
+#: angles, 7 + 3 pre-activations (48).
 TUNABLE: list[str] = [item for name in _SEARCH for item in
                       ([f'{name}[{i}]' for i in _ELEMENTS[name]] if name in _ELEMENTS
                        else [name])]
@@ -331,7 +342,7 @@ def _walker_kernel(q, qd, forces, quat, pitch_rate, speed, dt, weight,
                    delayed, stance, touchdown, lean, prep, stim,
                    prm, geo, cst, mstate, mout, mtorque,
                    lower, upper, stiffness, relax_speed, cap_swing, cap_stance, effort,
-                   phi, rate, load, tau, info, scratch, ang, mmass, slow):
+                   phi, rate, load, tau, info, scratch, ang, mmass, slow, since):
     """One walker step (``ReflexWalker.step`` without the metrics), the same arithmetic as the
     numpy/Python code it replaces, bit for bit. Returns 0, or 1 when a sensor value is not finite
     (nothing changed: the caller re-runs the checked Python path, which names the field), or 2
@@ -367,6 +378,8 @@ def _walker_kernel(q, qd, forces, quat, pitch_rate, speed, dt, weight,
         channels[leg, _CH_KNEE_RATE] = rate[3 * leg + 1]
         channels[leg, _CH_PITCH] = pitch
         channels[leg, _CH_PITCH_RATE] = pitch_rate
+        channels[leg, _CH_LOAD] = load[leg]
+        channels[leg, _CH_ANKLE_RATE] = rate[3 * leg + 2]
     for leg in range(n_legs):
         if not math.isfinite(load[leg]):
             return 1
@@ -389,7 +402,8 @@ def _walker_kernel(q, qd, forces, quat, pitch_rate, speed, dt, weight,
     if supra:
         _select_leg(cfg, ang, stance, prep)
     out = stim.reshape(n_legs, n_m)
-    _laws(cfg, stance, prep, delayed, lean, out)
+    _since_touchdown(stance, touchdown, step_count, dt, since)
+    _laws(cfg, stance, prep, delayed, lean, since, out)
     if supra:
         _supraspinal(cfg, ang, stance, prep, load, out)
     # 5. muscles (MuscleSet.step)
@@ -447,7 +461,7 @@ def _walker_kernel(q, qd, forces, quat, pitch_rate, speed, dt, weight,
 #: Fields of the packed float buffer (``ReflexWalker._init_kernel``), in order.
 _F_FIELDS = ('offset', 'sign', 'lower', 'upper', 'cap_swing', 'cap_stance', 'effort', 'cfg', 'prm',
              'geo', 'cst', 'lean', 'channels', 'delayed', 'stim', 'dbuf', 'mstate', 'mout',
-             'mtorque', 'phi', 'rate', 'load', 'info', 'scratch', 'ang', 'mmass', 'slow')
+             'mtorque', 'phi', 'rate', 'load', 'info', 'scratch', 'ang', 'mmass', 'slow', 'since')
 _I_FIELDS = ('index', 'foot_of', 'read', 'touchdown')
 
 
@@ -473,7 +487,7 @@ def _walker_packed(q, qd, forces, quat, pitch_rate, speed, dt, weight, F, I, B, 
         F[lay[5]:lay[6]], F[lay[6]:lay[7]],
         F[lay[19]:lay[20]], F[lay[20]:lay[21]], F[lay[21]:lay[22]], tau, F[lay[22]:lay[23]],
         F[lay[23]:lay[24]], F[lay[24]:lay[25]].reshape((3, n_legs)), F[lay[25]:lay[26]],
-        F[lay[26]:lay[27]])
+        F[lay[26]:lay[27]], F[lay[27]:lay[28]])
 
 
 def _pack(fields: dict, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -569,6 +583,7 @@ class ReflexWalker:
             'info': (self, '_info', np.zeros(6)), 'scratch': (self, '_scratch', np.zeros(n_scratch)),
             'ang': (self, '_ang', np.zeros((3, len(LEGS)))),
             'mmass': (self, '_mmass', self._mmass), 'slow': (self, '_slow', self._slow),
+            'since': (rx, 'since_touchdown', rx.since_touchdown),
         }
         ints = {'index': (self, '_index', jm.index.astype(np.int64)),
                 'foot_of': (self, '_foot_of', foot_of),
@@ -637,7 +652,7 @@ class ReflexWalker:
         pitch, pitch_rate = self._pitch(observation)
         self.reflexes.reset(ReflexSensors(load, self.muscles.normalized_force,
                                           self.muscles.normalized_length, phi[[1, 4]],
-                                          rate[[1, 4]], pitch, pitch_rate))
+                                          rate[[1, 4]], pitch, pitch_rate, rate[[2, 5]]))
         self._reset_bookkeeping()
         self._t0 = float(observation.time)
         self._x0 = float(observation.base_position[0])
@@ -716,7 +731,8 @@ class ReflexWalker:
             angles = self._ang
         stim = self.reflexes.step(ReflexSensors(load, self.muscles.normalized_force,
                                                 self.muscles.normalized_length, phi[[1, 4]],
-                                                rate[[1, 4]], pitch, pitch_rate), dt, angles)
+                                                rate[[1, 4]], pitch, pitch_rate, rate[[2, 5]]),
+                                  dt, angles)
         tau_muscle = self.muscles.step(stim, phi, dt)
         stance = self.reflexes.stance
         cap = self._limit_cap[bool(stance[0]), bool(stance[1])]

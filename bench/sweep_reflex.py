@@ -1,0 +1,68 @@
+"""Parameter variants of the reflex walker, one run each, as one JSON line per variant.
+
+Each VARIANT is ``name:value[,name:value...]`` (dotted ``reflex_node`` names, e.g.
+``reflex.gas_onset:0.2,reflex.push_off_k_bw:1.0``) applied on top of the ``reflex_node`` section
+of BASE; the line has the walked time, mean speed, the GRF numbers (``grf_peak_bw`` and its
+per-stance median, mid-stance dip, second hump), the hip's vertical range after 3 s (m) and the
+activation peak timings (% of the left gait cycle). Used for the one-at-a-time levers of
+docs/walking.md (*Loading-response pathways*):
+
+    PYTHONPATH=$PWD .venv/bin/python bench/sweep_reflex.py config/reflex/human_walk_fast.yaml 10 \\
+        reflex.gas_onset:0.1 reflex.vas_k_bw:0.3
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from neuro_locomotion.runner import run
+from reflex_modules.ablation import write_params
+
+
+def parse_variant(text: str) -> dict:
+    values = {}
+    for item in text.split(','):
+        name, _, value = item.partition(':')
+        if not name or not value:
+            raise SystemExit(f'bad variant {text!r}: expected name:value[,name:value]')
+        values[name] = float(value)
+    return values
+
+
+def measure(base: str, duration: float, values: dict) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_params(Path(tmp) / 'variant.yaml', values, base)
+        cpu = time.process_time()
+        result = run('human', 'reflex', duration=duration, params=path)
+        cpu = time.process_time() - cpu
+    m = result.controller.metrics()
+    trace = result.controller.trace()
+    late = trace['time'] > 3.0
+    return {'variant': values, 'walked_s': round(m['walked_s'], 3),
+            'speed_mps': round(m['mean_speed_mps'], 4), 'grf_peak_bw': m['grf_peak_bw'],
+            'grf_peak_median_bw': m['grf_peak_median_bw'], 'grf_dip_bw': m['grf_dip_bw'],
+            'grf_second_hump_bw': m['grf_second_hump_bw'],
+            'hip_range_m': round(float(np.ptp(trace['z'][late])), 4) if late.any() else None,
+            'activation_peak_cycle_pct': m.get('activation_peak_cycle_pct'),
+            'cpu_s': round(cpu, 2)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('base', help='parameter file (its reflex_node section)')
+    parser.add_argument('duration', type=float, help='simulated seconds per run')
+    parser.add_argument('variants', nargs='*', help='name:value[,name:value...]; none: BASE')
+    args = parser.parse_args(argv)
+    for text in args.variants or ['']:
+        values = parse_variant(text) if text else {}
+        print(json.dumps(measure(args.base, args.duration, values)), flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
