@@ -11,7 +11,9 @@
   half-centres, limb half-centres, limb inhibitor) -> per-segment left/right activity and limb
   phase/amplitude -> :class:`~cpg_controller.decoding.SalamanderDecoder`.
 
-The network advances in 1 ms ticks, one kernel call per tick (``Network.tick``); population rates
+The network advances in 1 ms ticks; in the closed loop a whole control step (its network ticks,
+readout and decoder) is one numba call (``_cpg_quadruped_step`` / ``_cpg_salamander_step``; the
+modulated network steps tick by tick through ``Network.tick``, bit for bit the same); population rates
 (spikes per neuron per tick) are low-pass filtered (``spiking.rate_tau_s``) and divided by
 ``spiking.rate_scale_hz`` to give activities in 0..1. Options: ``gait`` (the template's gaits),
 ``drive`` (quadruped: tonic drive of the rhythm generators, nA, within the gait's
@@ -40,7 +42,6 @@ from .gait_networks import (check_drive, load_template, quadruped_gait, quadrupe
                             salamander_drives, salamander_network)
 from .gait_switching import TRANSITION_TOLERANCE, parse_schedule, transition_time
 from .neuromodulation import ModulatedNetwork
-from .oscillators import SalamanderCPG
 from . import kernel as K
 from .network import Network
 
@@ -1339,12 +1340,7 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
             return self._step_generic(observation, dt)
         # the steering state first (it reads only the observation), then the network ticks,
         # body filter, rate record, decoder and heading bias in one numba call
-        if self._walk_heading_gain > 0 and not self.swimming and self._yaw0 is not None \
-                and observation.base_linear_velocity is not None:
-            self._course_hold(observation.base_linear_velocity, dt)
-        elif self.swimming and self.course_error != 0.0:
-            self.decoder.set_side_scale(1.0, 1.0)   # (after a scheduled walk) even strokes
-            self.course_error = 0.0
+        self._course_step(observation, dt)
         steer, bias = self._heading_bias(observation, dt)
         if dt != self._fused_dt:            # network ticks per control step, for this dt
             self._fused_dt, self._fused_n = dt, max(1, int(round(dt / TICK)))
@@ -1388,6 +1384,15 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
         return True, min(max(self._heading_gain * self._yaw_err, -self._heading_max),
                          self._heading_max)
 
+    def _course_step(self, observation: Observation, dt: float) -> None:
+        """The walking course hold for this step (on land), or even strokes again once swimming."""
+        if self._walk_heading_gain > 0 and not self.swimming and self._yaw0 is not None \
+                and observation.base_linear_velocity is not None:
+            self._course_hold(observation.base_linear_velocity, dt)
+        elif self.swimming and self.course_error != 0.0:
+            self.decoder.set_side_scale(1.0, 1.0)   # (after a scheduled walk) even strokes
+            self.course_error = 0.0
+
     def _step_generic(self, observation: Observation, dt: float) -> Command:
         """The step in separate calls (``SpikingRhythm.advance``, ``SalamanderDecoder.decode``,
         ``_bias_clip``): the modulated network's path, and the reference the fused step is
@@ -1398,12 +1403,7 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
                     self._kb)
         est = cpg.estimator
         g = self._body_gain
-        if self._walk_heading_gain > 0 and not self.swimming and self._yaw0 is not None \
-                and observation.base_linear_velocity is not None:
-            self._course_hold(observation.base_linear_velocity, dt)
-        elif self.swimming and self.course_error != 0.0:
-            self.decoder.set_side_scale(1.0, 1.0)   # (after a scheduled walk) even strokes
-            self.course_error = 0.0
+        self._course_step(observation, dt)
         if g == 1.0:        # x * 1.0 == x bit for bit: skip two array products
             q = self.decoder.decode(body[0], body[1], est.phase, est.amplitude)
         else:

@@ -16,7 +16,7 @@ from locomotion_sim.world import World, sim_params
 from .controllers import BodyInfo, make_controller
 from .params import ConfigError
 from .paths import config_file
-from .types import SENSORS, Command
+from .types import SENSORS
 
 TRACE_PERIOD_S = 0.01     # decimation of the recorded trace (100 Hz)
 
