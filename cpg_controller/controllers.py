@@ -616,9 +616,13 @@ class QuadrupedOscillatorController:
             self._yaw0 = _yaw(observation.base_orientation)
 
     def step(self, observation: Observation, dt: float) -> Command:
+        args = self._tail_args(observation)
+        code = _tail_check(self._ca, self.decoder.output_order, *args[:5])
+        if code:        # refused before the rhythm advances: nothing changes
+            return self._command(code, -1, None, None)
         cpg = self.cpg
         out = cpg.step(dt)
-        return self._finish(observation, dt, out.phase, out.amplitude, math.sqrt(cpg.mu))
+        return self._finish(observation, dt, out.phase, out.amplitude, math.sqrt(cpg.mu), args)
 
     def _tail_args(self, observation: Observation):
         """(orientation, angular velocity, foot forces, position, velocity, contact row) for
@@ -636,10 +640,11 @@ class QuadrupedOscillatorController:
                 _EMPTY if q is None else q, _EMPTY if qd is None else qd, ck)
 
     def _finish(self, observation: Observation, dt: float, phase, amplitude,
-                sqrt_mu: float) -> Command:
+                sqrt_mu: float, args) -> Command:
         """Amplitude ramp, steering, contact record, decoder + IK, posture reflex and PD servo:
-        one numba call (:func:`_quadruped_tail`) on the rhythm's ``phase`` / ``amplitude``."""
-        o, w, f, q, qd, ck = self._tail_args(observation)
+        one numba call (:func:`_quadruped_tail`) on the rhythm's ``phase`` / ``amplitude``;
+        ``args``: this observation's :meth:`_tail_args`."""
+        o, w, f, q, qd, ck = args
         tau = np.empty(12)
         rec = self._contacts
         code = _quadruped_tail(self._ca, self.decoder._arena, self.decoder.output_order, phase,

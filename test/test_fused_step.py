@@ -69,9 +69,13 @@ def test_fused_cpg_step_equals_the_generic_path(period):
     ('velocity', np.zeros(11), 'position and velocity'),
     ('base_orientation', np.zeros(3), 'base_orientation'),
 ])
+@pytest.mark.parametrize('path', ['fused', 'generic'])
 def test_fused_cpg_step_refuses_a_malformed_observation_and_changes_nothing(field, value,
-                                                                            reason):
-    world, fused, _ = _controllers()
+                                                                            reason, path):
+    # generic: the oscillator controller's step (the modulated network's path) checks the
+    # observation before its rhythm advances, too
+    world, fused, generic = _controllers()
+    fused = fused if path == 'fused' else generic
     try:
         obs = world.observe(imu=False)
         fused.step(obs, 0.001)
