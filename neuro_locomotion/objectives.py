@@ -122,15 +122,24 @@ class GaitObjective(Objective):
                'hip_excursion_window_s': 1.0,    # s (about one stride)
                'hip_excursion_skip_s': 2.0}      # s (the start transient is not counted)
 
+    def __init__(self, robot: str, **options):
+        super().__init__(robot, **options)
+        s = self.settings      # refused here, before an optimizer spends a single evaluation
+        if not (s['min_velocity'] > 0 and s['window_s'] > 0):
+            raise ConfigError('objective gait: min_velocity and window_s must be positive')
+        if not (s['hip_excursion_window_s'] > 0 and s['hip_excursion_skip_s'] >= 0):
+            raise ConfigError('objective gait: hip_excursion_window_s must be positive and '
+                              'hip_excursion_skip_s not negative')
+        negative = sorted(k for k in s if k.endswith('_weight') and s[k] < 0)
+        if negative:
+            raise ConfigError(f'objective gait: weights must not be negative: {negative}')
+
     def hip_excursion(self, result, duration: float) -> float | None:
         """Median over consecutive ``hip_excursion_window_s`` windows, from
         ``hip_excursion_skip_s`` to the termination, of the base's vertical range (max - min, m);
         None when not one whole window was survived. For the planar human the base is the hip."""
         s = self.settings
         window, skip = s['hip_excursion_window_s'], s['hip_excursion_skip_s']
-        if not (window > 0 and skip >= 0):
-            raise ConfigError('objective gait: hip_excursion_window_s must be positive and '
-                              'hip_excursion_skip_s not negative')
         t, p = base_track(result)
         t_end, last = survival(result, duration, s['termination_height'])
         t, z = t[:last + 1], p[:last + 1, 2]
@@ -150,8 +159,6 @@ class GaitObjective(Objective):
         1: fell at once (or stood still); up to 2 walking backwards."""
         s = self.settings
         v_min, window = s['min_velocity'], s['window_s']
-        if not (v_min > 0 and window > 0):
-            raise ConfigError('objective gait: min_velocity and window_s must be positive')
         t, p = base_track(result)
         t_end, last = survival(result, duration, s['termination_height'])
         edges = np.arange(0.0, t_end, window)

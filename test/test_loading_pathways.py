@@ -230,9 +230,13 @@ def test_hip_excursion_term_is_off_by_default_and_adds_its_weighted_excess():
     short = make_objective('gait', 'human', hip_excursion_weight=200.0)(
         run('human', 'reflex', duration=2.5), 2.5)
     assert short.terms['hip_excursion_m'] is None            # not one whole window after 2 s
-    with pytest.raises(ConfigError, match='hip_excursion_window_s'):
-        make_objective('gait', 'human', hip_excursion_weight=1.0,
-                       hip_excursion_window_s=0.0)(result, 4.5)
+    # refused when the objective is made (before any evaluation), whatever the weight
+    for bad, match in (({'hip_excursion_window_s': 0.0}, 'hip_excursion_window_s'),
+                       ({'hip_excursion_skip_s': -1.0}, 'hip_excursion_skip_s'),
+                       ({'hip_excursion_weight': -1.0}, 'hip_excursion_weight'),
+                       ({'window_s': 0.0}, 'window_s')):
+        with pytest.raises(ConfigError, match=match):
+            make_objective('gait', 'human', **bad)
 
 
 PATHWAYS_FILE = config_file('human').parent / 'reflex' / 'human_walk_pathways.yaml'
