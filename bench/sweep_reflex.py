@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from neuro_locomotion.params import ConfigError
 from neuro_locomotion.runner import run
 from reflex_modules.ablation import write_params
 
@@ -30,7 +33,10 @@ def parse_variant(text: str) -> dict:
         name, _, value = item.partition(':')
         if not name or not value:
             raise SystemExit(f'bad variant {text!r}: expected name:value[,name:value]')
-        values[name] = float(value)
+        try:
+            values[name] = float(value)
+        except ValueError:
+            raise SystemExit(f'bad variant {text!r}: {value!r} is not a number') from None
     return values
 
 
@@ -58,9 +64,16 @@ def main(argv=None) -> int:
     parser.add_argument('duration', type=float, help='simulated seconds per run')
     parser.add_argument('variants', nargs='*', help='name:value[,name:value...]; none: BASE')
     args = parser.parse_args(argv)
-    for text in args.variants or ['']:
-        values = parse_variant(text) if text else {}
-        print(json.dumps(measure(args.base, args.duration, values)), flush=True)
+    if not (args.duration > 0 and math.isfinite(args.duration)):
+        parser.error(f'duration must be a positive number of seconds, got {args.duration}')
+    variants = [parse_variant(text) if text else {} for text in args.variants or ['']]
+    for values in variants:         # every variant parsed before the first run
+        try:
+            line = measure(args.base, args.duration, values)
+        except (ConfigError, FileNotFoundError) as e:   # a value out of range, a missing file
+            print(f'sweep_reflex: {values}: {e}', file=sys.stderr)
+            return 2
+        print(json.dumps(line), flush=True)
     return 0
 
 
