@@ -337,6 +337,15 @@ class World:
             self._prev_base_velocity, self._prev_imu_time = lin, self.time
         return obs
 
+    def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """Actuated joint positions (rad) and velocities (rad/s), from one getJointStates: the
+        only reading a joint servo needs (``observe`` builds a whole Observation)."""
+        position, velocity, _, _ = zip(*pb.getJointStates(self.body, self.joint_index,
+                                                          physicsClientId=self.client))
+        values = np.array(position + velocity)
+        n = self.n
+        return values[:n], values[n:]
+
     def foot_forces(self) -> np.ndarray:
         """Total normal contact force on each foot link (N), from one PyBullet query."""
         forces = [0.0] * len(self.foot_names)
