@@ -187,6 +187,7 @@ def record_commands(robot: str, controller: str, arena: str, duration: float, **
     """Run the lock-step runner once and keep what the replay needs: the controller's start
     state, every command it sent (by physics step) and where the base ended."""
     import neuro_locomotion.runner as runner
+    from neuro_locomotion.types import EFFORT, Command
     make_controller = runner.make_controller
     sent, start, ticks = {}, {}, set()
 
@@ -206,12 +207,12 @@ def record_commands(robot: str, controller: str, arena: str, duration: float, **
             servo, every = ctrl.servo, round(ctrl.servo_period_s / dt)
 
             def recording_servo(position, velocity):
-                command = servo(position, velocity)
+                tau = servo(position, velocity)
                 k = max(ticks)
                 while k in sent:
                     k += every
-                sent[k] = command
-                return command
+                sent[k] = Command(EFFORT, tau)
+                return tau
             ctrl.servo = recording_servo
         return ctrl
 

@@ -96,21 +96,20 @@ def main() -> None:
     ]
     if getattr(ctrl, 'servo_period_s', None) is not None:
         q, qd = world.joint_state()
-        servo_command = ctrl.servo(q, qd)
+        tau = ctrl.servo(q, qd)
 
         def apply_servo():
-            world._last_command = None
             world._torque_set = False
-            world.apply(servo_command)
+            world.apply_effort(tau)
 
         def servo_tick():
             world._torque_set = False
-            world.apply(ctrl.servo(*world.joint_state()))
+            world.apply_effort(ctrl.servo(*world.joint_state()))
 
         rows += [
             ('multi-rate servo tick: World.joint_state', world.joint_state),
-            ('  controller servo (numba PD + Command)', lambda: ctrl.servo(q, qd)),
-            ('  World.apply (servo effort)', apply_servo),
+            ('  controller servo (one numba call)', lambda: ctrl.servo(q, qd)),
+            ('  World.apply_effort', apply_servo),
             ('  all three', servo_tick),
         ]
     print(f'load average at start: {os.getloadavg()[0]:.2f} (2 cores); {robot} {gait}, '

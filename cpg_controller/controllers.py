@@ -683,13 +683,14 @@ class QuadrupedOscillatorController:
         self._latch = p['servo.between_ticks'] == 'extrapolate'
         self._sa[_SA_EXTRAPOLATE] = self._latch
 
-    def servo(self, position, velocity) -> Command:
+    def servo(self, position, velocity) -> np.ndarray:
         """Multi-rate control: one tick of the joint PD servo between pattern ticks (every
         ``servo_period_s``; the runner calls it at the physics steps where ``step`` is not
         called). Reads only the joints (``position`` rad, ``velocity`` rad/s, one value per
         joint in the body's joint order); the targets and the weight feedforward are the last
-        ``step``'s, held or extrapolated (``servo.between_ticks``). Returns the effort command;
-        ValueError (nothing changed) for a wrong length or a non-finite reading."""
+        ``step``'s, held or extrapolated (``servo.between_ticks``). Returns the joint efforts
+        (N·m, a fresh array in joint order: an effort command's values); ValueError (nothing
+        changed) for a wrong length or a non-finite reading."""
         if position.__class__ is not np.ndarray or position.dtype is not _FLOAT64:
             position = np.asarray(position, dtype=float)
         if velocity.__class__ is not np.ndarray or velocity.dtype is not _FLOAT64:
@@ -703,7 +704,7 @@ class QuadrupedOscillatorController:
                            position, velocity, tau)
         if code:
             raise ValueError(f'controller {self.name}: {_SERVO_ERRORS[code]}')
-        return Command.adopt(EFFORT, tau)
+        return tau
 
     def initial_state(self) -> dict:
         """Start standing in the decoder's posture (amplitude 0) at its height."""

@@ -16,7 +16,7 @@ from locomotion_sim.world import World, sim_params
 from .controllers import BodyInfo, make_controller
 from .params import ConfigError
 from .paths import config_file
-from .types import SENSORS
+from .types import EFFORT, SENSORS, Command
 
 TRACE_PERIOD_S = 0.01     # decimation of the recorded trace (100 Hz)
 
@@ -118,7 +118,7 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
         control_every = control_steps(getattr(ctrl, 'control_period_s', dt), dt, controller)
         control_dt = control_every * dt
         # multi-rate control: a controller with a ``servo_period_s`` (not None) has its cheap
-        # ``servo(position, velocity) -> Command`` called every that often between its steps,
+        # ``servo(position, velocity) -> efforts`` called every that often between its steps,
         # reading only the joints; otherwise every servo tick is a control tick
         servo_every, servo = control_every, None
         servo_period = getattr(ctrl, 'servo_period_s', None)
@@ -127,7 +127,7 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
             if control_every % servo_every or servo_every >= control_every:
                 raise ConfigError(f'{controller}: control_period_s {control_dt:g} s is not a '
                                   f'whole multiple of its servo period {servo_period:g} s')
-            servo, joint_state = ctrl.servo, world.joint_state
+            servo, joint_state, apply_effort = ctrl.servo, world.joint_state, world.apply_effort
         n_steps = int(round(duration / dt))
         trace_every = max(1, int(round(TRACE_PERIOD_S / dt)))
         record_every = max(1, int(round(record_period / dt)))
@@ -158,11 +158,14 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
                     refused += 1          # the body keeps its last valid command
             elif servo is not None and k % servo_every == 0:    # the servo alone: joints only
                 try:
-                    command = servo(*((obs.position, obs.velocity) if full else joint_state()))
-                    apply(command)
-                    last_command = command
+                    if full:
+                        tau = servo(obs.position, obs.velocity)
+                        apply_effort(tau)
+                        last_command = Command.adopt(EFFORT, tau)   # for the trace and record
+                    else:
+                        apply_effort(servo(*joint_state()))
                 except ValueError:
-                    refused += 1
+                    refused += 1      # the body keeps the last valid efforts
             if tracing:
                 trace.time.append(obs.time)
                 trace.base_position.append(obs.base_position)
