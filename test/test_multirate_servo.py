@@ -200,3 +200,37 @@ def test_runner_calls_the_servo_between_pattern_steps_and_the_trot_walks(pattern
     assert np.allclose(np.diff(calls['step']), pattern)
     assert calls['finite'] and m['refused_commands'] == 0
     assert not m['fell'] and m['forward_m'] > 1.0
+
+
+@pytest.mark.parametrize('mode', ['hold', 'extrapolate'])
+def test_runner_servo_loop_equals_a_plain_per_step_loop(mode):
+    """The runner moves the body exactly as a plain loop does: per physics step either the pattern step (sensed as the runner senses) or
+    joint_state -> servo -> apply_effort, then one step. Bit for bit, 1.5 s of trot."""
+    params = dict(MULTI, **{'servo.between_ticks': mode})
+    result = run('quadruped', 'cpg', duration=1.5, gait='trot', params=params)
+    world = World('quadruped')
+    try:
+        body = body_info(world, config_file('quadruped'))
+        ctrl = make_controller('cpg', body, gait='trot', params=params)
+        world.params.apply(ctrl.initial_state())
+        world.reset(0)
+        ctrl.reset(world.observe())
+        want = {name: name in ctrl.sensors for name in ('joints', 'base', 'contacts', 'imu')}
+        positions = []
+        for k in range(1500):
+            if k % 10 == 0:
+                positions.append(world.base_position())
+            if k % 4 == 0:
+                world.apply(ctrl.step(world.observe(**want), 0.004))
+            else:
+                world.apply_effort(ctrl.servo(*world.joint_state()))
+            world.step(1)
+        runner_positions = np.asarray(result.trace.base_position)
+        assert runner_positions.shape == (150, 3)
+        assert np.array_equal(np.asarray(positions), runner_positions)
+        assert result.metrics['forward_m'] == float(world.base_position()[0]
+                                                    - world.start_position[0])
+        assert result.metrics['forward_m'] > 0.2
+    finally:
+        world.close()
+
