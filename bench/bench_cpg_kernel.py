@@ -14,6 +14,12 @@ else), ``hold`` and ``oscillator`` (at the cpg's controller period).
     .venv/bin/python bench/bench_cpg_kernel.py --breakdown --duration 3 --repeats 3
     .venv/bin/python bench/bench_cpg_kernel.py --closed-loop-only --only salamander \
         --control-periods 0.001,0.002,0.004      # cpg_node control_period_s (config: default)
+    .venv/bin/python bench/bench_cpg_kernel.py --closed-loop-only --only quadruped \
+        --control-periods 0.002,0.004 --servo-period 0.001   # multi-rate: servo.period_s
+
+The closed-loop table's "replay + sensing" senses at every control tick of the recorded run,
+"replay + sensing every step" at every physics step (the reference's bare physics step at
+1 kHz, whatever the controller's period).
 
 RTF = simulated seconds per wall second. The machine is shared, so each figure is the median of
 interleaved repeats (the best repeat in brackets), the load average is printed with it, and the
