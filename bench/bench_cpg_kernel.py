@@ -14,6 +14,12 @@ else), ``hold`` and ``oscillator`` (at the cpg's controller period).
     .venv/bin/python bench/bench_cpg_kernel.py --breakdown --duration 3 --repeats 3
     .venv/bin/python bench/bench_cpg_kernel.py --closed-loop-only --only salamander \
         --control-periods 0.001,0.002,0.004      # cpg_node control_period_s (config: default)
+    .venv/bin/python bench/bench_cpg_kernel.py --closed-loop-only --only quadruped \
+        --control-periods 0.002,0.004 --servo-period 0.001   # multi-rate: servo.period_s
+
+The closed-loop table's "replay + sensing" senses at every control tick of the recorded run,
+"replay + sensing every step" at every physics step (the reference's bare physics step at
+1 kHz, whatever the controller's period).
 
 RTF = simulated seconds per wall second. The machine is shared, so each figure is the median of
 interleaved repeats (the best repeat in brackets), the load average is printed with it, and the
@@ -109,6 +115,12 @@ def main() -> None:
                              'sensing, controller, command and the rest')
     parser.add_argument('--duration', type=float, default=5.0,
                         help='simulated s per closed-loop repeat')
+    parser.add_argument('--servo-period', type=float, default=0.0,
+                        help='closed loop, quadruped: multi-rate control, the PD servo every '
+                             'this many s between the cpg\'s control ticks (servo.period_s; '
+                             '0: off, the config\'s)')
+    parser.add_argument('--between-ticks', default='hold', choices=('hold', 'extrapolate'),
+                        help='multi-rate servo: servo.between_ticks')
     parser.add_argument('--control-periods', default='',
                         help='closed loop: comma-separated cpg controller periods (s), e.g. '
                              '0.001,0.004 (cpg_node control_period_s; default: the config\'s)')
@@ -181,8 +193,9 @@ def record_commands(robot: str, controller: str, arena: str, duration: float, **
     """Run the lock-step runner once and keep what the replay needs: the controller's start
     state, every command it sent (by physics step) and where the base ended."""
     import neuro_locomotion.runner as runner
+    from neuro_locomotion.types import EFFORT, Command
     make_controller = runner.make_controller
-    sent, start = {}, {}
+    sent, start, ticks = {}, {}, set()
 
     def make(*a, **kw):
         ctrl = make_controller(*a, **kw)
@@ -193,8 +206,20 @@ def record_commands(robot: str, controller: str, arena: str, duration: float, **
         def recording_step(obs, dt_step):
             command = step(obs, dt_step)
             sent[round(obs.time / dt)] = command
+            ticks.add(round(obs.time / dt))
             return command
         ctrl.step = recording_step
+        if getattr(ctrl, 'servo_period_s', None) is not None:    # multi-rate: servo ticks too
+            servo, every = ctrl.servo, round(ctrl.servo_period_s / dt)
+
+            def recording_servo(position, velocity):
+                tau = servo(position, velocity)
+                k = max(ticks)
+                while k in sent:
+                    k += every
+                sent[k] = Command(EFFORT, tau)
+                return tau
+            ctrl.servo = recording_servo
         return ctrl
 
     runner.make_controller = make
@@ -202,13 +227,15 @@ def record_commands(robot: str, controller: str, arena: str, duration: float, **
         result = runner.run(robot, controller, duration=duration, arena=arena, **options)
     finally:
         runner.make_controller = make_controller
-    return {'commands': sent, 'start': start, 'period': result.metrics['control_period_s'],
+    return {'commands': sent, 'ticks': ticks, 'start': start,
+            'period': result.metrics['control_period_s'],
+            'servo_period': result.metrics.get('servo_period_s'),
             'forward_m': result.metrics['forward_m'], 'lateral_m': result.metrics['lateral_m'],
             'steps': round(result.metrics['sim_time_s'] / 1e-3)}
 
 
 def replay_physics_rtf(robot: str, arena: str, recorded: dict,
-                       sense: bool = False) -> tuple[float, float, float]:
+                       sense: bool | str = False) -> tuple[float, float, float]:
     """(wall, CPU, |end - recorded end| m): bare physics stepping the SAME motion as a recorded
     run: per physics step only the recorded joint command (one setJointMotorControlArray, sent
     when it changed; efforts every step, PyBullet clears them), the water forces and
@@ -216,7 +243,9 @@ def replay_physics_rtf(robot: str, arena: str, recorded: dict,
     ends where the run's did, checked by the returned distance). ``sense`` adds, at every
     control tick, one getJointStates and one getContactPoints: the reference's definition of a
     bare physics step (../shared/reference/performance_baselines.md: "command + step +
-    getJointStates + getContactPoints"), i.e. the least any closed loop must read."""
+    getJointStates + getContactPoints"), i.e. the least any closed loop must read.
+    ``sense='every step'`` reads both at every physics step instead (the reference's definition
+    at 1 kHz whatever the controller's period)."""
     import pybullet as pb
 
     from locomotion_sim.world import World, sim_params
@@ -259,7 +288,8 @@ def replay_physics_rtf(robot: str, arena: str, recorded: dict,
         water = world.water
         set_joints, step_sim = pb.setJointMotorControlArray, pb.stepSimulation
         read_joints, read_contacts = pb.getJointStates, pb.getContactPoints
-        ticks = set(recorded['commands']) if sense else set()
+        ticks = (set(range(len(rows))) if sense == 'every step' else
+                 set(recorded['ticks']) if sense else set())
         POS, TORQUE = pb.POSITION_CONTROL, pb.TORQUE_CONTROL
         t0, c0 = time.perf_counter(), time.process_time()
         if effort_mode:
@@ -311,28 +341,38 @@ def closed_loop_table(args) -> None:
     cases = [('quadruped', 'flat', {'gait': 'trot'}), ('salamander', 'water', {'gait': 'swim'})]
     periods = [float(p) for p in args.control_periods.split(',')] if args.control_periods else [None]
     print('| body, gait | cpg control period | clock | bare held RTF | bare replay RTF '
-          '| replay + sensing RTF | runner hold | runner oscillator | runner cpg '
+          '| replay + sensing RTF | replay + sensing every step RTF '
+          '| runner hold | runner oscillator | runner cpg '
           '| cpg / bare held, median (of bests) | cpg / bare replay, median (of bests) '
-          '| **cpg / replay + sensing**, median (of bests) | cpg / hold '
+          '| **cpg / replay + sensing**, median (of bests) '
+          '| **cpg / replay + sensing every step**, median (of bests) | cpg / hold '
           '| cpg cost per 1 ms step over replay | replay end miss |')
-    print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+    print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
     for robot, arena, options in cases:
         if args.only and args.only not in robot:
             continue
         for period in periods:
             cpg_options = dict(options)
+            params = {}
             if period is not None:
-                cpg_options['params'] = {'control_period_s': period}
+                params['control_period_s'] = period
+            if args.servo_period > 0 and robot == 'quadruped':
+                params.update({'servo.period_s': args.servo_period,
+                               'servo.between_ticks': args.between_ticks})
+            if params:
+                cpg_options['params'] = params
             recorded = record_commands(robot, 'cpg', arena, args.duration, **cpg_options)
-            rows = {k: ([], []) for k in ('bare', 'replay', 'sensed', 'hold', 'oscillator',
-                                          'cpg')}
+            rows = {k: ([], []) for k in ('bare', 'replay', 'sensed', 'sensed_all', 'hold',
+                                          'oscillator', 'cpg')}
             miss = 0.0
             for _ in range(args.repeats):
                 for key in rows:
                     if key == 'bare':
                         w, c = bare_physics_rtf(robot, arena, args.duration)
-                    elif key in ('replay', 'sensed'):
-                        w, c, m = replay_physics_rtf(robot, arena, recorded, key == 'sensed')
+                    elif key in ('replay', 'sensed', 'sensed_all'):
+                        w, c, m = replay_physics_rtf(
+                            robot, arena, recorded,
+                            {'replay': False, 'sensed': True, 'sensed_all': 'every step'}[key])
                         miss = max(miss, m)
                     else:
                         w, c = runner_rtf(robot, key, arena, args.duration,
@@ -340,18 +380,22 @@ def closed_loop_table(args) -> None:
                     rows[key][0].append(w)
                     rows[key][1].append(c)
             label = f'{recorded["period"] * 1e3:g} ms' + (' (config)' if period is None else '')
+            if recorded['servo_period']:
+                label += (f', servo {recorded["servo_period"] * 1e3:g} ms '
+                          f'({args.between_ticks})')
             for clock, i in (('wall', 0), ('CPU', 1)):
-                b, r, s, h, c = (statistics.median(rows[k][i])
-                                 for k in ('bare', 'replay', 'sensed', 'hold', 'cpg'))
+                b, r, s, sa, h, c = (statistics.median(rows[k][i]) for k in
+                                     ('bare', 'replay', 'sensed', 'sensed_all', 'hold', 'cpg'))
                 best = {k: max(rows[k][i]) for k in rows}
                 extra_us = (1.0 / c - 1.0 / r) * 1e3     # (s per simulated s) -> us per 1 ms step
                 print(f'| {robot}, {options["gait"]} | {label} | {clock} | {fmt(rows["bare"][i])} '
                       f'| {fmt(rows["replay"][i])} | {fmt(rows["sensed"][i])} '
-                      f'| {fmt(rows["hold"][i])} '
+                      f'| {fmt(rows["sensed_all"][i])} | {fmt(rows["hold"][i])} '
                       f'| {fmt(rows["oscillator"][i])} | {fmt(rows["cpg"][i])} '
                       f'| {100 * c / b:.0f}% ({100 * best["cpg"] / best["bare"]:.0f}%) '
                       f'| {100 * c / r:.0f}% ({100 * best["cpg"] / best["replay"]:.0f}%) '
                       f'| **{100 * c / s:.0f}%** ({100 * best["cpg"] / best["sensed"]:.0f}%) '
+                      f'| **{100 * c / sa:.0f}%** ({100 * best["cpg"] / best["sensed_all"]:.0f}%) '
                       f'| {100 * c / h:.0f}% | {extra_us:.0f} us | {miss:.2g} m |', flush=True)
 
 
@@ -364,7 +408,7 @@ def step_breakdown(robot: str, controller: str, arena: str, duration: float, **o
     import neuro_locomotion.runner as runner
     from locomotion_sim.water import WaterForces
     from locomotion_sim.world import World
-    spent = dict.fromkeys(('physics', 'water', 'observe', 'controller', 'apply'), 0.0)
+    spent = dict.fromkeys(('physics', 'water', 'observe', 'controller', 'servo', 'apply'), 0.0)
 
     def timed(fn, key):
         def wrapper(*a, **kw):
@@ -378,13 +422,17 @@ def step_breakdown(robot: str, controller: str, arena: str, duration: float, **o
     def make(*a, **kw):
         ctrl = make_controller(*a, **kw)
         ctrl.step = timed(ctrl.step, 'controller')
+        if getattr(ctrl, 'servo_period_s', None) is not None:
+            ctrl.servo = timed(ctrl.servo, 'servo')
         return ctrl
 
     saved = [(pb, 'stepSimulation', pb.stepSimulation), (WaterForces, 'apply', WaterForces.apply),
-             (World, 'observe', World.observe), (World, 'apply', World.apply)]
+             (World, 'observe', World.observe), (World, 'apply', World.apply),
+             (World, 'joint_state', World.joint_state)]
     make_controller = runner.make_controller
     try:
-        for (owner, name, fn), key in zip(saved, ('physics', 'water', 'observe', 'apply')):
+        for (owner, name, fn), key in zip(saved, ('physics', 'water', 'observe', 'apply',
+                                                  'observe')):
             setattr(owner, name, timed(fn, key))
         runner.make_controller = make
         m = runner.run(robot, controller, duration=duration, arena=arena, **options).metrics
@@ -404,15 +452,20 @@ def breakdown_table(args) -> None:
     row per controller period."""
     cases = [('quadruped', 'flat', {'gait': 'trot'}), ('salamander', 'water', {'gait': 'swim'})]
     periods = [float(p) for p in args.control_periods.split(',')] if args.control_periods else [None]
-    keys = ('physics', 'water', 'observe', 'controller', 'apply', 'rest', 'total')
+    keys = ('physics', 'water', 'observe', 'controller', 'servo', 'apply', 'rest', 'total')
+    servo = ({'servo.period_s': args.servo_period, 'servo.between_ticks': args.between_ticks}
+             if args.servo_period > 0 else {})
     print('| body, gait | controller | ' + ' | '.join(f'{k} us' for k in keys) + ' |')
     print('|---|---|' + '---|' * len(keys))
     for robot, arena, options in cases:
         if args.only and args.only not in robot:
             continue
         runs = [('hold', {}), ('oscillator', options)] + [
-            (f'cpg' + ('' if p is None else f' {p * 1e3:g} ms'),
-             dict(options, **({} if p is None else {'params': {'control_period_s': p}})))
+            (f'cpg' + ('' if p is None else f' {p * 1e3:g} ms')
+             + (f' servo {args.servo_period * 1e3:g} ms' if servo and robot == 'quadruped' else ''),
+             dict(options, **({} if p is None and not servo else {'params': dict(
+                 {} if p is None else {'control_period_s': p},
+                 **(servo if robot == 'quadruped' else {}))})))
             for p in periods]
         best = {}
         for _ in range(args.repeats):

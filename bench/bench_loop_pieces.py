@@ -40,11 +40,22 @@ def per_call_us(fn, blocks: int = 400, inner: int = 100) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--robot', default='quadruped', choices=('quadruped', 'salamander'))
+    parser.add_argument('--control-period', type=float, default=0.0,
+                        help='cpg_node control_period_s (0: the config\'s)')
+    parser.add_argument('--servo-period', type=float, default=0.0,
+                        help='quadruped multi-rate control: servo.period_s (0: off); adds the '
+                             'servo tick\'s pieces')
     args = parser.parse_args()
     robot = args.robot
     arena, gait = ('flat', 'trot') if robot == 'quadruped' else ('water', 'swim')
     world = World(robot, params=sim_params(robot, config_file(robot), {'arena': arena}))
-    ctrl = make_controller('cpg', body_info(world, config_file(robot)), gait=gait)
+    params = {}
+    if args.control_period > 0:
+        params['control_period_s'] = args.control_period
+    if args.servo_period > 0:
+        params['servo.period_s'] = args.servo_period
+    ctrl = make_controller('cpg', body_info(world, config_file(robot)), gait=gait,
+                           params=params or None)
     if hasattr(ctrl, 'initial_state'):
         world.params.apply(ctrl.initial_state())
         world.reset(0)
@@ -83,6 +94,24 @@ def main() -> None:
         ('  setJointMotorControlArray alone',
          lambda: pb.setJointMotorControlArray(body, idx, mode, physicsClientId=c, **kw)),
     ]
+    if getattr(ctrl, 'servo_period_s', None) is not None:
+        q, qd = world.joint_state()
+        tau = ctrl.servo(q, qd)
+
+        def apply_servo():
+            world._torque_set = False
+            world.apply_effort(tau)
+
+        def servo_tick():
+            world._torque_set = False
+            world.apply_effort(ctrl.servo(*world.joint_state()))
+
+        rows += [
+            ('multi-rate servo tick: World.joint_state', world.joint_state),
+            ('  controller servo (one numba call)', lambda: ctrl.servo(q, qd)),
+            ('  World.apply_effort', apply_servo),
+            ('  all three', servo_tick),
+        ]
     print(f'load average at start: {os.getloadavg()[0]:.2f} (2 cores); {robot} {gait}, '
           f'controller period {period * 1e3:g} ms, {len(pb.getContactPoints(bodyA=body, physicsClientId=c))} '
           'contact points')

@@ -10,6 +10,7 @@ over its last seconds.
 
     .venv/bin/python bench/bench_transitions.py                     # 4 transitions x 3 times
     .venv/bin/python bench/bench_transitions.py --t0 6 8 10 --k 12 --workers 2 --json out/tr.json
+    .venv/bin/python bench/bench_transitions.py --k 12 --params bench/params/multirate_4ms.yaml
 
 The default is a quick look (12 runs, ~1 min on 2 cores); the numbers in docs/performance.md use
 ``--t0 6 8 10 --k 12`` (144 runs).
@@ -31,11 +32,11 @@ STEP_S = 0.067         # s between command times (not a divisor of any gait peri
 
 def one(job):
     """One closed-loop run; the transition's numbers (or the error) as a dict."""
-    old, new, t = job
+    old, new, t, params = job
     c0 = time.process_time()
     try:
         result = run('quadruped', controller='cpg', duration=t + AFTER_S,
-                     schedule=f'0:{old},{t}:{new}')
+                     schedule=f'0:{old},{t}:{new}', params=params)
     except Exception as e:          # reported in the table, not hidden
         return dict(old=old, new=new, t=t, error=repr(e))
     m = result.metrics
@@ -62,6 +63,8 @@ def main(argv=None):
     ap.add_argument('--k', type=int, default=3, help='command times per T0 (0.067 s apart)')
     ap.add_argument('--workers', type=int, default=2)
     ap.add_argument('--json', help='write every run as JSON here')
+    ap.add_argument('--params', help='controller parameter file (cpg_node overrides, e.g. '
+                    'bench/params/multirate_4ms.yaml)')
     a = ap.parse_args(argv)
     pairs = [p.split('-') for p in a.pairs]
     for p in pairs:
@@ -69,7 +72,8 @@ def main(argv=None):
             ap.error(f'a pair is OLD-NEW, got {"-".join(p)!r}')
     if a.k < 1 or a.workers < 1 or any(t <= 0 for t in a.t0):
         ap.error('--k and --workers must be >= 1 and every --t0 > 0')
-    jobs = [(o, n, round(t0 + STEP_S * k, 3)) for o, n in pairs for t0 in a.t0 for k in range(a.k)]
+    jobs = [(o, n, round(t0 + STEP_S * k, 3), a.params) for o, n in pairs for t0 in a.t0
+            for k in range(a.k)]
     with mp.get_context('spawn').Pool(a.workers) as pool:
         rows = pool.map(one, jobs, chunksize=1)
     if a.json:

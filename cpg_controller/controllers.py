@@ -34,8 +34,8 @@ from neuro_locomotion.params import (ConfigError, ParamSet, ParamSpec, node_para
 from neuro_locomotion.types import EFFORT, POSITION, Command, Observation
 
 from . import phase as P
-from .decoding import (_DEC_CALF, _DEC_D, _DEC_LENGTH, _DEC_Q, _DEC_SCALE, _DEC_STEP_LENGTH,
-                       _DEC_THIGH, QUADRUPED_DECODER_PARAMS, SALAMANDER_DECODER_PARAMS,
+from .decoding import (_DEC_CALF, _DEC_D, _DEC_HI, _DEC_LENGTH, _DEC_LO, _DEC_Q, _DEC_SCALE,
+                       _DEC_STEP_LENGTH, _DEC_THIGH, QUADRUPED_DECODER_PARAMS, SALAMANDER_DECODER_PARAMS,
                        QuadrupedDecoder, _decode_packed,
                        SalamanderDecoder)
 from .kinematics import _support_rows
@@ -104,6 +104,18 @@ QUADRUPED_PARAMS = [
               'knee), servo.mode pd', 'N·m/rad', min=0.0, max=1000.0, length=3),
     ParamSpec('servo.kd', [1.0, 1.0, 1.0], 'PD damping per joint kind (hip_abad, hip_flex, knee), '
               'servo.mode pd', 'N·m·s/rad', min=0.0, max=100.0, length=3),
+    ParamSpec('servo.period_s', 0.0, 'multi-rate control, servo.mode pd: the joint PD servo '
+              'kp (q* − q) − kd q̇ + feedforward runs this often (reading only the joints), the '
+              'pattern (network, decoder, IK, heading, posture reflex: everything that needs '
+              'contacts or the base) every control_period_s, its targets and feedforward held '
+              'in between (servo.between_ticks); control_period_s must be a whole multiple of '
+              'it; 0 (or control_period_s): the servo runs with the pattern only', 's',
+              min=0.0, max=0.02),
+    ParamSpec('servo.between_ticks', 'hold', "multi-rate servo (servo.period_s): 'hold' keeps "
+              "the pattern's last joint targets between its ticks; 'extrapolate' continues "
+              "them linearly along the last pattern step (q*_k + s (q*_k − q*_k−1), s = time "
+              "since the tick / control_period_s); the feedforward is held either way",
+              choices=('hold', 'extrapolate')),
     ParamSpec('servo.weight_feedforward', 1.0, 'servo.mode pd: fraction of the body weight the '
               'stance legs carry by feedforward torque −Jᵀ(0, 0, m g / n_stance) (no sag, so the '
               'feet touch down when the decoder says)', '1', min=0.0, max=2.0),
@@ -351,6 +363,7 @@ _CA_KP, _CA_KD, _CA_FORCE, _CA_FF, _CA_EXTRA, _CA_AMP = 0, 12, 24, 28, 40, 44
  _CA_WEIGHT, _CA_POSTURE, _CA_BAND, _CA_PITCH_C, _CA_ON_GROUND, _CA_POSTURE_S, _CA_PD,
  _CA_N_FEET) = range(48, 65)
 _CA_SIZE = 65
+_FLOAT64 = np.dtype(np.float64)
 _EMPTY = np.zeros(0)      # an absent channel (writable like the others: one numba signature)
 _TAIL_ERRORS = {-1: 'base_orientation must have 4 values (x, y, z, w)',
                 -2: 'the posture reflex needs base_angular_velocity (3 values)',
@@ -469,6 +482,61 @@ def _quadruped_tail(ca, dec, order, phase, amp_raw, sqrt_mu, time, dt, orientati
     return 0
 
 
+# ---------------------------------------------------------------------------------------------
+# multi-rate control (servo.period_s): the PD servo alone between pattern ticks
+
+# QuadrupedOscillatorController._sa, the servo arena: the last pattern tick's joint targets
+# q*_k and the ones before q*_k-1 (leg-major, as the decoder's), then numbers
+_SA_Q, _SA_QPREV = 0, 12
+_SA_STEP, _SA_S, _SA_EXTRAPOLATE, _SA_LATCHED = 24, 25, 26, 27
+_SA_SIZE = 28
+_SERVO_ERRORS = {-1: 'servo needs one joint position and one velocity per joint',
+                 -2: 'servo: a joint position or velocity is not finite'}
+
+
+@njit(cache=True)
+def _servo_latch(sa, dec):
+    """After a pattern tick (extrapolating servo): its targets become q*_k, the previous ones
+    q*_k-1 (the same on the first tick: no slope), the time since the tick 0."""
+    first = sa[_SA_LATCHED] == 0.0
+    for m in range(12):
+        sa[_SA_QPREV + m] = dec[_DEC_Q + m] if first else sa[_SA_Q + m]
+        sa[_SA_Q + m] = dec[_DEC_Q + m]
+    sa[_SA_LATCHED] = 1.0
+    sa[_SA_S] = 0.0
+
+
+@njit(cache=True)
+def _servo_only(ca, dec, sa, order, position, velocity, tau):
+    """One servo tick between pattern ticks: tau[k] = kp (q* − q) − kd q̇ + ff for output joint
+    k (leg-major index order[k]); q* and ff are the last pattern tick's (``dec`` targets and the
+    ``ca`` feedforward: the very expression :func:`_servo_effort` evaluates), or with
+    ``sa[_SA_EXTRAPOLATE]`` q*_k + s (q*_k − q*_k-1), s advanced by ``sa[_SA_STEP]`` (servo
+    period / pattern period) per call. Returns 0, or a negative code (``_SERVO_ERRORS``: wrong
+    length, a non-finite reading) with nothing changed."""
+    n = order.shape[0]
+    if position.shape[0] != n or velocity.shape[0] != n:
+        return -1
+    for k in range(n):
+        if not (math.isfinite(position[k]) and math.isfinite(velocity[k])):
+            return -2
+    if sa[_SA_EXTRAPOLATE] != 0.0:
+        s = sa[_SA_S] + sa[_SA_STEP]
+        sa[_SA_S] = s
+        for k in range(n):
+            m = order[k]
+            q = sa[_SA_Q + m]
+            target = _py_clip(q + s * (q - sa[_SA_QPREV + m]), dec[_DEC_LO + m], dec[_DEC_HI + m])
+            tau[k] = ca[_CA_KP + k] * (target - position[k]) - ca[_CA_KD + k] * velocity[k] \
+                + ca[_CA_FF + m]
+    else:
+        for k in range(n):
+            m = order[k]
+            tau[k] = ca[_CA_KP + k] * (dec[_DEC_Q + m] - position[k]) \
+                - ca[_CA_KD + k] * velocity[k] + ca[_CA_FF + m]
+    return 0
+
+
 def _arena_slot(index: int, doc: str):
     """A float attribute kept in the controller's arena ``_ca`` (read and written by the
     numba step)."""
@@ -555,6 +623,7 @@ class QuadrupedOscillatorController:
         share = p[f'gaits.{gait}.steer_front_share']
         self._steer_legs = (2.0 * share, 2.0 * (1.0 - share))
         self.pd = p['servo.mode'] == 'pd'
+        self._configure_servo_rate(p)
         column = [0 if n.endswith('hip_abad') else 1 if n.endswith('hip_flex') else 2
                   for n in body.joint_names]          # joint kind: abad, flex, knee
         ca = self._ca
@@ -592,6 +661,51 @@ class QuadrupedOscillatorController:
         self._yaw0 = 0.0
         self._t0 = 0.0
 
+    def _configure_servo_rate(self, p) -> None:
+        """Multi-rate control (``servo.period_s``): ``servo_period_s`` (None: the servo runs
+        with the pattern only) and the servo arena ``_sa``."""
+        self.servo_period_s = None
+        self._sa = np.zeros(_SA_SIZE)
+        self._latch = False
+        servo, pattern = p['servo.period_s'], p['control_period_s']
+        if servo == 0.0 or abs(servo - pattern) <= 1e-9 * pattern:
+            return
+        if not self.pd:
+            raise ConfigError(f'{NODE}: servo.period_s {servo:g} s needs servo.mode pd (the '
+                              'position servo runs in the body)')
+        ratio = pattern / servo
+        n = int(round(ratio))
+        if n < 2 or abs(n - ratio) > 1e-9 * ratio:
+            raise ConfigError(f'{NODE}: control_period_s {pattern:g} s must be a whole multiple '
+                              f'(>= 2) of servo.period_s {servo:g} s')
+        self.servo_period_s = servo
+        self._sa[_SA_STEP] = 1.0 / n
+        self._latch = p['servo.between_ticks'] == 'extrapolate'
+        self._sa[_SA_EXTRAPOLATE] = self._latch
+
+    def servo(self, position, velocity) -> np.ndarray:
+        """Multi-rate control: one tick of the joint PD servo between pattern ticks (every
+        ``servo_period_s``; the runner calls it at the physics steps where ``step`` is not
+        called). Reads only the joints (``position`` rad, ``velocity`` rad/s, one value per
+        joint in the body's joint order); the targets and the weight feedforward are the last
+        ``step``'s, held or extrapolated (``servo.between_ticks``). Returns the joint efforts
+        (N·m, a fresh array in joint order: an effort command's values); ValueError (nothing
+        changed) for a wrong length or a non-finite reading."""
+        if position.__class__ is not np.ndarray or position.dtype is not _FLOAT64:
+            position = np.asarray(position, dtype=float)
+        if velocity.__class__ is not np.ndarray or velocity.dtype is not _FLOAT64:
+            velocity = np.asarray(velocity, dtype=float)
+        if position.ndim != 1 or velocity.ndim != 1 or self.servo_period_s is None:
+            raise ValueError(f'controller {self.name}: ' + (
+                'servo needs 1-D joint position and velocity arrays' if self.servo_period_s
+                else 'servo() needs servo.period_s (multi-rate control), which is off'))
+        tau = np.empty(12)
+        code = _servo_only(self._ca, self.decoder._arena, self._sa, self.decoder.output_order,
+                           position, velocity, tau)
+        if code:
+            raise ValueError(f'controller {self.name}: {_SERVO_ERRORS[code]}')
+        return tau
+
     def initial_state(self) -> dict:
         """Start standing in the decoder's posture (amplitude 0) at its height."""
         q = self.decoder.standing_posture()
@@ -611,6 +725,7 @@ class QuadrupedOscillatorController:
         self._ramp = p['oscillator.ramp_s']
         self._yaw_integral = 0.0
         self._extra[:] = 0.0
+        self._sa[_SA_LATCHED] = 0.0
         self.posture_active_s = 0.0
         if self._steer and observation.base_orientation is not None:
             self._yaw0 = _yaw(observation.base_orientation)
@@ -657,6 +772,8 @@ class QuadrupedOscillatorController:
             raise ValueError(f'controller {self.name}: {_TAIL_ERRORS[code]}')
         if ck >= 0:
             self._contacts._k = ck + 1
+        if self._latch:         # extrapolating multi-rate servo: these targets are q*_k now
+            _servo_latch(self._sa, self.decoder._arena)
         self._phase = phase
         if not self.pd:
             return Command(POSITION, self.decoder.last_leg_targets.reshape(12)[

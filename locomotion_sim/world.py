@@ -26,6 +26,7 @@ from numba import njit   # a hard requirement (requirements.txt), as in water.py
 GRAVITY = 9.81
 _ZERO3 = np.zeros(3)
 _ZERO3.setflags(write=False)
+_FLOAT64 = np.dtype(np.float64)
 _NO_FORCES = np.zeros(0)
 _NO_FORCES.setflags(write=False)
 
@@ -229,22 +230,46 @@ class World:
                 forces=forces, positionGains=kp, velocityGains=kd, physicsClientId=c)
             self._last_list = targets
         else:
-            if self._mode != EFFORT:   # switch the servo off, or it keeps fighting the torque
-                pb.setJointMotorControlArray(self.body, self.joint_index, pb.VELOCITY_CONTROL,
-                                             forces=[0.0] * self.n, physicsClientId=c)
-            if not self._torque_set:
-                pb.setJointMotorControlArray(self.body, self.joint_index, pb.TORQUE_CONTROL,
-                                             forces=values.tolist(), physicsClientId=c)
-            else:   # already set for this step: replace, don't add
-                delta = values - self._applied_effort
-                pb.setJointMotorControlArray(self.body, self.joint_index, pb.TORQUE_CONTROL,
-                                             forces=delta.tolist(), physicsClientId=c)
-            self._torque_set = True
-            self._applied_effort = values
+            self._set_effort(values)
         if command.mode != POSITION:
             self._last_list = None
         self._mode, self._last_targets, self._last_command = command.mode, values, command
         return values
+
+    def apply_effort(self, values: np.ndarray) -> np.ndarray:
+        """Joint efforts (N·m, one per actuated joint, in joint order) without a Command: what
+        ``apply`` does for an effort command (the same checks and clamp; ValueError and nothing
+        changed for a wrong length or a non-finite value), for a joint servo called every
+        physics step. Returns what was applied."""
+        if values.__class__ is not np.ndarray or values.dtype is not _FLOAT64:
+            values = np.asarray(values, dtype=float)
+        if values.shape != (self.n,):
+            raise ValueError(f'effort size {values.size} does not match {self.n} joints')
+        lo, hi = self._limit_arrays[False]
+        clipped = np.empty(self.n)
+        bad = _checked_clip(values, lo, hi, clipped)
+        if bad >= 0:
+            raise ValueError(f'non-finite value at index {bad} ({self.joint_names[bad]})')
+        self._set_effort(clipped)
+        self._mode, self._last_targets, self._last_command = EFFORT, clipped, None
+        self._last_list = None
+        return clipped
+
+    def _set_effort(self, values: np.ndarray) -> None:
+        """Send checked, clamped efforts for the next physics step."""
+        c = self.client
+        if self._mode != EFFORT:   # switch the servo off, or it keeps fighting the torque
+            pb.setJointMotorControlArray(self.body, self.joint_index, pb.VELOCITY_CONTROL,
+                                         forces=[0.0] * self.n, physicsClientId=c)
+        if not self._torque_set:
+            pb.setJointMotorControlArray(self.body, self.joint_index, pb.TORQUE_CONTROL,
+                                         forces=values.tolist(), physicsClientId=c)
+        else:   # already set for this step: replace, don't add
+            delta = values - self._applied_effort
+            pb.setJointMotorControlArray(self.body, self.joint_index, pb.TORQUE_CONTROL,
+                                         forces=delta.tolist(), physicsClientId=c)
+        self._torque_set = True
+        self._applied_effort = values
 
     def step(self, n: int = 1) -> None:
         """Advance ``n`` physics steps (torques and water forces are re-applied every step)."""
@@ -336,6 +361,15 @@ class World:
             obs.imu_linear_acceleration = rot.T @ (accel + np.array([0.0, 0.0, GRAVITY]))
             self._prev_base_velocity, self._prev_imu_time = lin, self.time
         return obs
+
+    def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """Actuated joint positions (rad) and velocities (rad/s), from one getJointStates: the
+        only reading a joint servo needs (``observe`` builds a whole Observation)."""
+        position, velocity, _, _ = zip(*pb.getJointStates(self.body, self.joint_index,
+                                                          physicsClientId=self.client))
+        values = np.array(position + velocity)
+        n = self.n
+        return values[:n], values[n:]
 
     def foot_forces(self) -> np.ndarray:
         """Total normal contact force on each foot link (N), from one PyBullet query."""

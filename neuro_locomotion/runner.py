@@ -16,7 +16,7 @@ from locomotion_sim.world import World, sim_params
 from .controllers import BodyInfo, make_controller
 from .params import ConfigError
 from .paths import config_file
-from .types import SENSORS
+from .types import EFFORT, SENSORS, Command
 
 TRACE_PERIOD_S = 0.01     # decimation of the recorded trace (100 Hz)
 
@@ -117,6 +117,17 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
         dt = world.dt
         control_every = control_steps(getattr(ctrl, 'control_period_s', dt), dt, controller)
         control_dt = control_every * dt
+        # multi-rate control: a controller with a ``servo_period_s`` (not None) has its cheap
+        # ``servo(position, velocity) -> efforts`` called every that often between its steps,
+        # reading only the joints; otherwise every servo tick is a control tick
+        servo_every, servo = control_every, None
+        servo_period = getattr(ctrl, 'servo_period_s', None)
+        if servo_period is not None:
+            servo_every = control_steps(servo_period, dt, f'{controller} servo')
+            if control_every % servo_every or servo_every >= control_every:
+                raise ConfigError(f'{controller}: control_period_s {control_dt:g} s is not a '
+                                  f'whole multiple of its servo period {servo_period:g} s')
+            servo, joint_state, apply_effort = ctrl.servo, world.joint_state, world.apply_effort
         n_steps = int(round(duration / dt))
         trace_every = max(1, int(round(TRACE_PERIOD_S / dt)))
         record_every = max(1, int(round(record_period / dt)))
@@ -145,6 +156,16 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
                     last_command = command
                 except ValueError:
                     refused += 1          # the body keeps its last valid command
+            elif servo is not None and k % servo_every == 0:    # the servo alone: joints only
+                try:
+                    if full:
+                        tau = servo(obs.position, obs.velocity)
+                        apply_effort(tau)
+                        last_command = Command.adopt(EFFORT, tau)   # for the trace and record
+                    else:
+                        apply_effort(servo(*joint_state()))
+                except ValueError:
+                    refused += 1      # the body keeps the last valid efforts
             if tracing:
                 trace.time.append(obs.time)
                 trace.base_position.append(obs.base_position)
@@ -167,7 +188,7 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
                 continue
             # nothing happens before the next control, trace or record tick: step up to it in
             # one call (the same physics steps; no per-step loop in Python here)
-            nxt = k - k % control_every + control_every
+            nxt = k - k % servo_every + servo_every
             nxt_trace = k - k % trace_every + trace_every
             if nxt_trace < nxt:
                 nxt = nxt_trace
@@ -202,6 +223,8 @@ def run(robot: str, controller: str = 'hold', duration: float = 10.0, seed: int 
             'physics_rate_hz': 1.0 / dt,
             'control_period_s': control_dt,
         }
+        if servo is not None:
+            metrics['servo_period_s'] = servo_every * dt
         metrics.update(ctrl.metrics())
         _transition_falls(metrics, fell_at)
         return RunResult(metrics, trace, ctrl, world.foot_names)
