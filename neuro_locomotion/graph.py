@@ -317,6 +317,14 @@ def build_controller(name: str, body: 'BodyInfo', gait: str, drive: float, value
         elif 'params' in accepted:
             options['params'] = dict(values)
     try:
-        return make_controller(name, body, **options)
+        ctrl = make_controller(name, body, **options)
     except (ValueError, KeyError) as error:
         raise ConfigError(f'controller {name}: {error}') from None
+    if getattr(ctrl, 'servo_period_s', None) is not None:
+        # the node steps its controller once per control tick from /joint_states: nothing
+        # would call the servo between ticks, so the setting would be silently ignored
+        raise ConfigError(f'controller {name}: servo.period_s (multi-rate control) runs only in '
+                          'the lock-step runner (neuroloco run); on the ROS graph the joint servo '
+                          "between pattern ticks is the body's (sim_node, ros2_control): set it "
+                          'to 0')
+    return ctrl

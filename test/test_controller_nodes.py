@@ -163,6 +163,11 @@ def test_quadruped_cpg_node_walks_and_switches_gait(client, tmp_path):
         assert client.get_parameters('/cpg_node', 'drive', 'gait') == [0.0, 'pace']
         r = client.set_parameters('/cpg_node', gait='moonwalk')[0]
         assert not r.successful and 'moonwalk' in r.reason
+        # multi-rate control (runner only; this node runs the position servo): refused
+        r = client.set_parameters('/cpg_node', **{'servo.period_s': 0.0005})[0]
+        print(f'servo.period_s 0.5 ms: refused: {r.reason}')
+        assert not r.successful and 'servo.period_s' in r.reason
+        assert client.get_parameters('/cpg_node', 'servo.period_s') == [0.0]
         n = len(commands)
         client.wait_for(lambda: len(commands) > n + 20, 20, 'commands after the refusals')
     finally:

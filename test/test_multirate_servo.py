@@ -77,6 +77,18 @@ def test_bad_multirate_parameters_are_refused(params, reason):
             make_controller('cpg', body, gait='trot', params=params)
 
 
+def test_ros_side_builds_refuse_multirate_control():
+    """The nodes (cpg_node, the lock-step graph) build through ``build_controller`` and step
+    once per control tick from /joint_states: nothing would call the servo between ticks, so a
+    multi-rate controller is refused there with the reason (the runner accepts it)."""
+    from neuro_locomotion.graph import build_controller
+    with World('quadruped') as world:
+        body = body_info(world, config_file('quadruped'))
+        with pytest.raises(ConfigError, match='runs only in the lock-step runner'):
+            build_controller('cpg', body, 'trot', 0.0, MULTI)
+        assert build_controller('cpg', body, 'trot', 0.0, {}).servo_period_s is None
+
+
 def test_default_and_equal_periods_have_no_separate_servo():
     with World('quadruped') as world:
         body = body_info(world, config_file('quadruped'))
