@@ -23,13 +23,13 @@ def test_shipped_transitions_table():
     routes = {(r.source, r.target): (r.release_phase, r.legs, r.readout_adapt, r.readout_adapt_s,
                                      r.readout_expected_s) for r in spec.transitions}
     assert routes == {('trot', 'walk'): (0.5, ('LF',), 1.0, 1.0, None),
-                      ('walk', 'trot'): (None, (), 0.0, 0.35, (0.25, 0.12)),
+                      ('walk', 'trot'): (0.3, ('LF',), 0.0, 0.35, (0.25, 0.12)),
                       ('trot', 'bound'): (0.9, ('LF',), 0.0, 0.35, None),
                       ('bound', 'trot'): (0.7, ('LF',), 0.0, 0.35, None)}
     assert spec.route('walk', 'bound') is None
     assert spec.route('trot', 'walk').max_wait_s == 1.0
-    assert spec.route('trot', 'walk').timed and not spec.route('walk', 'trot').timed
-    assert spec.route('trot', 'bound').timed and spec.route('bound', 'trot').timed
+    assert all(spec.route(a, b).timed for a, b in (('trot', 'walk'), ('walk', 'trot'),
+                                                    ('trot', 'bound'), ('bound', 'trot')))
     assert spec.route('bound', 'trot').max_wait_s == 1.0
 
 
@@ -186,9 +186,9 @@ def test_closed_loop_transition_within_two_cycles_with_readout_window(old, new, 
     0.9 of LF's readout cycle, readout held 0.35 s), trot -> walk at 6.67 s (released at LF's
     lift-off, readout weight 1 for 1 s), bound -> trot at 6.134 s (released at 0.7 of LF's
     cycle, readout reset to a 0.35 s trot stance, held 0.35 s) and walk -> trot at 6.201 s
-    (expected 0.25 / 0.12 s, held 0.35 s) reach the new table within 2 body cycles of the
-    command, no fall (measured 1.58, 1.86, 1.60 and 1.42; before the readout rows 2.68, 2.85,
-    4.63 and 2.43); the readout weight is back to 0.5 after."""
+    (released at 0.3 of LF's cycle, expected 0.25 / 0.12 s, held 0.35 s) reach the new table
+    within 2 body cycles of the command, no fall (measured 1.58, 1.86, 1.60 and 1.72; before
+    the readout rows 2.68, 2.85, 4.63 and 2.43); the readout weight is back to 0.5 after."""
     from neuro_locomotion.runner import run
     r = run('quadruped', controller='cpg', duration=t + 4.0, schedule=f'0:{old},{t}:{new}')
     m = r.metrics
@@ -201,14 +201,15 @@ def test_closed_loop_transition_within_two_cycles_with_readout_window(old, new, 
 
 
 @pytest.mark.parametrize('old,new,t,phase', [('bound', 'trot', 10.067, 0.7),
-                                             ('trot', 'bound', 10.603, 0.9)])
-def test_closed_loop_trot_bound_released_in_late_front_swing(old, new, t, phase):
+                                             ('trot', 'bound', 10.603, 0.9),
+                                             ('walk', 'trot', 10.0, 0.3)])
+def test_closed_loop_released_at_a_phase_of_lf(old, new, t, phase):
     """PyBullet, the shipped table: after 10 s of the old gait, bound -> trot is released when
-    LF's readout crosses 0.7 of its cycle and trot -> bound when it crosses 0.9 (both late in
-    LF's swing), within one old cycle of the command; the body reaches the new table within 2
-    cycles of the command (measured 1.80 and 1.74; released at once, as shipped before, 2.65
-    and 2.79 at these command times), no fall. The rows without release_phase and legs are
-    released at once."""
+    LF's readout crosses 0.7 of its cycle, trot -> bound when it crosses 0.9 (both late in LF's
+    swing) and walk -> trot at 0.3 (LF's stance), within one old cycle of the command; the body
+    reaches the new table within 2 cycles of the command (measured 1.80, 1.74 and 1.56;
+    released at once, as shipped before 2026-12-07, 2.65, 2.79 and 5.52 at these command
+    times), no fall. The rows without release_phase and legs are released at once."""
     from neuro_locomotion.runner import run
     r = run('quadruped', controller='cpg', duration=t + 4.0, schedule=f'0:{old},{t}:{new}')
     m = r.metrics
