@@ -22,7 +22,7 @@ def test_shipped_transitions_table():
     spec = load_neuromodulation(_tree())
     routes = {(r.source, r.target): (r.release_phase, r.legs, r.readout_adapt, r.readout_adapt_s,
                                      r.readout_expected_s) for r in spec.transitions}
-    assert routes == {('trot', 'walk'): (0.5, ('LF',), 1.0, 1.0, None),
+    assert routes == {('trot', 'walk'): (0.65, ('LF',), 1.0, 1.0, None),
                       ('walk', 'trot'): (0.3, ('LF',), 0.0, 0.35, (0.25, 0.12)),
                       ('trot', 'bound'): (0.9, ('LF',), 0.0, 0.35, None),
                       ('bound', 'trot'): (0.7, ('LF',), 0.0, 0.35, None)}
@@ -86,8 +86,9 @@ def test_duplicate_transition_refused():
 def test_closed_loop_trot_to_walk_released_at_phase():
     """PyBullet: trot, walk commanded at 6.067 s. Released at once, this command time locked
     the body and the readout 0.5 cycle off the walk table for the 6 s after it (issue 5);
-    released when LF's readout crosses half its cycle it reaches the walk table (measured 1.48
-    cycles from the command, 1.14 from the release, 0.161 s wait)."""
+    released when LF's readout crosses 0.65 of its cycle (since 2026-12-07; half its cycle,
+    LF's lift-off, before) it reaches the walk table (measured 1.54 cycles from the command,
+    0.204 s wait; at 0.5: 1.48 cycles, 0.161 s)."""
     from neuro_locomotion.runner import run
     r = run('quadruped', controller='cpg', duration=12.067, schedule='0:trot,6.067:walk')
     m = r.metrics
@@ -183,11 +184,11 @@ def test_readout_adaptation_window():
                                        ('bound', 'trot', 6.134), ('walk', 'trot', 6.201)])
 def test_closed_loop_transition_within_two_cycles_with_readout_window(old, new, t):
     """PyBullet, the shipped transitions table: trot -> bound commanded at 6.335 s (released at
-    0.9 of LF's readout cycle, readout held 0.35 s), trot -> walk at 6.67 s (released at LF's
-    lift-off, readout weight 1 for 1 s), bound -> trot at 6.134 s (released at 0.7 of LF's
+    0.9 of LF's readout cycle, readout held 0.35 s), trot -> walk at 6.67 s (released at 0.65
+    of LF's cycle, readout weight 1 for 1 s), bound -> trot at 6.134 s (released at 0.7 of LF's
     cycle, readout reset to a 0.35 s trot stance, held 0.35 s) and walk -> trot at 6.201 s
     (released at 0.3 of LF's cycle, expected 0.25 / 0.12 s, held 0.35 s) reach the new table
-    within 2 body cycles of the command, no fall (measured 1.58, 1.86, 1.60 and 1.72; before
+    within 2 body cycles of the command, no fall (measured 1.58, 1.92, 1.60 and 1.72; before
     the readout rows 2.68, 2.85, 4.63 and 2.43); the readout weight is back to 0.5 after."""
     from neuro_locomotion.runner import run
     r = run('quadruped', controller='cpg', duration=t + 4.0, schedule=f'0:{old},{t}:{new}')
