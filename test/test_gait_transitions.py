@@ -22,13 +22,15 @@ def test_shipped_transitions_table():
     spec = load_neuromodulation(_tree())
     routes = {(r.source, r.target): (r.release_phase, r.legs, r.readout_adapt, r.readout_adapt_s,
                                      r.readout_expected_s) for r in spec.transitions}
-    assert routes == {('trot', 'walk'): (0.5, ('LF',), 1.0, 1.0, None),
-                      ('walk', 'trot'): (None, (), 0.0, 0.35, (0.25, 0.12)),
-                      ('trot', 'bound'): (None, (), 0.0, 0.35, None),
-                      ('bound', 'trot'): (None, (), 0.0, 0.35, None)}
+    assert routes == {('trot', 'walk'): (0.65, ('LF',), 1.0, 1.0, None),
+                      ('walk', 'trot'): (0.3, ('LF',), 0.0, 0.35, (0.25, 0.12)),
+                      ('trot', 'bound'): (0.9, ('LF',), 0.0, 0.35, None),
+                      ('bound', 'trot'): (0.7, ('LF',), 0.0, 0.35, None)}
     assert spec.route('walk', 'bound') is None
     assert spec.route('trot', 'walk').max_wait_s == 1.0
-    assert spec.route('trot', 'walk').timed and not spec.route('trot', 'bound').timed
+    assert all(spec.route(a, b).timed for a, b in (('trot', 'walk'), ('walk', 'trot'),
+                                                    ('trot', 'bound'), ('bound', 'trot')))
+    assert spec.route('bound', 'trot').max_wait_s == 1.0
 
 
 @pytest.mark.parametrize('entry,reason', [
@@ -84,8 +86,9 @@ def test_duplicate_transition_refused():
 def test_closed_loop_trot_to_walk_released_at_phase():
     """PyBullet: trot, walk commanded at 6.067 s. Released at once, this command time locked
     the body and the readout 0.5 cycle off the walk table for the 6 s after it (issue 5);
-    released when LF's readout crosses half its cycle it reaches the walk table (measured 1.48
-    cycles from the command, 1.14 from the release, 0.161 s wait)."""
+    released when LF's readout crosses 0.65 of its cycle (since 2026-12-07; half its cycle,
+    LF's lift-off, before) it reaches the walk table (measured 1.54 cycles from the command,
+    0.204 s wait; at 0.5: 1.48 cycles, 0.161 s)."""
     from neuro_locomotion.runner import run
     r = run('quadruped', controller='cpg', duration=12.067, schedule='0:trot,6.067:walk')
     m = r.metrics
@@ -180,12 +183,13 @@ def test_readout_adaptation_window():
 @pytest.mark.parametrize('old,new,t', [('trot', 'bound', 6.335), ('trot', 'walk', 6.67),
                                        ('bound', 'trot', 6.134), ('walk', 'trot', 6.201)])
 def test_closed_loop_transition_within_two_cycles_with_readout_window(old, new, t):
-    """PyBullet, the shipped transitions table: trot -> bound commanded at 6.335 s (readout held
-    0.35 s), trot -> walk at 6.67 s (released at LF's lift-off, readout weight 1 for 1 s),
-    bound -> trot at 6.134 s (readout reset to a 0.35 s trot stance, held 0.35 s) and
-    walk -> trot at 6.201 s (expected 0.25 / 0.12 s, held 0.35 s) reach the new table within 2
-    body cycles of the command, no fall (measured 1.57, 1.86, 1.59 and 1.42; before these
-    changes 2.68, 2.85, 4.63 and 2.43); the readout weight is back to 0.5 after."""
+    """PyBullet, the shipped transitions table: trot -> bound commanded at 6.335 s (released at
+    0.9 of LF's readout cycle, readout held 0.35 s), trot -> walk at 6.67 s (released at 0.65
+    of LF's cycle, readout weight 1 for 1 s), bound -> trot at 6.134 s (released at 0.7 of LF's
+    cycle, readout reset to a 0.35 s trot stance, held 0.35 s) and walk -> trot at 6.201 s
+    (released at 0.3 of LF's cycle, expected 0.25 / 0.12 s, held 0.35 s) reach the new table
+    within 2 body cycles of the command, no fall (measured 1.58, 1.92, 1.60 and 1.72; before
+    the readout rows 2.68, 2.85, 4.63 and 2.43); the readout weight is back to 0.5 after."""
     from neuro_locomotion.runner import run
     r = run('quadruped', controller='cpg', duration=t + 4.0, schedule=f'0:{old},{t}:{new}')
     m = r.metrics
@@ -194,3 +198,33 @@ def test_closed_loop_transition_within_two_cycles_with_readout_window(old, new, 
     assert tr['cycles'] is not None and tr['cycles'] <= 2.0, tr
     assert m['segments'][1]['phase_error'] <= 0.05, m['segments'][1]
     assert r.controller.cpg.readout_adapt == 0.5
+
+
+
+@pytest.mark.parametrize('old,new,t,phase', [('bound', 'trot', 10.067, 0.7),
+                                             ('trot', 'bound', 10.603, 0.9),
+                                             ('walk', 'trot', 10.0, 0.3)])
+def test_closed_loop_released_at_a_phase_of_lf(old, new, t, phase):
+    """PyBullet, the shipped table: after 10 s of the old gait, bound -> trot is released when
+    LF's readout crosses 0.7 of its cycle, trot -> bound when it crosses 0.9 (both late in LF's
+    swing) and walk -> trot at 0.3 (LF's stance), within one old cycle of the command; the body
+    reaches the new table within 2 cycles of the command (measured 1.80, 1.74 and 1.56;
+    released at once, as shipped before 2026-12-07, 2.65, 2.79 and 5.52 at these command
+    times), no fall. The rows without release_phase and legs are released at once."""
+    from neuro_locomotion.runner import run
+    r = run('quadruped', controller='cpg', duration=t + 4.0, schedule=f'0:{old},{t}:{new}')
+    m = r.metrics
+    assert not m['fell']
+    (tr,) = m['transitions']
+    old_cycle = 1.0 / m['segments'][0]['frequency_hz']
+    assert 0.0 < tr['release_delay_s'] <= old_cycle, tr
+    assert tr['cycles'] is not None and tr['cycles'] <= 2.0, tr
+    assert tr['cycles_from_release'] < tr['cycles'], tr
+    assert m['segments'][1]['phase_error'] <= 0.05, m['segments'][1]
+    spec = load_neuromodulation(_tree())
+    assert spec.route(old, new).release_phase == phase
+    tree = copy.deepcopy(_tree())
+    for row in tree['neuromodulation']['transitions']:
+        if (row['from'], row['to']) == (old, new):
+            del row['release_phase'], row['legs']
+    assert load_neuromodulation(tree).route(old, new).timed is False

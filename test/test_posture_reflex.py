@@ -23,7 +23,26 @@ def test_shipped_reflex_settings():
     assert p['posture.pitch_rate_gain'] == 80.0
 
 
-def test_trot_to_bound_at_6469_needs_the_reflex():
+def _released_at_once(tmp_path) -> dict:
+    """Params selecting a copy of the shipped network whose trot -> bound row has no release
+    phase (released at once, as shipped before 2026-12-07; the shipped row waits for 0.9 of
+    LF's cycle, which avoids the phases at which the at-once release fell). Keys keep their
+    order (sorted keys would reorder the populations and build another random network)."""
+    import yaml
+    networks = Path(__file__).resolve().parent.parent / 'config' / 'networks'
+    nm = yaml.safe_load((networks / 'quadruped_neuromodulation.yaml').read_text())
+    for row in nm['neuromodulation']['transitions']:
+        if (row['from'], row['to']) == ('trot', 'bound'):
+            row.pop('release_phase', None)
+            row.pop('legs', None)
+    (tmp_path / 'nm.yaml').write_text(yaml.safe_dump(nm, sort_keys=False))
+    template = yaml.safe_load((networks / 'quadruped.yaml').read_text())
+    template['modulated']['neuromodulation'] = str(tmp_path / 'nm.yaml')
+    (tmp_path / 'net.yaml').write_text(yaml.safe_dump(template, sort_keys=False))
+    return {'spiking.network': str(tmp_path / 'net.yaml')}
+
+
+def test_trot_to_bound_at_6469_needs_the_reflex(tmp_path):
     """Trot, bound commanded at 6.469 s (released at once), without the readout reset
     (spiking.readout_reset_gaits of one gait). Before the bound's weight-support scale this
     command time fell at 7.53 s (the first bound cycles' hop grown into rearing, pitch
@@ -31,8 +50,11 @@ def test_trot_to_bound_at_6469_needs_the_reflex():
     gait); since the trot -> bound readout hold (transitions row, 0.35 s) it reaches it late
     without the reflex (measured 11.53 cycles, 0.549 m/s) and in 6.58 cycles with it (0.562
     m/s, error 0.007, reflex active 0.667 s). Shipped (reset and hold): 4.59 cycles with the
-    reflex, 9.55 without."""
-    no_reset = {'spiking.readout_reset_gaits': ['bound'], 'spiking.readout_reset_s': [0.2, 0.1]}
+    reflex, 9.55 without. (With the shipped phase-timed trot -> bound, released at 0.9 of LF's
+    cycle 0.265 s after this command, no fall without the reflex at any of 12 command times
+    6.0-6.737 s, without the readout reset: 5.7-7.1 cycles, with the reflex 6.8-11.8.)"""
+    no_reset = {'spiking.readout_reset_gaits': ['bound'], 'spiking.readout_reset_s': [0.2, 0.1],
+                **_released_at_once(tmp_path)}
     off = run('quadruped', controller='cpg', duration=12.469, schedule='0:trot,6.469:bound',
               params={**OFF, **no_reset}).metrics
     assert 'posture_active_s' not in off
