@@ -24,6 +24,10 @@ import numpy as np
 
 from .params import ConfigError
 
+# Ranges of the gait objective's opt-in robustness options (see GaitObjective.options)
+ROBUST_TRIALS_MAX = 16          # perturbed runs per candidate
+ROBUST_FRACTION_MAX = 0.1       # relative perturbation of every tuned number (0.02: the issue's)
+
 # Per-robot defaults of the objective options (SI units).
 ROBOT_DEFAULTS = {
     'gait': {
@@ -120,7 +124,14 @@ class GaitObjective(Objective):
                'hip_excursion_weight': 0.0,      # 1/m
                'hip_excursion_limit_m': 0.05,    # m (human pelvis: about 4-5 cm at 1.2-1.4 m/s)
                'hip_excursion_window_s': 1.0,    # s (about one stride)
-               'hip_excursion_skip_s': 2.0}      # s (the start transient is not counted)
+               'hip_excursion_skip_s': 2.0,      # s (the start transient is not counted)
+               # opt-in (0 trials: every saved objective unchanged): robustness, applied by
+               # neuroloco optimize's evaluation (optimize.score_candidate), not by __call__:
+               # the candidate is also run robust_trials times with every tuned number
+               # multiplied by U(1 - robust_fraction, 1 + robust_fraction) (seeded by the
+               # evaluation seed), and its objective is the mean over the 1 + robust_trials runs
+               'robust_trials': 0,               # 1 (integer, 0..ROBUST_TRIALS_MAX)
+               'robust_fraction': 0.02}          # 1 (0 < f <= ROBUST_FRACTION_MAX)
 
     def __init__(self, robot: str, **options):
         super().__init__(robot, **options)
@@ -133,6 +144,17 @@ class GaitObjective(Objective):
         negative = sorted(k for k in s if k.endswith('_weight') and s[k] < 0)
         if negative:
             raise ConfigError(f'objective gait: weights must not be negative: {negative}')
+        trials = s['robust_trials']
+        if isinstance(trials, bool) or trials != int(trials) or \
+                not 0 <= trials <= ROBUST_TRIALS_MAX:
+            raise ConfigError(f'objective gait: robust_trials must be a whole number in '
+                              f'[0, {ROBUST_TRIALS_MAX}] (perturbed runs per candidate), got '
+                              f'{trials!r}')
+        s['robust_trials'] = int(trials)
+        if not 0.0 < s['robust_fraction'] <= ROBUST_FRACTION_MAX:
+            raise ConfigError(f'objective gait: robust_fraction must be in (0, '
+                              f'{ROBUST_FRACTION_MAX}] (the relative perturbation), got '
+                              f'{s["robust_fraction"]!r}')
 
     def hip_excursion(self, result, duration: float) -> float | None:
         """Median over consecutive ``hip_excursion_window_s`` windows, from

@@ -267,9 +267,71 @@ def evaluation_seed(run_seed: int, generation: int, index: int) -> int:
     return int(state[0] >> 1)          # 31 bits, non-negative
 
 
+def perturbed_values(values: dict, specs: dict, fraction: float, seed: int, trial: int) -> dict:
+    """``values`` with every float (and every float of a list) multiplied by
+    U(1 - fraction, 1 + fraction), drawn from ``default_rng([seed, trial])`` in sorted name order,
+    then clipped to its spec's [min, max] (``specs``: name -> ParamSpec) and checked; bools and
+    integer scalars are kept (every number of a list is perturbed). The same perturbation as ``bench/bench_reflex.py --robustness`` (which
+    clips to the walker's physical ranges instead of the search bounds)."""
+    rng = np.random.default_rng([int(seed), int(trial)])
+
+    def one(spec, x):
+        x = float(x) * float(rng.uniform(1.0 - fraction, 1.0 + fraction))
+        if spec is not None and spec.min is not None:
+            x = max(x, float(spec.min))
+        if spec is not None and spec.max is not None:
+            x = min(x, float(spec.max))
+        return x
+
+    out = {}
+    for name in sorted(values):
+        v, spec = values[name], specs.get(name)
+        if isinstance(v, float):
+            v = one(spec, v)
+        elif isinstance(v, list):
+            v = [x if isinstance(x, bool) or not isinstance(x, (int, float)) else one(spec, x)
+                 for x in v]
+        out[name] = spec.check(v) if spec is not None else v
+    return {name: out[name] for name in values}
+
+
+def score_candidate(problem: Problem, values: dict, seed: int, nominal: Path, specs: dict):
+    """The objective of one candidate: the run of the parameter file ``nominal`` (the candidate's
+    ``values``); with the gait objective's opt-in ``robust_trials`` K > 0, also K runs of
+    ``perturbed_values(values, specs, robust_fraction, seed, k)``, k = 1..K, each with the same
+    run seed, and the objective is the mean over the 1 + K runs (the nominal run's terms, plus
+    ``robust_mean``, ``robust_nominal``, ``robust_walked`` (perturbed runs that survived the whole
+    duration) and ``robust_min_survived_s``). Returns (Score, the nominal run's result)."""
+    from .objectives import Score
+    from .runner import run
+    result = run(problem.robot, problem.controller, duration=problem.duration, seed=seed,
+                 params=nominal)
+    score = problem.score(result)
+    trials = int(problem.objective_settings.get('robust_trials') or 0)
+    if trials == 0:
+        return score, result
+    fraction = float(problem.objective_settings['robust_fraction'])
+    scores = [score.value]
+    survived = []
+    with tempfile.TemporaryDirectory(prefix='neuroloco-robust-') as tmp:
+        for k in range(1, trials + 1):
+            path = Path(tmp) / f'perturbed{k}.yaml'
+            path.write_text(yaml.safe_dump({problem.node: {'ros__parameters': _nest(
+                perturbed_values(values, specs, fraction, seed, k))}}))
+            r = run(problem.robot, problem.controller, duration=problem.duration, seed=seed,
+                    params=path)
+            s = problem.score(r)
+            scores.append(s.value)
+            survived.append(s.terms.get('survived_s', math.nan))
+    mean = float(np.mean(scores))
+    terms = dict(score.terms, robust_nominal=score.value, robust_mean=mean,
+                 robust_walked=int(sum(t >= problem.duration - 1e-6 for t in survived)),
+                 robust_min_survived_s=float(min(survived)))
+    return Score(mean, terms), result
+
+
 def evaluate(problem: Problem, u, seed: int) -> dict:
     """Run one candidate; return its objective, terms, values and a few metrics."""
-    from .runner import run
     values = problem.values(u)
     t0, cpu0 = time.perf_counter(), time.process_time()
     out = {'values': values, 'seed': seed}
@@ -277,9 +339,8 @@ def evaluate(problem: Problem, u, seed: int) -> dict:
         with tempfile.TemporaryDirectory(prefix='neuroloco-eval-') as tmp:
             path = Path(tmp) / 'params.yaml'
             path.write_text(params_yaml(problem, values))
-            result = run(problem.robot, problem.controller, duration=problem.duration, seed=seed,
-                         params=path)
-        score = problem.score(result)
+            score, result = score_candidate(problem, values, seed, path,
+                                            {c.name: c.spec for c in problem.coordinates})
         value = score.value if math.isfinite(score.value) else REJECTED
         out.update(value=value, terms=score.terms,
                    metrics={k: result.metrics.get(k) for k in ('sim_time_s', 'wall_time_s',
@@ -691,11 +752,20 @@ def reevaluate(path: str | Path) -> float:
     from .objectives import make_objective
     from .runner import run
     info = read_best(path)
-    result = run(info['robot'], info['controller'], duration=info['duration_s'],
-                 seed=info['evaluation_seed'], params=Path(path))
     settings = {k.split('.', 1)[1]: v for k, v in info.items()
                 if k.startswith('objective_settings.')}
     objective = make_objective(info['objective'], info['robot'], **settings)
+    if objective.settings.get('robust_trials'):
+        # the perturbed runs of the opt-in robustness term: the same values, specs and seeds
+        node, coordinates, _ = tunables(info['controller'], info['robot'])
+        values = read_ros_params(path)[node]
+        problem = Problem(info['robot'], info['controller'], node, coordinates, {},
+                          info['objective'], dict(objective.settings), info['duration_s'])
+        score, _ = score_candidate(problem, values, info['evaluation_seed'], Path(path),
+                                   {c.name: c.spec for c in coordinates})
+        return score.value
+    result = run(info['robot'], info['controller'], duration=info['duration_s'],
+                 seed=info['evaluation_seed'], params=Path(path))
     return objective(result, info['duration_s']).value
 
 
