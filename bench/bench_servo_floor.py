@@ -85,4 +85,8 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    from neuro_locomotion.params import ConfigError
+    try:
+        main()
+    except ConfigError as error:      # a bad file or value: one line, not a traceback
+        raise SystemExit(f'bench_servo_floor: {error}') from None
