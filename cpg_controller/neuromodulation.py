@@ -58,16 +58,18 @@ class PopulationSensitivity:
 
 @dataclass(frozen=True)
 class ProjectionSensitivity:
-    source: str | None                                            # None: any source
-    target: str | None                                            # None: any target
+    source: str | None                              # None: any source; a name or shell pattern
+    target: str | None                              # None: any target; a name or shell pattern
     type: str | None                                              # None: every type
     gain: Mapping[str, float] = field(default_factory=dict)       # synaptic weight gain
     tag: str | None = None                                        # None: any tag
     baseline: float = 1.0            # gain at zero concentrations (0: a gated pathway)
 
     def matches(self, r) -> bool:
-        return ((self.source is None or r.source == self.source)
-                and (self.target is None or r.target == self.target)
+        """Whether network projection ``r`` is selected: source and target by name or shell
+        pattern (``'body*'``, as for populations), type and tag exactly."""
+        return ((self.source is None or fnmatch.fnmatchcase(r.source, self.source))
+                and (self.target is None or fnmatch.fnmatchcase(r.target, self.target))
                 and (self.type is None or r.type == self.type)
                 and (self.tag is None or r.tag == self.tag))
 

@@ -1509,6 +1509,15 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
                 w = self._tables[self.nm.gait(gait).table].get('wavelengths_per_body', 1.0)
                 target = np.mod(np.arange(n) * w / n, 1.0)
                 ts = transition_time(events, target, starts[k], ends[k], TRANSITION_TOLERANCE)
+            elif gait != 'swim' and tc.size > 1:
+                # stepping: the limbs' touchdowns (as touchdown_metrics) against the gait table
+                contact = forces > p['metrics.contact_threshold_n']
+                min_on = p['metrics.min_contact_s']
+                sel = (tc >= starts[k]) & (tc < ends[k])
+                touch = [P.onsets(contact[sel, j], tc[sel], min_on=min_on, min_off=min_on)
+                         for j in range(contact.shape[1])]
+                target = np.asarray(self._tables[self.nm.gait(gait).table]['offsets'])
+                ts = transition_time(touch, target, starts[k], ends[k], TRANSITION_TOLERANCE)
             transitions.append({'from': self.schedule[k - 1][1], 'to': gait,
                                 't': _round(starts[k] - self._t0, 3),
                                 'transition_s': None if ts is None else _round(ts, 3),
