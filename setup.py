@@ -16,6 +16,7 @@ setup(
         ('share/' + PACKAGE + '/config', glob('config/*.yaml')),
         ('share/' + PACKAGE + '/config/gaits', glob('config/gaits/*.yaml')),
         ('share/' + PACKAGE + '/config/networks', glob('config/networks/*.yaml')),
+        ('share/' + PACKAGE + '/config/reflex', glob('config/reflex/*.yaml')),
         ('share/' + PACKAGE + '/urdf', glob('urdf/*.urdf') + glob('urdf/*.xacro')),
     ],
     install_requires=['setuptools'],
