@@ -1510,11 +1510,11 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
                 target = np.mod(np.arange(n) * w / n, 1.0)
                 ts = transition_time(events, target, starts[k], ends[k], TRANSITION_TOLERANCE)
             elif gait != 'swim' and tc.size > 1:
-                # stepping: the limbs' touchdowns (as touchdown_metrics) against the gait table
+                # stepping: the limbs' touchdowns over the whole record (as the quadruped's)
+                # against the gait table; transition_time keeps the strides of this segment
                 contact = forces > p['metrics.contact_threshold_n']
                 min_on = p['metrics.min_contact_s']
-                sel = (tc >= starts[k]) & (tc < ends[k])
-                touch = [P.onsets(contact[sel, j], tc[sel], min_on=min_on, min_off=min_on)
+                touch = [P.onsets(contact[:, j], tc, min_on=min_on, min_off=min_on)
                          for j in range(contact.shape[1])]
                 target = np.asarray(self._tables[self.nm.gait(gait).table]['offsets'])
                 ts = transition_time(touch, target, starts[k], ends[k], TRANSITION_TOLERANCE)
