@@ -24,7 +24,7 @@ def test_shipped_transitions_table():
                                      r.readout_expected_s) for r in spec.transitions}
     assert routes == {('trot', 'walk'): (0.65, ('LF',), 1.0, 1.0, None),
                       ('walk', 'trot'): (0.3, ('LF',), 0.0, 0.35, (0.25, 0.12)),
-                      ('trot', 'bound'): (0.9, ('LF',), 0.0, 0.35, None),
+                      ('trot', 'bound'): (0.95, ('LF',), 0.0, 0.35, None),
                       ('bound', 'trot'): (0.7, ('LF',), 0.0, 0.35, None)}
     assert spec.route('walk', 'bound') is None
     assert spec.route('trot', 'walk').max_wait_s == 1.0
@@ -202,7 +202,7 @@ def test_closed_loop_transition_within_two_cycles_with_readout_window(old, new, 
 
 
 @pytest.mark.parametrize('old,new,t,phase', [('bound', 'trot', 10.067, 0.7),
-                                             ('trot', 'bound', 10.603, 0.9),
+                                             ('trot', 'bound', 10.603, 0.95),
                                              ('walk', 'trot', 10.0, 0.3)])
 def test_closed_loop_released_at_a_phase_of_lf(old, new, t, phase):
     """PyBullet, the shipped table: after 10 s of the old gait, bound -> trot is released when
