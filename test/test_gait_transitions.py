@@ -228,3 +228,20 @@ def test_closed_loop_released_at_a_phase_of_lf(old, new, t, phase):
         if (row['from'], row['to']) == (old, new):
             del row['release_phase'], row['legs']
     assert load_neuromodulation(tree).route(old, new).timed is False
+
+
+def test_trot_to_bound_release_late_enough_in_lf_swing():
+    """PyBullet, trot -> bound commanded at 10.201 s (after 10 s of trot): with the release at
+    0.9 of LF's readout cycle (shipped before, helper Q2 2026-12-07) the change was released at
+    10.257 s and the second bound stride after it had the hind pair 0.055 cycle early against
+    LF (3.60 bound cycles from the release, 3.81 from the command); released at 0.95 the body is
+    in the bound table 1.5 cycles after the release and within 2 of the command, no fall."""
+    from neuro_locomotion.runner import run
+    t = 10.201
+    r = run('quadruped', controller='cpg', duration=t + 4.0, schedule=f'0:trot,{t}:bound')
+    m = r.metrics
+    assert not m['fell']
+    (tr,) = m['transitions']
+    assert tr['cycles_from_release'] is not None and tr['cycles_from_release'] <= 1.6, tr
+    assert tr['cycles'] is not None and tr['cycles'] <= 2.0, tr
+    assert m['segments'][1]['phase_error'] <= 0.05, m['segments'][1]
