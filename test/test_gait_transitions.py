@@ -245,3 +245,23 @@ def test_trot_to_bound_release_late_enough_in_lf_swing():
     assert tr['cycles_from_release'] is not None and tr['cycles_from_release'] <= 1.6, tr
     assert tr['cycles'] is not None and tr['cycles'] <= 2.0, tr
     assert m['segments'][1]['phase_error'] <= 0.05, m['segments'][1]
+
+
+def test_bound_to_trot_weight_support_rises_with_a_lag():
+    """PyBullet, bound -> trot commanded at 6.737 s (released at 0.7 of LF's cycle, 0.216 s
+    later): the stance legs' weight support (``weight_feedforward_scale``, 0.5 in the bound, 1
+    in the trot) now rises with the 1 s lag of the stroke and clearance. At once (shipped
+    before, helper Q2 2026-12-07) the third trot stride had RH 0.052 cycle ahead of LF, which
+    restarted the count: 4.59 trot cycles from the release; with the lag 1.55, no fall. The
+    lag is data of the neuromodulation file's outputs; the steady bound starts at its level."""
+    from neuro_locomotion.runner import run
+    spec = load_neuromodulation(_tree())
+    (out,) = [o for o in spec.outputs if o.name == 'weight_feedforward_scale']
+    assert out.tau_rise_s == 1.0 and out.tau_fall_s == 0.0
+    t = 6.737
+    r = run('quadruped', controller='cpg', duration=t + 4.0, schedule=f'0:bound,{t}:trot')
+    m = r.metrics
+    assert not m['fell']
+    (tr,) = m['transitions']
+    assert tr['cycles_from_release'] is not None and tr['cycles_from_release'] <= 1.6, tr
+    assert m['segments'][1]['phase_error'] <= 0.05, m['segments'][1]
