@@ -184,7 +184,8 @@ def test_readout_adaptation_window():
                                        ('bound', 'trot', 6.134), ('walk', 'trot', 6.201)])
 def test_closed_loop_transition_within_two_cycles_with_readout_window(old, new, t):
     """PyBullet, the shipped transitions table: trot -> bound commanded at 6.335 s (released at
-    0.9 of LF's readout cycle, readout held 0.35 s), trot -> walk at 6.67 s (released at 0.65
+    0.95 of LF's readout cycle, 0.9 before helper Q2, readout held 0.35 s; 1.60 cycles, 1.51
+    from the release), trot -> walk at 6.67 s (released at 0.65
     of LF's cycle, readout weight 1 for 1 s), bound -> trot at 6.134 s (released at 0.7 of LF's
     cycle, readout reset to a 0.35 s trot stance, held 0.35 s) and walk -> trot at 6.201 s
     (released at 0.3 of LF's cycle, expected 0.25 / 0.12 s, held 0.35 s) reach the new table
@@ -206,7 +207,8 @@ def test_closed_loop_transition_within_two_cycles_with_readout_window(old, new, 
                                              ('walk', 'trot', 10.0, 0.3)])
 def test_closed_loop_released_at_a_phase_of_lf(old, new, t, phase):
     """PyBullet, the shipped table: after 10 s of the old gait, bound -> trot is released when
-    LF's readout crosses 0.7 of its cycle, trot -> bound when it crosses 0.9 (both late in LF's
+    LF's readout crosses 0.7 of its cycle, trot -> bound when it crosses 0.95 (0.9 before
+    helper Q2, 1.74 cycles then too; both late in LF's
     swing) and walk -> trot at 0.3 (LF's stance), within one old cycle of the command; the body
     reaches the new table within 2 cycles of the command (measured 1.80, 1.74 and 1.56;
     released at once, as shipped before 2026-12-07, 2.65, 2.79 and 5.52 at these command
