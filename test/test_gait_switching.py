@@ -200,7 +200,8 @@ def test_closed_loop_trot_to_bound_network_within_two_cycles():
     is in the bound table within 2 cycles of the modulator change (released at once until
     2026-12-07: measured 0.434 s, 1.62 cycles; 1.16-2.13 over six command times 6.0-6.335 s;
     since then the change waits for 0.9 of LF's readout cycle, here 0.345 s, and the readout
-    is in the bound 1.62 cycles after the release, 2.91 after the command). The body's foot
+    is in the bound 1.62 cycles after the release, 2.91 after the command; at 0.95, helper Q2:
+    0.359 s, 1.57 and 2.91, the body 1.51 and 2.85). The body's foot
     contacts: 2.83 cycles from the command (5.61 released at once; 2.68-5.61 over those six
     command times with the bound's readout reset and weight-support scale, 27 Nov; before them
     5.2-15.5), docs/neuromodulation.md. No fall; the bound is reached and held."""

@@ -24,7 +24,7 @@ def test_shipped_transitions_table():
                                      r.readout_expected_s) for r in spec.transitions}
     assert routes == {('trot', 'walk'): (0.65, ('LF',), 1.0, 1.0, None),
                       ('walk', 'trot'): (0.3, ('LF',), 0.0, 0.35, (0.25, 0.12)),
-                      ('trot', 'bound'): (0.9, ('LF',), 0.0, 0.35, None),
+                      ('trot', 'bound'): (0.95, ('LF',), 0.0, 0.35, None),
                       ('bound', 'trot'): (0.7, ('LF',), 0.0, 0.35, None)}
     assert spec.route('walk', 'bound') is None
     assert spec.route('trot', 'walk').max_wait_s == 1.0
@@ -184,7 +184,8 @@ def test_readout_adaptation_window():
                                        ('bound', 'trot', 6.134), ('walk', 'trot', 6.201)])
 def test_closed_loop_transition_within_two_cycles_with_readout_window(old, new, t):
     """PyBullet, the shipped transitions table: trot -> bound commanded at 6.335 s (released at
-    0.9 of LF's readout cycle, readout held 0.35 s), trot -> walk at 6.67 s (released at 0.65
+    0.95 of LF's readout cycle, 0.9 before helper Q2, readout held 0.35 s; 1.60 cycles, 1.51
+    from the release), trot -> walk at 6.67 s (released at 0.65
     of LF's cycle, readout weight 1 for 1 s), bound -> trot at 6.134 s (released at 0.7 of LF's
     cycle, readout reset to a 0.35 s trot stance, held 0.35 s) and walk -> trot at 6.201 s
     (released at 0.3 of LF's cycle, expected 0.25 / 0.12 s, held 0.35 s) reach the new table
@@ -202,11 +203,12 @@ def test_closed_loop_transition_within_two_cycles_with_readout_window(old, new, 
 
 
 @pytest.mark.parametrize('old,new,t,phase', [('bound', 'trot', 10.067, 0.7),
-                                             ('trot', 'bound', 10.603, 0.9),
+                                             ('trot', 'bound', 10.603, 0.95),
                                              ('walk', 'trot', 10.0, 0.3)])
 def test_closed_loop_released_at_a_phase_of_lf(old, new, t, phase):
     """PyBullet, the shipped table: after 10 s of the old gait, bound -> trot is released when
-    LF's readout crosses 0.7 of its cycle, trot -> bound when it crosses 0.9 (both late in LF's
+    LF's readout crosses 0.7 of its cycle, trot -> bound when it crosses 0.95 (0.9 before
+    helper Q2, 1.74 cycles then too; both late in LF's
     swing) and walk -> trot at 0.3 (LF's stance), within one old cycle of the command; the body
     reaches the new table within 2 cycles of the command (measured 1.80, 1.74 and 1.56;
     released at once, as shipped before 2026-12-07, 2.65, 2.79 and 5.52 at these command
@@ -228,3 +230,40 @@ def test_closed_loop_released_at_a_phase_of_lf(old, new, t, phase):
         if (row['from'], row['to']) == (old, new):
             del row['release_phase'], row['legs']
     assert load_neuromodulation(tree).route(old, new).timed is False
+
+
+def test_trot_to_bound_release_late_enough_in_lf_swing():
+    """PyBullet, trot -> bound commanded at 10.201 s (after 10 s of trot): with the release at
+    0.9 of LF's readout cycle (shipped before, helper Q2 2026-12-07) the change was released at
+    10.257 s and the second bound stride after it had the hind pair 0.055 cycle early against
+    LF (3.60 bound cycles from the release, 3.81 from the command); released at 0.95 the body is
+    in the bound table 1.5 cycles after the release and within 2 of the command, no fall."""
+    from neuro_locomotion.runner import run
+    t = 10.201
+    r = run('quadruped', controller='cpg', duration=t + 4.0, schedule=f'0:trot,{t}:bound')
+    m = r.metrics
+    assert not m['fell']
+    (tr,) = m['transitions']
+    assert tr['cycles_from_release'] is not None and tr['cycles_from_release'] <= 1.6, tr
+    assert tr['cycles'] is not None and tr['cycles'] <= 2.0, tr
+    assert m['segments'][1]['phase_error'] <= 0.05, m['segments'][1]
+
+
+def test_bound_to_trot_weight_support_rises_with_a_lag():
+    """PyBullet, bound -> trot commanded at 6.737 s (released at 0.7 of LF's cycle, 0.216 s
+    later): the stance legs' weight support (``weight_feedforward_scale``, 0.5 in the bound, 1
+    in the trot) now rises with the 1 s lag of the stroke and clearance. At once (shipped
+    before, helper Q2 2026-12-07) the third trot stride had RH 0.052 cycle ahead of LF, which
+    restarted the count: 4.59 trot cycles from the release; with the lag 1.55, no fall. The
+    lag is data of the neuromodulation file's outputs; the steady bound starts at its level."""
+    from neuro_locomotion.runner import run
+    spec = load_neuromodulation(_tree())
+    (out,) = [o for o in spec.outputs if o.name == 'weight_feedforward_scale']
+    assert out.tau_rise_s == 1.0 and out.tau_fall_s == 0.0
+    t = 6.737
+    r = run('quadruped', controller='cpg', duration=t + 4.0, schedule=f'0:bound,{t}:trot')
+    m = r.metrics
+    assert not m['fell']
+    (tr,) = m['transitions']
+    assert tr['cycles_from_release'] is not None and tr['cycles_from_release'] <= 1.6, tr
+    assert m['segments'][1]['phase_error'] <= 0.05, m['segments'][1]
