@@ -4,7 +4,9 @@ Each VARIANT is ``name:value[,name:value...]`` (dotted ``reflex_node`` names, e.
 ``reflex.gas_onset:0.2,reflex.push_off_k_bw:1.0``) applied on top of the ``reflex_node`` section
 of BASE; the line has the walked time, mean speed, the GRF numbers (``grf_peak_bw`` and its
 per-stance median, mid-stance dip, second hump), the hip's vertical range after 3 s (m) and the
-activation peak timings (% of the left gait cycle). Used for the one-at-a-time levers of
+activation peak timings (% of the left gait cycle), and the support around touchdown
+(``support_deficit_bw``, ``support_min_bw``, ``touchdown_hip_fall_mps``: median per touchdown).
+Used for the one-at-a-time levers of
 docs/walking.md (*Loading-response pathways*):
 
     PYTHONPATH=$PWD .venv/bin/python bench/sweep_reflex.py config/reflex/human_walk_fast.yaml 10 \\
@@ -55,6 +57,9 @@ def measure(base: str, duration: float, values: dict) -> dict:
             'grf_second_hump_bw': m['grf_second_hump_bw'],
             'hip_range_m': round(float(np.ptp(trace['z'][late])), 4) if late.any() else None,
             'activation_peak_cycle_pct': m.get('activation_peak_cycle_pct'),
+            'support_deficit_bw': m.get('support_deficit_bw'),
+            'support_min_bw': m.get('support_min_bw'),
+            'touchdown_hip_fall_mps': m.get('touchdown_hip_fall_mps'),
             'cpu_s': round(cpu, 2)}
 
 

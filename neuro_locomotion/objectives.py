@@ -27,6 +27,8 @@ from .params import ConfigError
 # Ranges of the gait objective's opt-in robustness options (see GaitObjective.options)
 ROBUST_TRIALS_MAX = 16          # perturbed runs per candidate
 ROBUST_FRACTION_MAX = 0.1       # relative perturbation of every tuned number (0.02: the issue's)
+# Range of the gait objective's opt-in hip-fall term's free speed (see GaitObjective.options)
+HIP_FALL_LIMIT_MAX = 2.0        # m/s
 
 # Per-robot defaults of the objective options (SI units).
 ROBOT_DEFAULTS = {
@@ -116,7 +118,9 @@ class GaitObjective(Objective):
     description = ('100 x SCONE GaitMeasure (min_velocity, termination_height) + 0.1 x '
                    'cost_of_transport + 10 x max(0, grf_peak_bw - 1.4) [+ grf_median_weight x '
                    'max(0, grf_peak_median_bw - 1.4)] [+ hip_excursion_weight x max(0, '
-                   'hip excursion - hip_excursion_limit_m)]')
+                   'hip excursion - hip_excursion_limit_m)] [+ support_deficit_weight x '
+                   'support_deficit_bw] [+ hip_fall_weight x max(0, touchdown_hip_fall_mps - '
+                   'hip_fall_limit_mps)]')
     options = {'min_velocity': 1.0, 'termination_height': 0.85, 'window_s': 0.5,
                'gait_weight': 100.0, 'cot_weight': 0.1, 'grf_limit_bw': 1.4, 'grf_weight': 10.0,
                'grf_median_weight': 0.0,
@@ -131,7 +135,13 @@ class GaitObjective(Objective):
                # multiplied by U(1 - robust_fraction, 1 + robust_fraction) (seeded by the
                # evaluation seed), and its objective is the mean over the 1 + robust_trials runs
                'robust_trials': 0,               # 1 (integer, 0..ROBUST_TRIALS_MAX)
-               'robust_fraction': 0.02}          # 1 (0 < f <= ROBUST_FRACTION_MAX)
+               'robust_fraction': 0.02,          # 1 (0 < f <= ROBUST_FRACTION_MAX)
+               # opt-in (weight 0: every saved objective unchanged): support across the
+               # step-to-step transition, from the controller's metrics (the reflex walker's
+               # support_deficit_bw, touchdown_hip_fall_mps; docs/walking.md, 2026-12-07)
+               'support_deficit_weight': 0.0,    # 1/BW; a run without the metric counts as 1 BW
+               'hip_fall_weight': 0.0,           # s/m
+               'hip_fall_limit_mps': 0.3}        # m/s, 0..HIP_FALL_LIMIT_MAX (free fall speed)
 
     def __init__(self, robot: str, **options):
         super().__init__(robot, **options)
@@ -155,6 +165,10 @@ class GaitObjective(Objective):
             raise ConfigError(f'objective gait: robust_fraction must be in (0, '
                               f'{ROBUST_FRACTION_MAX}] (the relative perturbation), got '
                               f'{s["robust_fraction"]!r}')
+        if not 0.0 <= s['hip_fall_limit_mps'] <= HIP_FALL_LIMIT_MAX:
+            raise ConfigError(f'objective gait: hip_fall_limit_mps must be in [0, '
+                              f'{HIP_FALL_LIMIT_MAX}] m/s (the downward hip speed at touchdown '
+                              f'that is free), got {s["hip_fall_limit_mps"]!r}')
 
     def hip_excursion(self, result, duration: float) -> float | None:
         """Median over consecutive ``hip_excursion_window_s`` windows, from
@@ -228,6 +242,21 @@ class GaitObjective(Objective):
                 excess = max(0.0, excursion - s['hip_excursion_limit_m'])
                 terms['hip_excursion_excess_m'] = excess
                 value += s['hip_excursion_weight'] * excess
+        if s['support_deficit_weight'] > 0.0:
+            # how far both legs together fall short of body weight around touchdown: the leading
+            # leg alone then reverses the fall (the loading peak follows it); a candidate that
+            # never completes a transition window counts as the worst (no support: 1 BW), so
+            # the term does not reward falling early (the trap of the GRF term)
+            deficit = _finite(result.metrics, 'support_deficit_bw')
+            terms['support_deficit_bw'] = deficit
+            value += s['support_deficit_weight'] * (1.0 if deficit is None else deficit)
+        if s['hip_fall_weight'] > 0.0:
+            fall = _finite(result.metrics, 'touchdown_hip_fall_mps')
+            terms['touchdown_hip_fall_mps'] = fall
+            if fall is not None:
+                excess = max(0.0, fall - s['hip_fall_limit_mps'])
+                terms['hip_fall_excess_mps'] = excess
+                value += s['hip_fall_weight'] * excess
         return Score(float(value), terms)
 
 

@@ -50,11 +50,13 @@ _CFG_FIELDS = ('pre_stimulation', 'sol_g_f', 'gas_g_f', 'ta_g_l', 'ta_l_off', 's
                'glu_g_f', 'length_positive_part',
                # loading-response / push-off pathways (issue 6; each 0 = off, GH2010 unchanged)
                'vas_k_bw', 'vas_k_flex_rate', 'vas_k_ext_rate', 'ta_k_plantar_rate',
-               'ta_rate_window', 'trunk_load_mix', 'gas_onset', 'push_off_k_bw')
+               'ta_rate_window', 'trunk_load_mix', 'gas_onset', 'push_off_k_bw',
+               # late single-support knee guard (2026-12-07; 0 = off)
+               'vas_k_knee_guard', 'knee_guard_angle', 'knee_guard_onset')
 (_PRE, _SOL_G, _GAS_G, _TA_G, _TA_OFF, _SOLTA_G, _VAS_G, _VAS_S0, _VAS_KPHI, _VAS_PHIOFF,
  _VAS_ONLYEXT, _KP, _KD, _THREF, _BAL_S0, _DS, _HFL_G, _HFL_OFF, _HAMHFL_G, _HAM_OFF, _KLEAN,
  _HAM_G, _GLU_G, _LPOS, _VAS_KBW, _VAS_KFLEX, _VAS_KEXT, _TA_KPR, _TA_WIN, _LOADMIX,
- _GAS_ON, _PO_KBW) = range(len(_CFG_FIELDS))
+ _GAS_ON, _PO_KBW, _KG_K, _KG_ANGLE, _KG_ONSET) = range(len(_CFG_FIELDS))
 
 
 # Delay-line channel layout per leg: F (7), L (7), knee angle, knee rate, pitch, pitch rate,
@@ -146,6 +148,12 @@ def _laws(cfg, stance, prep, sig, lean, since, out):
                 # M1: the trailing leg's VAS inhibited by the contralateral load (GH2010 k_bw)
                 if cfg[_VAS_KBW] != 0.0 and prep[leg]:
                     out[leg, VAS] -= cfg[_VAS_KBW] * sig[n_legs - 1 - leg, _CH_LOAD]
+                # M1: late single-support knee guard (the contralateral leg swings)
+                if cfg[_KG_K] != 0.0 and not stance[n_legs - 1 - leg] and \
+                        since[leg] >= cfg[_KG_ONSET]:
+                    flexed = cfg[_KG_ANGLE] - sig[leg, _CH_KNEE]
+                    if flexed > 0.0:
+                        out[leg, VAS] += cfg[_KG_K] * flexed
             else:
                 out[leg, VAS] = pre - inhibition
             hfl = pre

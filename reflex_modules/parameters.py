@@ -199,6 +199,10 @@ class ReflexConfig:
     trunk_load_mix: float = 0.0       # trunk PD x ((1 - mix) + mix x leg load / BW) (SG2015 M3)
     gas_onset: float = 0.0            # s: GAS F+ off for this long after touchdown
     push_off_k_bw: float = 0.0        # 1/BW: trailing leg's SOL, GAS += k x contralateral load
+    # Late single-support knee guard (issue 6, docs/walking.md 2026-12-07; 0 = off)
+    vas_k_knee_guard: float = 0.0     # 1/rad: single-support VAS += k x [guard angle - knee]+ ...
+    knee_guard_angle: float = 170.0 * math.pi / 180.0   # rad: ... below this knee inner angle ...
+    knee_guard_onset: float = 0.15    # s: ... from this long after touchdown
     modules: tuple = (True,) * 10     # Song & Geyer 2015 modules M1..M10 on (MODULES order)
     supraspinal: SupraspinalConfig = SupraspinalConfig()
 
@@ -261,6 +265,14 @@ _REFLEX_DOC = {
     'push_off_k_bw': ('push-off timed by the collision: SOL and GAS of the trailing leg in double '
                       'support += this x the contralateral leg load (delayed 5 ms); 0 = off',
                       '1/BW', 0.0, 5.0),
+    'vas_k_knee_guard': ('late single-support knee guard: while the contralateral leg swings and '
+                         'from knee_guard_onset after touchdown, VAS += this x [knee_guard_angle '
+                         '- knee inner angle]+ (delayed 10 ms), so the trailing knee stays '
+                         'straight until the contralateral touchdown (then vas_k_bw may release '
+                         'it); 0 = off', '1/rad', 0.0, 20.0),
+    'knee_guard_angle': ('knee inner angle below which vas_k_knee_guard excites VAS', 'rad',
+                         2.5, math.pi),
+    'knee_guard_onset': ('time after touchdown from which vas_k_knee_guard acts', 's', 0.0, 1.0),
 }
 
 
@@ -280,7 +292,8 @@ MODULE_PATHWAYS = {
     'M1': ('SOL F+ (stance)', 'VAS F+ with S0,VAS (stance)',
            'contralateral load -> trailing SOL (push_off_k_bw; double support)',
            'knee damper on VAS (vas_k_flex_rate, vas_k_ext_rate; stance)',
-           'contralateral load -| trailing VAS (vas_k_bw; double support)'),
+           'contralateral load -| trailing VAS (vas_k_bw; double support)',
+           'knee flexion -> VAS (vas_k_knee_guard; late single support)'),
     'M2': ('GAS F+ (stance; gas_onset)',
            'contralateral load -> trailing GAS (push_off_k_bw; double support)',
            'knee over-extension -| VAS (stance; BFSH -| VAS equivalent)'),

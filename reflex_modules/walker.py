@@ -110,6 +110,13 @@ WALKER_PARAMS = [
               min=0.0, max=1.0),
     ParamSpec('metrics.trace_period', 0.005, 'sampling period of the controller trace (plots, '
               'gait-cycle averages)', 's', min=0.001, max=1.0),
+    ParamSpec('metrics.support_window_before', 0.15, 'the support metrics around each touchdown '
+              '(support_deficit_bw, support_min_bw, touchdown_hip_fall_mps) start this long before '
+              'it (the trailing leg unloads from 150 ms before touchdown: docs/walking.md)', 's',
+              min=0.0, max=0.5),
+    ParamSpec('metrics.support_window_after', 0.04, 'the support metrics around each touchdown '
+              'end this long after it (the leading leg carries < 0.4 BW for 40 ms)', 's',
+              min=0.0, max=0.3),
 ]
 
 WALKER_PARAMS += METABOLIC_PARAMS
@@ -153,6 +160,10 @@ _SEARCH = {
     'reflex.trunk_load_mix': (0.0, 1.0),
     'reflex.gas_onset': (0.0, 0.5),
     'reflex.push_off_k_bw': (0.0, 2.0),
+    # late single-support knee guard (2026-12-07; default 0 = off)
+    'reflex.vas_k_knee_guard': (0.0, 5.0),
+    'reflex.knee_guard_angle': (150.0 * DEG, 180.0 * DEG),
+    'reflex.knee_guard_onset': (0.0, 0.5),
     'initial.speed': (0.5, 1.8),
     'initial.foot_height': (0.014, 0.024),
     'initial.stance_angle_offset': (-0.26, 0.26),      # +-15 deg
@@ -176,8 +187,8 @@ def _narrowed(spec: ParamSpec) -> ParamSpec:
 #: optimizer looks the TUNABLE names up here; the walker itself checks against REFLEX_NODE_PARAMS).
 PARAM_SPECS: list[ParamSpec] = [_narrowed(s) if s.name in _SEARCH else s
                                 for s in REFLEX_NODE_PARAMS]
-#: 22 reflex gains/offsets/threshold + 7 loading-response pathways + vx0, foot height, 6 start
-#: angles, 7 + 3 pre-activations (48).
+#: 22 reflex gains/offsets/threshold + 8 loading-response pathways + 3 knee-guard numbers + vx0,
+#: foot height, 6 start angles, 7 + 3 pre-activations (51).
 TUNABLE: list[str] = [item for name in _SEARCH for item in
                       ([f'{name}[{i}]' for i in _ELEMENTS[name]] if name in _ELEMENTS
                        else [name])]
@@ -707,6 +718,8 @@ class ReflexWalker:
                 self._work_joint += info[3] * dt
                 self._work_muscle += info[4] * dt
                 self._energy += info[5] * dt
+                self._load_sum.append(load[0] + load[1])
+                self._hip_z.append(float(observation.base_position[2]))
                 self._book_steps(t, x, load)
         if t >= self._next_trace:
             self._record(t, x, float(observation.base_position[2]), self._phi.copy(),
@@ -771,6 +784,9 @@ class ReflexWalker:
         self._touchdowns = []           # (time, leg, hip x)
         self._stances = []              # per completed stance: dict of GRF numbers
         self._loads = [[], []]          # 1 kHz load of the current stance, per leg
+        self._load_sum = []             # both legs' load (BW) per control step, until a fall
+        self._hip_z = []                # hip height (m) per control step, until a fall
+        self._td_index = []             # index into _load_sum of each touchdown (a step)
         self._stance_start = [None, None]
         self._in_stance = np.zeros(len(LEGS), dtype=bool)   # debounced stance (metrics)
         self._lift_time = [None, None]
@@ -799,6 +815,8 @@ class ReflexWalker:
             mu = self.muscles
             self._energy += _wang2012(self.reflexes._out.reshape(-1), mu._state, mu._out, mu._prm,
                                       mu._cst, self._mmass, self._slow) * dt
+            self._load_sum.append(load[0] + load[1])
+            self._hip_z.append(float(obs.base_position[2]))
             self._book_steps(t, x, load)
         if t >= self._next_trace:
             self._record(t, x, float(obs.base_position[2]), phi, load, pitch, tau)
@@ -827,6 +845,7 @@ class ReflexWalker:
                 if not self._in_stance[leg]:            # touchdown after a real swing: a step
                     self._in_stance[leg] = True
                     self._touchdowns.append((t, leg, x))
+                    self._td_index.append(len(self._load_sum) - 1)
                     self._stance_start[leg] = t
                     self._loads[leg] = []
                 self._lift_time[leg] = None
@@ -856,6 +875,35 @@ class ReflexWalker:
         self._stances.append({'leg': leg, 'start': start, 'end': t, 'peak': float(loads.max()),
                               'first': float(loads[first]), 'second': float(loads[second]),
                               'dip': float(loads[first:second + 1].min())})
+
+    def _support_metrics(self) -> dict:
+        """Support across the step-to-step transition (docs/walking.md, *What sets the 1.74 BW
+        peak*), per touchdown whose whole window [-support_window_before, +support_window_after]
+        was walked, then the median over touchdowns:
+
+        - ``support_deficit_bw``: mean of max(0, 1 - both legs' load) over the window (BW; 0 when
+          the two legs carry at least body weight throughout, 1 when neither touches);
+        - ``support_min_bw``: the smallest summed load in the window (BW);
+        - ``touchdown_hip_fall_mps``: the largest downward hip speed in the window (m/s, >= 0
+          means falling; central differences of the 1 kHz hip height).
+
+        NaN (None in ``metrics()``) before the first whole window."""
+        before = int(round(self.params['metrics.support_window_before'] / self.dt))
+        after = int(round(self.params['metrics.support_window_after'] / self.dt))
+        total = np.asarray(self._load_sum, dtype=float)
+        z = np.asarray(self._hip_z, dtype=float)
+        deficit, low, fall = [], [], []
+        for i in self._td_index:
+            a, b = i - before, i + after + 1
+            if a < 1 or b + 1 > total.size:
+                continue
+            window = total[a:b]
+            deficit.append(float(np.mean(np.maximum(0.0, 1.0 - window))))
+            low.append(float(window.min()))
+            vz = (z[a + 1:b + 1] - z[a - 1:b - 1]) / (2.0 * self.dt)
+            fall.append(float(-vz.min()))
+        return {'support_deficit_bw': _median(deficit), 'support_min_bw': _median(low),
+                'touchdown_hip_fall_mps': _median(fall)}
 
     def trace(self) -> dict:
         """The controller trace as arrays: time, phi (n, 6), activation (n, 14), load (n, 2),
@@ -911,6 +959,7 @@ class ReflexWalker:
             'stance_s': _median([s['end'] - s['start'] for s in stances]),
             'max_torque_nm': self._max_tau,
             'torque_saturated_steps': self._saturated,
+            **self._support_metrics(),
         }
         # undefined numbers (too few steps, no distance) are None, as JSON has no NaN
         out = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
