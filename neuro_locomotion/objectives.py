@@ -49,6 +49,18 @@ class Score:
     terms: dict = field(default_factory=dict)   # its parts and the quantities they came from
 
 
+def _excess_term(terms: dict, key: str, excess_key: str, measured, limit: float,
+                 weight: float) -> float:
+    """A penalty ``weight x max(0, measured - limit)``: records ``measured`` in ``terms`` under
+    ``key`` and, when it was measured (not None), the excess under ``excess_key``; 0 when not."""
+    terms[key] = measured
+    if measured is None:
+        return 0.0
+    excess = max(0.0, measured - limit)
+    terms[excess_key] = excess
+    return weight * excess
+
+
 def _finite(metrics: dict, key: str) -> float | None:
     value = metrics.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -218,30 +230,21 @@ class GaitObjective(Objective):
         terms['cost_of_transport'] = cot
         if cot is not None:
             value += s['cot_weight'] * cot
-        grf = _finite(result.metrics, 'grf_peak_bw')
-        terms['grf_peak_bw'] = grf
-        if grf is not None:
-            excess = max(0.0, grf - s['grf_limit_bw'])
-            terms['grf_excess_bw'] = excess
-            value += s['grf_weight'] * excess
+        value += _excess_term(terms, 'grf_peak_bw', 'grf_excess_bw',
+                              _finite(result.metrics, 'grf_peak_bw'), s['grf_limit_bw'],
+                              s['grf_weight'])
         if s['grf_median_weight'] > 0.0:
             # the median stance peak moves with the whole gait, so it guides a search better
             # than the maximum, which one stance (e.g. the start transient) decides
-            median = _finite(result.metrics, 'grf_peak_median_bw')
-            terms['grf_peak_median_bw'] = median
-            if median is not None:
-                excess = max(0.0, median - s['grf_limit_bw'])
-                terms['grf_median_excess_bw'] = excess
-                value += s['grf_median_weight'] * excess
+            value += _excess_term(terms, 'grf_peak_median_bw', 'grf_median_excess_bw',
+                                  _finite(result.metrics, 'grf_peak_median_bw'),
+                                  s['grf_limit_bw'], s['grf_median_weight'])
         if s['hip_excursion_weight'] > 0.0:
             # the vertical range of the hip: the diagnosis of the 2.2 BW peak is a vault of the
             # stance leg (11 cm) and the fall into the next collision (docs/walking.md)
-            excursion = self.hip_excursion(result, duration)
-            terms['hip_excursion_m'] = excursion
-            if excursion is not None:
-                excess = max(0.0, excursion - s['hip_excursion_limit_m'])
-                terms['hip_excursion_excess_m'] = excess
-                value += s['hip_excursion_weight'] * excess
+            value += _excess_term(terms, 'hip_excursion_m', 'hip_excursion_excess_m',
+                                  self.hip_excursion(result, duration),
+                                  s['hip_excursion_limit_m'], s['hip_excursion_weight'])
         if s['support_deficit_weight'] > 0.0:
             # how far both legs together fall short of body weight around touchdown: the leading
             # leg alone then reverses the fall (the loading peak follows it); a candidate that
@@ -251,12 +254,9 @@ class GaitObjective(Objective):
             terms['support_deficit_bw'] = deficit
             value += s['support_deficit_weight'] * (1.0 if deficit is None else deficit)
         if s['hip_fall_weight'] > 0.0:
-            fall = _finite(result.metrics, 'touchdown_hip_fall_mps')
-            terms['touchdown_hip_fall_mps'] = fall
-            if fall is not None:
-                excess = max(0.0, fall - s['hip_fall_limit_mps'])
-                terms['hip_fall_excess_mps'] = excess
-                value += s['hip_fall_weight'] * excess
+            value += _excess_term(terms, 'touchdown_hip_fall_mps', 'hip_fall_excess_mps',
+                                  _finite(result.metrics, 'touchdown_hip_fall_mps'),
+                                  s['hip_fall_limit_mps'], s['hip_fall_weight'])
         return Score(float(value), terms)
 
 
