@@ -348,6 +348,14 @@ def test_projection_sensitivity_selects_by_pattern():
     assert all(r.source.startswith('body') and r.target.startswith('body')
                and r.type == 'excitatory' for r in chosen)
     assert not any(q.matches(r) for r in projections if r.source.endswith(('_flexor', '_extensor')))
+    # a pattern that selects nothing is refused, naming it; so is a non-string pattern
+    tree = {'modulators': [{'name': 'serotonin', 'tau_release': 0.2, 'tau_uptake': 0.2}],
+            'projections': [{'source': 'tail*', 'target': 'body*', 'gain': {'serotonin': 1.0}}]}
+    with pytest.raises(ConfigError, match=r'no projection tail\* -> body\*'):
+        load_neuromodulation(tree, load_network(salamander_network(2.0)))
+    tree['projections'][0]['source'] = 3.0
+    with pytest.raises(ConfigError, match='source: must be a string'):
+        load_neuromodulation(tree)
 
 
 def test_salamander_swim_to_walk_is_measured_from_the_limb_touchdowns():
