@@ -426,6 +426,10 @@ SALAMANDER_DECODER_PARAMS = [
               '(+ forward), forelimbs then hindlimbs', 'rad', min=-1.2, max=1.2, length=2),
     ParamSpec('decoder.stance_elevation_rad', -0.25, 'limb elevation in stance (negative '
               'pushes the foot down and lifts the body)', 'rad', min=-1.2, max=1.2),
+    ParamSpec('decoder.stance_elevation_offset_rad', [0.0, 0.0], 'added to the stance elevation '
+              'per girdle, forelimbs then hindlimbs (negative lowers that girdle\'s feet and '
+              'raises it): the body\'s pitch, which sets which feet reach the ground first',
+              'rad', min=-0.5, max=0.5, length=2),
     ParamSpec('decoder.swing_lift_rad', 0.5, 'extra elevation at mid-swing, at amplitude 1',
               'rad', min=0.0, max=1.2),
     ParamSpec('decoder.fold_protraction_rad', -1.2, 'protraction of a silent limb (folded back '
@@ -448,8 +452,8 @@ def _finite_or(x, default):
 
 
 @njit(cache=True)
-def _salamander_joints(left, right, phase, amp, a_walk, a_swim, p_off, p_amp, st_elev, lift,
-                       fold_p, fold_e, fold_below, body, prot, elev, lower, upper, out):
+def _salamander_joints(left, right, phase, amp, a_walk, a_swim, p_off, p_amp, e_off, st_elev,
+                       lift, fold_p, fold_e, fold_below, body, prot, elev, lower, upper, out):
     n = left.shape[0]
     w = np.empty(4)
     a = np.empty(4)
@@ -465,7 +469,7 @@ def _salamander_joints(left, right, phase, amp, a_walk, a_swim, p_off, p_amp, st
     for i in range(4):
         ph = _finite_or(phase[i], 0.0)
         p = p_off[i] + a[i] * p_amp[i] * math.cos(ph)
-        e = st_elev + a[i] * lift * max(0.0, -math.sin(ph))
+        e = st_elev + e_off[i] + a[i] * lift * max(0.0, -math.sin(ph))
         out[prot[i]] = w[i] * p + (1.0 - w[i]) * fold_p
         out[elev[i]] = w[i] * e + (1.0 - w[i]) * fold_e
     for j in range(out.shape[0]):
@@ -483,7 +487,9 @@ class SalamanderDecoder:
     Limb i (phase φ, amplitude a, weight w_i = clip(a / fold_below_amplitude, 0, 1))::
 
         protraction = w_i (p_0 + a P cos φ) + (1 − w_i) p_fold        (front at touchdown φ = 0)
-        elevation   = w_i (e_st + a lift max(0, −sin φ)) + (1 − w_i) e_fold   (lifted in swing)
+        elevation   = w_i (e_st + e_g + a lift max(0, −sin φ)) + (1 − w_i) e_fold
+
+    (lifted in swing; ``e_g``: the stance elevation offset of the limb's girdle).
     """
 
     def __init__(self, params: Mapping | None = None, joint_names: Sequence[str] | None = None,
@@ -529,6 +535,7 @@ class SalamanderDecoder:
         self._p_amp_even = np.array(self.protraction_amplitude_rad, dtype=float)[fore_hind]
         self._p_amp = self._p_amp_even
         self._p_off = np.array(self.protraction_offset_rad, dtype=float)[fore_hind]
+        self._e_off = np.array(self.stance_elevation_offset_rad, dtype=float)[fore_hind]
 
     def set_side_scale(self, left: float, right: float) -> None:
         """Scale the protraction amplitude of the left (LF, LH) and right (RF, RH) limbs
@@ -557,7 +564,7 @@ class SalamanderDecoder:
             ph, am = _vector(ph, 4, 'limb_phase'), _vector(am, 4, 'limb_amplitude')
         out = np.empty(self._out.shape[0])
         _salamander_joints(left, right, ph, am, self._a_walk, self._a_swim, self._p_off,
-                           self._p_amp, float(self.stance_elevation_rad),
+                           self._p_amp, self._e_off, float(self.stance_elevation_rad),
                            float(self.swing_lift_rad), float(self.fold_protraction_rad),
                            float(self.fold_elevation_rad), float(self.fold_below_amplitude),
                            self._body, self._prot, self._elev, self.lower, self.upper, out)

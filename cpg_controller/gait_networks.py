@@ -411,13 +411,34 @@ def salamander_network(d: float | None = None, *, template='salamander') -> dict
                 proj['source'] = f'{leg}_{_need(proj, "source", f"{where}: limb_to_body")}'
                 projs.append(dict(proj, target=f'body{k}_{side}'))
     if t.get('inhibitor') and t.get('inhibitor_to_limbs'):
+        rule = dict(t['inhibitor_to_limbs'])
+        weights = _target_weights(rule.pop('weight_by_target', None) or {}, limbs,
+                                  f'{where}: inhibitor_to_limbs.weight_by_target')
         for leg in limbs:
             for half in ('flexor', 'extensor'):
-                projs.append(dict(t['inhibitor_to_limbs'], source=t['inhibitor']['name'],
-                                  target=f'{leg}_{half}'))
+                target = f'{leg}_{half}'
+                proj = dict(rule, source=t['inhibitor']['name'], target=target)
+                if target in weights:
+                    proj['weight'] = weights[target]
+                projs.append(proj)
     net['populations'] = pops
     net['projections'] = projs
     return net
+
+
+def _target_weights(table, limbs, where: str) -> dict:
+    """``{limb half-centre: weight}`` overrides of a limb projection, checked: known names
+    (``<limb>_flexor`` / ``<limb>_extensor``), finite weights >= 0."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f'{where} must be a mapping of limb half-centre to weight')
+    names = {f'{leg}_{half}' for leg in limbs for half in ('flexor', 'extensor')}
+    out = {}
+    for name, weight in table.items():
+        if name not in names:
+            raise ConfigError(f'{where}: unknown limb half-centre {name!r}; '
+                              f'choose from {sorted(names)}')
+        out[name] = _number(weight, f'{where}.{name}', lo=0.0)
+    return out
 
 
 # --- command line ----------------------------------------------------------------------------------

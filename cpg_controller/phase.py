@@ -153,10 +153,13 @@ def edges(active, t=None, *, min_on: float = 0.0, min_off: float = 0.0,
           fs: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Rising and falling edge times of a boolean signal (e.g. foot contact, neuron active).
 
-    Debouncing: the state switches on only at a run of ``True`` lasting at least ``min_on``
-    seconds, and off only at a run of ``False`` lasting at least ``min_off``; shorter flicker is
-    ignored. An edge's time is that of the first sample of the run that switches the state.
-    The initial state is the first sample's. Returns ``(rises, falls)``, both possibly empty.
+    Debouncing: a run of ``False`` shorter than ``min_off`` between two runs of ``True`` is
+    flicker and is bridged (a foot that bounces at touchdown has landed at its first contact).
+    The state switches on at a bridged run of ``True`` whose time actually on (its gaps not
+    counted) is at least ``min_on`` seconds, so isolated one-sample flicker never adds up to an
+    edge, and off only at a run of ``False`` lasting at least ``min_off``. An edge's time is that
+    of the first sample of the run that switches the state. The initial state is the first
+    sample's. Returns ``(rises, falls)``, both possibly empty.
     """
     a = np.asarray(active).astype(bool).ravel()
     t = _time_axis(a.size, t, fs)
@@ -165,19 +168,39 @@ def edges(active, t=None, *, min_on: float = 0.0, min_off: float = 0.0,
     change = np.nonzero(a[1:] != a[:-1])[0] + 1
     if min_on <= 0 and min_off <= 0:
         return t[change[a[change]]], t[change[~a[change]]]
-    starts = np.r_[0, change]
-    stops = np.r_[change, a.size]
-    # a run lasts until the next run starts (the last one until its last sample)
-    t_end = np.where(stops < a.size, t[np.minimum(stops, a.size - 1)], t[-1])
-    dur = t_end - t[starts]
+    # time on up to each sample (sample i holds until sample i + 1; the last one not at all)
+    on_before = np.r_[0.0, np.cumsum(np.diff(t) * a[:-1]), 0.0]
+    on_before[-1] = on_before[-2]
+    starts, dur = _runs(a, t, change)
+    if min_off > 0:
+        # bridge short gaps: interior False runs (a True run on both sides) under min_off
+        gap = ~a[starts[1:-1]] & (dur[1:-1] < min_off)
+        if gap.any():
+            bridged = a.copy()
+            for s, e in zip(starts[1:-1][gap], starts[2:][gap]):
+                bridged[s:e] = True
+            change = np.nonzero(bridged[1:] != bridged[:-1])[0] + 1
+            starts, dur = _runs(bridged, t, change)
+            a = bridged
+    stops = np.r_[starts[1:], a.size]
+    on_time = on_before[stops] - on_before[starts]
     rises, falls = [], []
     state = bool(a[0])
-    for s, d in zip(starts[1:], dur[1:]):
+    for s, d, on in zip(starts[1:], dur[1:], on_time[1:]):
         v = bool(a[s])
-        if v != state and d >= (min_on if v else min_off):
+        if v != state and (on >= min_on if v else d >= min_off):
             (rises if v else falls).append(t[s])
             state = v
     return np.asarray(rises, dtype=float), np.asarray(falls, dtype=float)
+
+
+def _runs(a: np.ndarray, t: np.ndarray, change: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first sample, duration in seconds) of each run of equal values of ``a``; a run lasts
+    until the next one starts, the last one until its last sample."""
+    starts = np.r_[0, change]
+    stops = np.r_[change, a.size]
+    t_end = np.where(stops < a.size, t[np.minimum(stops, a.size - 1)], t[-1])
+    return starts, t_end - t[starts]
 
 
 def onsets(active, t=None, *, min_on: float = 0.0, min_off: float = 0.0,

@@ -130,11 +130,15 @@ SALAMANDER_SPIKING_PARAMS = [
               'low-pass stages on the heading error (average the head swing of the wave out)', 's', min=0.05, max=5.0),
     ParamSpec('spiking.heading_max_rad', 0.15, 'swimming: largest steering bias per body joint',
               'rad', min=0.0, max=0.5),
-    ParamSpec('spiking.walk_heading_gain', 1.0, 'walking (limbs active): course hold, the '
+    ParamSpec('spiking.walk_heading_gain', 0.0, 'walking (limbs active): course hold, the '
               'protraction amplitude of the left limbs is scaled by 1 + gain x e and of the right '
               'ones by 1 - gain x e (|gain x e| <= 0.5), e = direction of travel (low-passed base '
-              'velocity, heading_tau_s) minus the start heading, + left; 0 = off', '1/rad',
+              'velocity, walk_heading_tau_s) minus the start heading, + left; 0 = off', '1/rad',
               min=0.0, max=3.0),
+    ParamSpec('spiking.walk_heading_tau_s', 1.5, 'walking: time constant of each of the two '
+              'low-pass stages on the base velocity (average the standing wave\'s sideways swing '
+              'out: at 0.5 s its ripple biased the course hold to one side)', 's',
+              min=0.05, max=10.0),
     ParamSpec('spiking.modulated', False, 'walk and swim in ONE network (the walking drives), '
               'switched by the modulators of the template\'s modulated.neuromodulation file '
               '(implied by a schedule)'),
@@ -308,8 +312,8 @@ def _bias_clip(q, idx, bias, lo, hi):
 @njit(cache=True)
 def _cpg_salamander_step(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, raster, n, every,
                          rbuf, rt, rk, body, left, right, kb, inv, g, lr, a_walk, a_swim, p_off,
-                         p_amp, st_elev, lift, fold_p, fold_e, fold_below, dbody, prot, elev,
-                         lower, upper, out, steer, cidx, bias, blo, bhi):
+                         p_amp, e_off, st_elev, lift, fold_p, fold_e, fold_below, dbody, prot,
+                         elev, lower, upper, out, steer, cidx, bias, blo, bhi):
     """One control step of the salamander ``cpg`` in one call: ``n`` network ticks with the
     readout (:func:`_cpg_tick`) and the body filter (:func:`_body_filter`) after each, a row of
     the filtered rates into ``rbuf`` / ``rt`` from row ``rk`` on every ``every``-th tick, then
@@ -335,7 +339,7 @@ def _cpg_salamander_step(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, 
     n_limbs = swing.shape[0]
     o = 2 * n_pops
     _salamander_joints(lr[0], lr[1], fs[o + 4 * n_limbs:o + 5 * n_limbs],
-                       fs[o + 3 * n_limbs:o + 4 * n_limbs], a_walk, a_swim, p_off, p_amp,
+                       fs[o + 3 * n_limbs:o + 4 * n_limbs], a_walk, a_swim, p_off, p_amp, e_off,
                        st_elev, lift, fold_p, fold_e, fold_below, dbody, prot, elev, lower,
                        upper, out)
     if steer:
@@ -1299,6 +1303,7 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
             self.sensors = frozenset({'joints', 'contacts', 'base'})
         self._heading_gain = s['spiking.heading_gain']
         self._heading_k = 1.0 - math.exp(-TICK / s['spiking.heading_tau_s'])
+        self._walk_heading_k = 1.0 - math.exp(-TICK / s['spiking.walk_heading_tau_s'])
         self._heading_max = s['spiking.heading_max_rad']
         self._yaw0, self._yaw_err, self._yaw_lp = None, 0.0, 0.0
         self._k_dt, self._k = None, 0.0      # the heading filter's gain for the last dt
@@ -1354,7 +1359,7 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
         rows = _cpg_salamander_step(
             *cpg.tick_args, n, every, rates._buf, rates._t, rk, self._body, self._left_pop,
             self._right_pop, self._kb, cpg._inv_scale, float(self._body_gain), self._lr,
-            d._a_walk, d._a_swim, d._p_off, d._p_amp, float(d.stance_elevation_rad),
+            d._a_walk, d._a_swim, d._p_off, d._p_amp, d._e_off, float(d.stance_elevation_rad),
             float(d.swing_lift_rad), float(d.fold_protraction_rad), float(d.fold_elevation_rad),
             float(d.fold_below_amplitude), d._body, d._prot, d._elev, d.lower, d.upper, q,
             steer, self._body_idx, bias, self._body_lo, self._body_hi)
@@ -1423,7 +1428,7 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
         difference between the sides (the head's yaw is no guide: the walking body's standing
         wave swings it +-0.9 rad and it points ~0.2 rad off the course)."""
         n_ticks = max(1, int(round(dt / TICK)))
-        k = 1.0 - (1.0 - self._heading_k) ** n_ticks
+        k = 1.0 - (1.0 - self._walk_heading_k) ** n_ticks
         lp = self._v_lp
         lp[0] += k * (velocity[:2] - lp[0])
         lp[1] += k * (lp[0] - lp[1])

@@ -16,12 +16,15 @@ DATA = Path(__file__).parent / 'data' / 'closed_loop_3s.npz'
 # the recordings were made with the controller stepped every 1 ms (config/salamander.yaml now
 # ships control_period_s 0.004: pinned here, so that these stay pure speed comparisons)
 ONE_MS = {'control_period_s': 0.001}
+# ... and the salamander's stance pitch (decoder.stance_elevation_offset_rad ships [-0.10, 0]
+# since 2026-12-07; the swimming limbs fold in, but their first ticks still use it): pinned level
+PINNED = {**ONE_MS, 'decoder.stance_elevation_offset_rad': [0.0, 0.0]}
 CASES = {
     'quadruped_cpg_trot': dict(robot='quadruped', controller='cpg', gait='trot'),
     'salamander_cpg_swim': dict(robot='salamander', controller='cpg', gait='swim', arena='water',
-                                params=ONE_MS),
+                                params=PINNED),
     'salamander_oscillator_swim': dict(robot='salamander', controller='oscillator', gait='swim',
-                                       arena='water', params=ONE_MS),
+                                       arena='water', params=PINNED),
 }
 DURATION_S = 3.0
 METRICS = ('distance_m', 'forward_m', 'lateral_m', 'base_height_m', 'sim_time_s')

@@ -239,3 +239,26 @@ def test_salamander_body_sign_limb_path_and_folding():
     lifted = dec.decode(left, right, np.full(4, 1.5 * np.pi), np.ones(4))[elev]
     assert np.all(lifted > walking[elev] + 0.3)                 # swing lifts the foot
     assert np.allclose(swimming[prot], -1.2) and np.allclose(swimming[elev], 0.0)   # folded back
+
+
+def test_salamander_stance_offset_pitches_one_girdle_only():
+    """decoder.stance_elevation_offset_rad [fore, hind] adds to the stance elevation of that
+    girdle's limbs (stance and swing alike), not to a folded limb; out of range is refused."""
+    base = {'decoder.stance_elevation_rad': -0.25, 'decoder.stance_elevation_offset_rad': [0, 0]}
+    even = SalamanderDecoder(base, SAL.names, SAL.lower, SAL.upper)
+    pitched = SalamanderDecoder({**base, 'decoder.stance_elevation_offset_rad': [-0.1, 0.0]},
+                                SAL.names, SAL.lower, SAL.upper)
+    idx = {n: i for i, n in enumerate(SAL.names)}
+    elev = [idx[f'{leg}_limb_elevation'] for leg in ('lf', 'rf', 'lh', 'rh')]
+    left, right = np.zeros(8), np.zeros(8)
+    for phase in (0.0, 1.5 * np.pi):
+        a = even.decode(left, right, np.full(4, phase), np.ones(4))
+        b = pitched.decode(left, right, np.full(4, phase), np.ones(4))
+        np.testing.assert_allclose(b[elev] - a[elev], [-0.1, -0.1, 0.0, 0.0], atol=1e-12)
+        assert np.array_equal(np.delete(a, elev), np.delete(b, elev))
+    folded = pitched.decode(left, right, np.zeros(4), np.zeros(4))
+    assert np.array_equal(folded, even.decode(left, right, np.zeros(4), np.zeros(4)))
+    for bad in ([-0.6, 0.0], [0.0, np.nan], [0.1], 'low'):
+        with pytest.raises(ConfigError, match='stance_elevation_offset_rad'):
+            SalamanderDecoder({'decoder.stance_elevation_offset_rad': bad}, SAL.names,
+                              SAL.lower, SAL.upper)

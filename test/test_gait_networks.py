@@ -195,3 +195,29 @@ def test_salamander_drive_refused_outside_1_to_5():
         salamander_drives(math.inf)
     spec = load_network(salamander_network(4.0))
     assert len(spec.populations) == 2 * N_SEG + 8 + 1
+
+
+def test_salamander_restart_pattern_weights_reach_the_network():
+    """inhibitor_to_limbs.weight_by_target: the half-centres inhibited less restart first when
+    the inhibitor falls silent (swim -> walk), a trot's swing (LF, RH flexors) and stance (RF,
+    LH extensors); every other limb half-centre keeps the rule's weight."""
+    net = salamander_network(2.0)
+    w = {p['target']: p['weight'] for p in net['projections'] if p['source'] == 'limb_inhibitor'}
+    first = {'LF_flexor', 'RH_flexor', 'RF_extensor', 'LH_extensor'}
+    assert len(w) == 8 and {w[k] for k in first} == {5.0}
+    assert {v for k, v in w.items() if k not in first} == {10.0}
+
+
+@pytest.mark.parametrize('table, words', [
+    ({'LF_flexer': 5.0}, "unknown limb half-centre 'LF_flexer'"),
+    ({'LF_flexor': -1.0}, 'out of range'),
+    ({'LF_flexor': math.nan}, 'finite number'),
+    ({'LF_flexor': '5'}, 'finite number'),
+    ([5.0], 'must be a mapping'),
+])
+def test_bad_restart_pattern_weights_refused(table, words):
+    t = load_template('salamander')
+    t['inhibitor_to_limbs'] = dict(t['inhibitor_to_limbs'], weight_by_target=table)
+    with pytest.raises(ConfigError, match=words) as info:
+        salamander_network(2.0, template=t)
+    assert 'inhibitor_to_limbs.weight_by_target' in str(info.value)

@@ -139,6 +139,28 @@ def test_onsets_and_debounce():
     np.testing.assert_allclose(clean, rises, atol=0.02)
 
 
+def test_a_bouncing_touchdown_is_its_first_contact():
+    """A foot that lands and bounces (contact, 8-12 ms gaps, contact...) has landed at its first
+    contact: gaps shorter than min_off are bridged, and the on-time (not the span) must reach
+    min_on. Measured on the salamander walk: the old rule (a single run >= min_on) put such
+    touchdowns up to 0.2 s late."""
+    t = np.arange(0.0, 2.0, 0.004)
+    on = np.zeros(t.size, bool)
+    for lo, hi in ((0.616, 0.636), (0.644, 0.668), (0.676, 0.744), (0.760, 0.812),
+                   (0.824, 1.3)):                    # lands at 0.616, bounces, stance to 1.3
+        on[(t >= lo - 1e-9) & (t < hi - 1e-9)] = True
+    rises, falls = P.edges(on, t, min_on=0.1, min_off=0.1)
+    np.testing.assert_allclose(rises, [0.616])
+    np.testing.assert_allclose(falls, [1.3])
+    # isolated brushes in swing are not touchdowns: their on-time stays under min_on
+    brush = np.zeros(t.size, bool)
+    brush[[100, 110, 120, 130]] = True           # four 4 ms contacts 40 ms apart
+    assert P.onsets(brush, t, min_on=0.02, min_off=0.05).size == 0
+    # the gap must be shorter than min_off: a real lift-off separates two stances
+    two = (t >= 0.2) & (t < 0.6) | (t >= 0.7) & (t < 1.1)
+    np.testing.assert_allclose(P.onsets(two, t, min_on=0.05, min_off=0.05), [0.2, 0.7])
+
+
 def test_burst_onsets():
     spikes = np.concatenate([k + np.array([0.0, 0.01, 0.02, 0.035]) for k in range(5)])
     spikes = np.r_[spikes, 2.5]                           # an isolated spike
