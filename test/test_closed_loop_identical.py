@@ -16,7 +16,7 @@ DATA = Path(__file__).parent / 'data' / 'closed_loop_3s.npz'
 # the recordings were made with the controller stepped every 1 ms (config/salamander.yaml now
 # ships control_period_s 0.004: pinned here, so that these stay pure speed comparisons)
 ONE_MS = {'control_period_s': 0.001}
-# ... and the salamander's stance pitch (decoder.stance_elevation_offset_rad ships [-0.10, 0]
+# ... and the salamander's stance pitch (decoder.stance_elevation_offset_rad ships [-0.12, 0]
 # since 2026-12-07; the swimming limbs fold in, but their first ticks still use it): pinned level
 PINNED = {**ONE_MS, 'decoder.stance_elevation_offset_rad': [0.0, 0.0]}
 CASES = {

@@ -29,15 +29,16 @@ def _walk(gain, seed, duration=20.0):
 
 def test_course_hold_keeps_the_walk_on_its_start_heading():
     """Measured over 20 s, network seeds 0-2 (config control period 4 ms, walk_heading_tau_s
-    1.5 s): off, courses over 10-20 s -2.6, -5.0, +5.0 deg, lateral -0.116, -0.095, +0.084 m;
-    gain 1.0: -2.8, -2.6, -0.1 deg, lateral -0.026, -0.046, +0.176 m (seeds 0-4: mean |course|
-    6.0 -> 3.2 deg, mean |lateral| 0.131 -> 0.088 m). With the 0.5 s filter of the swimming hold
-    the standing wave's sideways swing biased the walk to the right (gain 1: 8.9 deg, 0.353 m)."""
+    1.5 s): off, courses over 10-20 s -8.2, -5.7, +1.4 deg, lateral -0.275, -0.176, -0.070 m;
+    gain 1.0: -3.9, -0.6, +3.9 deg, lateral -0.077, -0.040, +0.091 m (seeds 0-4: mean |course|
+    7.0 -> 3.2 deg, mean |lateral| 0.191 -> 0.084 m). With the 0.5 s filter of the swimming hold
+    the standing wave's sideways swing biased the walk to the right (gain 1: 8.9 deg, 0.353 m,
+    measured with the fore girdle at -0.10 rad)."""
     off = [_walk(0.0, seed) for seed in range(3)]
     on = [_walk(1.0, seed) for seed in range(3)]
     course_off = np.mean([abs(c) for _, c, _ in off])
     course_on = np.mean([abs(c) for _, c, _ in on])
-    assert course_on < 0.6 * course_off, (on, off)
+    assert course_on < 0.7 * course_off, (on, off)           # 2.8 against 5.1 deg
     assert all(abs(c) < math.radians(5.0) for _, c, _ in on), on
     assert all(abs(lat) < 0.25 for lat, _, _ in on), on
     assert all(e <= 0.05 for _, _, e in on), on                  # the walk table holds
