@@ -5,7 +5,9 @@ Each VARIANT is ``name:value[,name:value...]`` (dotted ``reflex_node`` names, e.
 of BASE; the line has the walked time, mean speed, the GRF numbers (``grf_peak_bw`` and its
 per-stance median, mid-stance dip, second hump), the hip's vertical range after 3 s (m) and the
 activation peak timings (% of the left gait cycle), and the support around touchdown
-(``support_deficit_bw``, ``support_min_bw``, ``touchdown_hip_fall_mps``: median per touchdown).
+(``support_deficit_bw``, ``support_min_bw``, ``touchdown_hip_fall_mps``: median per touchdown)
+and the foot roll-over (``heel_off_stance_pct``, ``ball_on_stance_pct``: median over the stances
+after 3 s, % of stance; ``heel_off`` below).
 Used for the one-at-a-time levers of
 docs/walking.md (*Loading-response pathways*):
 
@@ -42,6 +44,44 @@ def parse_variant(text: str) -> dict:
     return values
 
 
+#: a contact sphere carries load above this force (N); the runner's 10 ms trace of the normal
+#: force on l_heel, l_ball, r_heel, r_ball
+CONTACT_N = 1.0
+
+
+def heel_off(stances, time, foot_forces, skip: float = 3.0) -> dict:
+    """Foot roll-over per stance that starts at or after ``skip`` s, median over them, in % of
+    the stance (touchdown to lift-off of the walker's ``_stances``): ``heel_off_stance_pct``, the
+    first sample after the heel has loaded where the heel carries nothing (<= ``CONTACT_N``) and
+    the ball carries load (the heel rise); ``ball_on_stance_pct``, the first sample where the ball
+    carries load (foot flat). None without such a stance. ``foot_forces``: (n, 4) normal forces
+    (N) of l_heel, l_ball, r_heel, r_ball at the samples ``time`` (s)."""
+    time = np.asarray(time, dtype=float)
+    forces = np.asarray(foot_forces, dtype=float)
+    if forces.ndim != 2 or forces.shape[1] != 4 or forces.shape[0] != time.shape[0]:
+        raise ValueError(f'foot_forces must be (n, 4) for n = {time.shape[0]} samples, '
+                         f'got {forces.shape}')
+    offs, flats = [], []
+    for stance in stances:
+        if stance['start'] < skip:
+            continue
+        leg = stance['leg']
+        i0, i1 = (int(np.searchsorted(time, stance[k])) for k in ('start', 'end'))
+        if i1 - i0 < 2:
+            continue
+        heel = forces[i0:i1, 2 * leg] > CONTACT_N
+        ball = forces[i0:i1, 2 * leg + 1] > CONTACT_N
+        if ball.any():
+            flats.append(100.0 * int(np.argmax(ball)) / (i1 - i0))
+        if heel.any():
+            h0 = int(np.argmax(heel))
+            rise = ~heel[h0:] & ball[h0:]
+            if rise.any():
+                offs.append(100.0 * (h0 + int(np.argmax(rise))) / (i1 - i0))
+    return {'heel_off_stance_pct': float(np.median(offs)) if offs else None,
+            'ball_on_stance_pct': float(np.median(flats)) if flats else None}
+
+
 def measure(base: str, duration: float, values: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = write_params(Path(tmp) / 'variant.yaml', values, base)
@@ -60,6 +100,7 @@ def measure(base: str, duration: float, values: dict) -> dict:
             'support_deficit_bw': m.get('support_deficit_bw'),
             'support_min_bw': m.get('support_min_bw'),
             'touchdown_hip_fall_mps': m.get('touchdown_hip_fall_mps'),
+            **heel_off(result.controller._stances, result.trace.time, result.trace.foot_forces),
             'cpu_s': round(cpu, 2)}
 
 
