@@ -68,6 +68,11 @@ _COMMON_METRIC_PARAMS = [
               'on the ground', 'N', min=0.0, max=1000.0),
     ParamSpec('metrics.min_contact_s', 0.02, 'contact changes shorter than this are flicker and '
               'ignored (debounce)', 's', min=0.0, max=1.0),
+    ParamSpec('metrics.swim_crossing_hysteresis_rad', 0.02, 'Schmitt band of the upward zero '
+              'crossings of the body joint angles that time a switch into swimming: a joint '
+              'has to swing this far either side of straight for a wave cycle to count (a '
+              'noise floor; a band scaled to the steady swim amplitude missed the first, still '
+              'growing wave cycles)', 'rad', min=0.0, max=0.5),
 ]
 
 _CONTROL_PARAMS = [

@@ -1509,8 +1509,10 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
                 # swimming_metrics) against the swim table k * wavelengths / n
                 sel = (ta >= starts[k]) & (ta < ends[k])
                 n = angles.shape[1]
+                band = p['metrics.swim_crossing_hysteresis_rad']
                 events = [P.threshold_crossings(angles[sel, j], ta[sel], threshold=0.0,
-                                                min_amplitude=0.02) for j in range(n)]
+                                                hysteresis=band, min_amplitude=0.02)
+                          for j in range(n)]
                 w = self._tables[self.nm.gait(gait).table].get('wavelengths_per_body', 1.0)
                 target = np.mod(np.arange(n) * w / n, 1.0)
                 ts = transition_time(events, target, starts[k], ends[k], TRANSITION_TOLERANCE)

@@ -303,6 +303,30 @@ def test_salamander_walks_then_swims_by_one_modulator():
     assert c.concentrations == pytest.approx({'serotonin': 1.0}, abs=1e-6)
 
 
+def test_salamander_walk_to_swim_counts_the_first_growing_wave_cycle():
+    """walk -> swim in water at 9.6 s. The first swim cycle already has the table's lags, but its
+    amplitude is still growing: joint 1 dips only to -0.21 rad between two upward crossings
+    (steady swim +-0.56). The old Schmitt band (20 % of the segment's range, 0.23 rad) skipped
+    that cycle, so the count started one cycle late: 2.12 cycles. With the noise-floor band
+    (metrics.swim_crossing_hysteresis_rad, 0.02 rad) it is 1.10; at 28 switch times 6-15 s all
+    within 2 (0.38-1.27; before 27 of 28, 0.75-2.12)."""
+    from neuro_locomotion.runner import run
+    m = run('salamander', controller='cpg', arena='water', duration=15.6,
+            schedule='0:walk,9.6:swim').metrics
+    (tr,) = m['transitions']
+    assert (tr['from'], tr['to']) == ('walk', 'swim') and not m['fell']
+    assert tr['cycles'] is not None and tr['cycles'] <= 1.5, tr
+
+
+@pytest.mark.parametrize('band', [-0.01, 0.6, math.nan, 'wide'])
+def test_bad_swim_crossing_band_is_refused(band):
+    from neuro_locomotion.params import ConfigError
+    from neuro_locomotion.runner import run
+    with pytest.raises(ConfigError, match='swim_crossing_hysteresis_rad'):
+        run('salamander', 'cpg', duration=0.01, gait='swim',
+            params={'metrics.swim_crossing_hysteresis_rad': band})
+
+
 def _axial(spec) -> np.ndarray:
     """Projection ids of the salamander's axial excitation (body -> body, excitatory)."""
     return np.array([j for j, r in enumerate(spec.projections) if r.source.startswith('body')
