@@ -1,7 +1,10 @@
 """Early-stance load limiter of the reflex walker (issue 6; docs/walking.md 2026-12-07, helper V):
 ``reflex.vas_k_load_limit`` (0 = off), ``reflex.load_limit_bw``, ``reflex.load_limit_window``.
 Real laws, real PyBullet runs (no mocks)."""
+import importlib.util
 import math
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,3 +93,37 @@ def test_fused_kernel_equals_the_checked_step_with_the_limiter_on(tmp_path, monk
     assert not np.array_equal(ft['activation'], plain.controller.trace()['activation'])
     cfg = build_reflex_config(ParamSet(GH2010_PARAMS, values))
     assert (cfg.load_limit_bw, cfg.load_limit_window) == (1.0, 0.3)
+
+
+# -- the start-transient artefact of the median (bench/sweep_reflex.py late_peaks) -------------
+ROOT = FAST_FILE.parents[2]
+_spec = importlib.util.spec_from_file_location('sweep_reflex', ROOT / 'bench' / 'sweep_reflex.py')
+sweep_reflex = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sweep_reflex)
+
+
+def test_late_peaks_leave_out_the_start_stances():
+    stances = [{'start': 0.2, 'peak': 1.2}, {'start': 0.7, 'peak': 1.4},
+               {'start': 3.0, 'peak': 1.7}, {'start': 3.5, 'peak': 1.9}, {'start': 4.0, 'peak': 1.8}]
+    assert sweep_reflex.late_peaks(stances) == {'grf_peak_median_after_3s_bw': 1.8,
+                                                'stances_after_3s': 3}
+    assert sweep_reflex.late_peaks(stances, skip=5.0) == {'grf_peak_median_after_3s_bw': None,
+                                                          'stances_after_3s': 0}
+
+
+def test_a_strong_limiter_falls_and_its_low_median_is_the_start_steps():
+    """Real runs, 6 s: the pathways set with k 1/BW above 1.2 BW falls within 2.5 s; its median
+    stance peak is < 1.45 BW only because its few stances are the slow first steps of the start,
+    which peak as low without the limiter (first two stances < 1.45 BW in both)."""
+    pathways = str(FAST_FILE.parent / 'human_walk_pathways.yaml')
+    on = {'reflex.vas_k_load_limit': 1.0, 'reflex.load_limit_bw': 1.2,
+          'reflex.load_limit_window': 0.2}
+    limited = sweep_reflex.measure(pathways, 6.0, on)
+    plain = sweep_reflex.measure(pathways, 6.0, {})
+    assert limited['walked_s'] < 2.5 and limited['stances_after_3s'] == 0, limited
+    assert limited['grf_peak_median_bw'] < 1.45, limited
+    assert plain['walked_s'] > 5.9 and plain['grf_peak_median_after_3s_bw'] > 1.6, plain
+    with tempfile.TemporaryDirectory() as tmp:
+        first = run('human', 'reflex', duration=1.5, params=write_params(
+            Path(tmp) / 'p.yaml', {}, pathways)).controller._stances[:2]
+    assert len(first) == 2 and max(s['peak'] for s in first) < 1.45, first
