@@ -7,7 +7,10 @@ per-stance median, mid-stance dip, second hump), the hip's vertical range after 
 activation peak timings (% of the left gait cycle), and the support around touchdown
 (``support_deficit_bw``, ``support_min_bw``, ``touchdown_hip_fall_mps``: median per touchdown)
 and the foot roll-over (``heel_off_stance_pct``, ``ball_on_stance_pct``: median over the stances
-after 3 s, % of stance; ``heel_off`` below).
+after 3 s, % of stance; ``heel_off`` below), and the median stance peak over the stances that
+start at or after 3 s (``grf_peak_median_after_3s_bw``, ``stances_after_3s``; ``late_peaks``
+below: a run that falls within 2-4 s has a low ``grf_peak_median_bw`` from the slow first steps
+of the start alone, docs/walking.md, *An early-stance load limiter*).
 Used for the one-at-a-time levers of
 docs/walking.md (*Loading-response pathways*):
 
@@ -82,6 +85,15 @@ def heel_off(stances, time, foot_forces, skip: float = 3.0) -> dict:
             'ball_on_stance_pct': float(np.median(flats)) if flats else None}
 
 
+def late_peaks(stances, skip: float = 3.0) -> dict:
+    """Median of the per-stance peak load (BW) over the walker's ``_stances`` that start at or
+    after ``skip`` s (the start transient's slow first steps left out), and their number; the
+    median is None without such a stance."""
+    peaks = [float(s['peak']) for s in stances if s['start'] >= skip]
+    return {'grf_peak_median_after_3s_bw': float(np.median(peaks)) if peaks else None,
+            'stances_after_3s': len(peaks)}
+
+
 def measure(base: str, duration: float, values: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = write_params(Path(tmp) / 'variant.yaml', values, base)
@@ -101,6 +113,7 @@ def measure(base: str, duration: float, values: dict) -> dict:
             'support_min_bw': m.get('support_min_bw'),
             'touchdown_hip_fall_mps': m.get('touchdown_hip_fall_mps'),
             **heel_off(result.controller._stances, result.trace.time, result.trace.foot_forces),
+            **late_peaks(result.controller._stances),
             'cpu_s': round(cpu, 2)}
 
 

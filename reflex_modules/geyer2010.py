@@ -9,6 +9,7 @@ the trunk pitch theta (forward lean, rad) and its rate delayed 5 ms; [x]+ = max(
     GAS = S0 + G_GAS F_GAS
     TA  = S0 + G_TA [L_TA - l_off,TA]+ - G_SOL,TA F_SOL
     VAS = S0,VAS + G_VAS F_VAS - k_phi [phi_k - phi_off]+   (only while the knee extends)
+          (- k_LL [load - L_LL]+ within the load-limit window after touchdown; off by default)
     HFL = S0,BAL - k_p (theta - theta_ref) - k_d dtheta  (+ Delta S in the trailing leg in DS)
     GLU = S0,BAL + k_p (theta - theta_ref) + k_d dtheta  (- Delta S in the trailing leg in DS)
     HAM = S0,BAL + k_p (theta - theta_ref) + k_d dtheta
@@ -52,11 +53,13 @@ _CFG_FIELDS = ('pre_stimulation', 'sol_g_f', 'gas_g_f', 'ta_g_l', 'ta_l_off', 's
                'vas_k_bw', 'vas_k_flex_rate', 'vas_k_ext_rate', 'ta_k_plantar_rate',
                'ta_rate_window', 'trunk_load_mix', 'gas_onset', 'push_off_k_bw',
                # late single-support knee guard (2026-12-07; 0 = off)
-               'vas_k_knee_guard', 'knee_guard_angle', 'knee_guard_onset')
+               'vas_k_knee_guard', 'knee_guard_angle', 'knee_guard_onset',
+               # early-stance load limiter on VAS (2026-12-07, helper V; 0 = off)
+               'vas_k_load_limit', 'load_limit_bw', 'load_limit_window')
 (_PRE, _SOL_G, _GAS_G, _TA_G, _TA_OFF, _SOLTA_G, _VAS_G, _VAS_S0, _VAS_KPHI, _VAS_PHIOFF,
  _VAS_ONLYEXT, _KP, _KD, _THREF, _BAL_S0, _DS, _HFL_G, _HFL_OFF, _HAMHFL_G, _HAM_OFF, _KLEAN,
  _HAM_G, _GLU_G, _LPOS, _VAS_KBW, _VAS_KFLEX, _VAS_KEXT, _TA_KPR, _TA_WIN, _LOADMIX,
- _GAS_ON, _PO_KBW, _KG_K, _KG_ANGLE, _KG_ONSET) = range(len(_CFG_FIELDS))
+ _GAS_ON, _PO_KBW, _KG_K, _KG_ANGLE, _KG_ONSET, _LL_K, _LL_BW, _LL_WIN) = range(len(_CFG_FIELDS))
 
 
 # Delay-line channel layout per leg: F (7), L (7), knee angle, knee rate, pitch, pitch rate,
@@ -154,6 +157,12 @@ def _laws(cfg, stance, prep, sig, lean, since, out):
                     flexed = cfg[_KG_ANGLE] - sig[leg, _CH_KNEE]
                     if flexed > 0.0:
                         out[leg, VAS] += cfg[_KG_K] * flexed
+                # M1: early-stance load limiter: the leg's own load (delayed delay_short,
+                # 5 ms) above load_limit_bw inhibits VAS within load_limit_window of touchdown
+                if cfg[_LL_K] != 0.0 and since[leg] < cfg[_LL_WIN]:
+                    excess = sig[leg, _CH_LOAD] - cfg[_LL_BW]
+                    if excess > 0.0:
+                        out[leg, VAS] -= cfg[_LL_K] * excess
             else:
                 out[leg, VAS] = pre - inhibition
             hfl = pre
@@ -289,10 +298,11 @@ def gh2010_stimulation(config: ReflexConfig | np.ndarray, stance, swing_prep, fo
     knee_angle, knee_rate: (2,) rad and rad/s (GH2010 inner angle, delayed 10 ms).
     trunk_pitch, trunk_pitch_rate: scalar or (2,) forward lean rad and rad/s (delayed 5 ms).
     lean_pitch: (2,) trunk lean used by the swing HFL lean term (theta at take-off in GH2010).
-    leg_load: (2,) vertical load per leg, BW (delayed 5 ms; read by ``vas_k_bw`` and
-        ``trunk_load_mix``). ankle_rate: (2,) GH2010 inner ankle rate, rad/s, plantarflexion
+    leg_load: (2,) vertical load per leg, BW (delayed 5 ms; read by ``vas_k_bw``,
+        ``trunk_load_mix``, ``push_off_k_bw`` and the load limiter ``vas_k_load_limit``). ankle_rate: (2,) GH2010 inner ankle rate, rad/s, plantarflexion
         positive (delayed 20 ms; ``ta_k_plantar_rate``). since_touchdown: (2,) s since each
-        leg's touchdown (``ta_rate_window``, ``gas_onset``).
+        leg's touchdown (``ta_rate_window``, ``gas_onset``, ``knee_guard_onset``,
+        ``load_limit_window``).
     Raises ValueError for non-finite or wrongly shaped input.
     """
     cfg = pack_config(config) if isinstance(config, ReflexConfig) else np.asarray(config, float)

@@ -203,6 +203,10 @@ class ReflexConfig:
     vas_k_knee_guard: float = 0.0     # 1/rad: single-support VAS += k x [guard angle - knee]+ ...
     knee_guard_angle: float = 170.0 * math.pi / 180.0   # rad: ... below this knee inner angle ...
     knee_guard_onset: float = 0.15    # s: ... from this long after touchdown
+    # Early-stance load limiter (issue 6, docs/walking.md 2026-12-07 helper V; 0 = off)
+    vas_k_load_limit: float = 0.0     # 1/BW: stance VAS -= k x [own leg load - limit]+ ...
+    load_limit_bw: float = 1.2        # BW: ... above this load (delayed 5 ms) ...
+    load_limit_window: float = 0.2    # s: ... within this long after touchdown (0 = off)
     modules: tuple = (True,) * 10     # Song & Geyer 2015 modules M1..M10 on (MODULES order)
     supraspinal: SupraspinalConfig = SupraspinalConfig()
 
@@ -273,6 +277,13 @@ _REFLEX_DOC = {
     'knee_guard_angle': ('knee inner angle below which vas_k_knee_guard excites VAS', 'rad',
                          2.5, math.pi),
     'knee_guard_onset': ('time after touchdown from which vas_k_knee_guard acts', 's', 0.0, 1.0),
+    'vas_k_load_limit': ('early-stance load limiter: within load_limit_window after its '
+                         'touchdown, a stance leg\'s VAS -= this x [own leg load (delayed 5 ms, '
+                         'delay_short) - load_limit_bw]+, so the knee yields instead of the '
+                         'loading peak growing; 0 = off', '1/BW', 0.0, 20.0),
+    'load_limit_bw': ('own leg load above which vas_k_load_limit inhibits VAS', 'BW', 0.5, 3.0),
+    'load_limit_window': ('time after touchdown within which vas_k_load_limit acts (the start '
+                          'stance, with no touchdown, is never limited); 0 = off', 's', 0.0, 1.0),
 }
 
 
@@ -293,7 +304,8 @@ MODULE_PATHWAYS = {
            'contralateral load -> trailing SOL (push_off_k_bw; double support)',
            'knee damper on VAS (vas_k_flex_rate, vas_k_ext_rate; stance)',
            'contralateral load -| trailing VAS (vas_k_bw; double support)',
-           'knee flexion -> VAS (vas_k_knee_guard; late single support)'),
+           'knee flexion -> VAS (vas_k_knee_guard; late single support)',
+           'own load -| VAS (vas_k_load_limit; early stance)'),
     'M2': ('GAS F+ (stance; gas_onset)',
            'contralateral load -> trailing GAS (push_off_k_bw; double support)',
            'knee over-extension -| VAS (stance; BFSH -| VAS equivalent)'),

@@ -164,6 +164,10 @@ _SEARCH = {
     'reflex.vas_k_knee_guard': (0.0, 5.0),
     'reflex.knee_guard_angle': (150.0 * DEG, 180.0 * DEG),
     'reflex.knee_guard_onset': (0.0, 0.5),
+    # early-stance load limiter on VAS (2026-12-07, helper V; default 0 = off)
+    'reflex.vas_k_load_limit': (0.0, 5.0),
+    'reflex.load_limit_bw': (0.8, 2.5),
+    'reflex.load_limit_window': (0.0, 0.6),
     'initial.speed': (0.5, 1.8),
     'initial.foot_height': (0.014, 0.024),
     'initial.stance_angle_offset': (-0.26, 0.26),      # +-15 deg
@@ -187,8 +191,8 @@ def _narrowed(spec: ParamSpec) -> ParamSpec:
 #: optimizer looks the TUNABLE names up here; the walker itself checks against REFLEX_NODE_PARAMS).
 PARAM_SPECS: list[ParamSpec] = [_narrowed(s) if s.name in _SEARCH else s
                                 for s in REFLEX_NODE_PARAMS]
-#: 22 reflex gains/offsets/threshold + 8 loading-response pathways + 3 knee-guard numbers + vx0,
-#: foot height, 6 start angles, 7 + 3 pre-activations (51).
+#: 22 reflex gains/offsets/threshold + 8 loading-response pathways + 3 knee-guard numbers
+#: + 3 load-limiter numbers + vx0, foot height, 6 start angles, 7 + 3 pre-activations (54).
 TUNABLE: list[str] = [item for name in _SEARCH for item in
                       ([f'{name}[{i}]' for i in _ELEMENTS[name]] if name in _ELEMENTS
                        else [name])]

@@ -46,7 +46,7 @@ def test_new_parameters_are_ranged_off_by_default_and_tunable():
     assert all(getattr(defaults, n) == 0.0 for n in NEW if n != 'ta_rate_window')
     assert defaults.ta_rate_window == 0.1           # acts only with ta_k_plantar_rate > 0
     _node, coordinates, _base = tunables('reflex', 'human')
-    assert len(coordinates) == 51                   # 48 before the knee guard, 40 before
+    assert len(coordinates) == 54   # 51 before the load limiter, 48 before the knee guard, 40 before
 
 
 @pytest.mark.parametrize('name,bad', [('vas_k_bw', -0.1), ('vas_k_flex_rate', 2.5),
