@@ -7,15 +7,12 @@ import numpy as np
 import pytest
 
 from neuro_locomotion.params import ConfigError, ParamSet
-from neuro_locomotion.paths import config_file
-from neuro_locomotion.runner import run
-from reflex_modules.ablation import write_params
 from reflex_modules.geyer2010 import LONG_AGO, gh2010_stimulation
 from reflex_modules.parameters import GH2010_PARAMS, ReflexConfig, build_reflex_config
-from reflex_modules.walker import PARAM_SPECS, TUNABLE, ReflexWalker
+
+from reflex_pathway_checks import assert_fused_equals_checked, assert_ranged_and_tunable
 
 VAS = 3
-FAST_FILE = config_file('human').parent / 'reflex' / 'human_walk_fast.yaml'
 GUARD = ('vas_k_knee_guard', 'knee_guard_angle', 'knee_guard_onset')
 
 
@@ -28,13 +25,7 @@ def vas(cfg, stance=(True, False), prep=(False, False), knee=(2.8, 2.8), since=(
 
 
 def test_guard_parameters_are_ranged_off_by_default_and_tunable():
-    specs = {s.name: s for s in GH2010_PARAMS}
-    search = {s.name: s for s in PARAM_SPECS}
-    for name in GUARD:
-        spec = specs[f'reflex.{name}']
-        assert spec.unit and spec.description and spec.min is not None and spec.max is not None
-        assert f'reflex.{name}' in TUNABLE
-        assert search[f'reflex.{name}'].min >= spec.min and search[f'reflex.{name}'].max <= spec.max
+    assert_ranged_and_tunable(GUARD)
     d = ReflexConfig()
     assert d.vas_k_knee_guard == 0.0
     assert d.knee_guard_angle == pytest.approx(170 * math.pi / 180)
@@ -66,15 +57,7 @@ def test_guard_excites_vas_only_in_late_single_support_below_its_angle():
 def test_fused_kernel_equals_the_checked_step_with_the_guard_on(tmp_path, monkeypatch):
     values = {'reflex.vas_k_knee_guard': 2.0, 'reflex.knee_guard_angle': 2.95,
               'reflex.knee_guard_onset': 0.1}
-    path = write_params(tmp_path / 'on.yaml', values, FAST_FILE)
-    fast = run('human', 'reflex', duration=1.5, stop_on_fall=False, params=path)
-    plain = run('human', 'reflex', duration=1.5, stop_on_fall=False, params=FAST_FILE)
+    fast = assert_fused_equals_checked(values, tmp_path, monkeypatch)
     assert fast.controller.reflexes.config.vas_k_knee_guard == 2.0
-    monkeypatch.setattr(ReflexWalker, 'step', ReflexWalker.step_checked)
-    slow = run('human', 'reflex', duration=1.5, stop_on_fall=False, params=path)
-    ft, st = fast.controller.trace(), slow.controller.trace()
-    assert np.array_equal(ft['phi'], st['phi'])
-    assert np.array_equal(ft['activation'], st['activation'])
-    assert not np.array_equal(ft['activation'], plain.controller.trace()['activation'])
     cfg = build_reflex_config(ParamSet(GH2010_PARAMS, values))
     assert cfg.knee_guard_onset == 0.1

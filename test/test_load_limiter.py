@@ -15,7 +15,8 @@ from neuro_locomotion.runner import run
 from reflex_modules.ablation import write_params
 from reflex_modules.geyer2010 import LONG_AGO, gh2010_stimulation
 from reflex_modules.parameters import GH2010_PARAMS, ReflexConfig, build_reflex_config
-from reflex_modules.walker import PARAM_SPECS, TUNABLE, ReflexWalker
+
+from reflex_pathway_checks import assert_fused_equals_checked, assert_ranged_and_tunable
 
 VAS, GLU, HAM = 3, 1, 2
 FAST_FILE = config_file('human').parent / 'reflex' / 'human_walk_fast.yaml'
@@ -31,13 +32,8 @@ def stim(cfg, stance=(True, False), load=(1.5, 0.0), since=(0.1, LONG_AGO), knee
 
 
 def test_limiter_parameters_are_ranged_off_by_default_and_tunable():
+    assert_ranged_and_tunable(LIMITER)
     specs = {s.name: s for s in GH2010_PARAMS}
-    search = {s.name: s for s in PARAM_SPECS}
-    for name in LIMITER:
-        spec = specs[f'reflex.{name}']
-        assert spec.unit and spec.description and spec.min is not None and spec.max is not None
-        assert f'reflex.{name}' in TUNABLE
-        assert search[f'reflex.{name}'].min >= spec.min and search[f'reflex.{name}'].max <= spec.max
     assert (specs['reflex.vas_k_load_limit'].min, specs['reflex.vas_k_load_limit'].max) == (0, 20)
     assert (specs['reflex.load_limit_bw'].min, specs['reflex.load_limit_bw'].max) == (0.5, 3.0)
     assert (specs['reflex.load_limit_window'].min, specs['reflex.load_limit_window'].max) == (0, 1)
@@ -81,16 +77,8 @@ def test_limiter_inhibits_vas_only_above_its_load_within_its_window():
 def test_fused_kernel_equals_the_checked_step_with_the_limiter_on(tmp_path, monkeypatch):
     values = {'reflex.vas_k_load_limit': 2.0, 'reflex.load_limit_bw': 1.0,
               'reflex.load_limit_window': 0.3}
-    path = write_params(tmp_path / 'on.yaml', values, FAST_FILE)
-    fast = run('human', 'reflex', duration=2.0, stop_on_fall=False, params=path)
-    plain = run('human', 'reflex', duration=2.0, stop_on_fall=False, params=FAST_FILE)
+    fast = assert_fused_equals_checked(values, tmp_path, monkeypatch, duration=2.0)
     assert fast.controller.reflexes.config.vas_k_load_limit == 2.0
-    monkeypatch.setattr(ReflexWalker, 'step', ReflexWalker.step_checked)
-    slow = run('human', 'reflex', duration=2.0, stop_on_fall=False, params=path)
-    ft, st = fast.controller.trace(), slow.controller.trace()
-    assert np.array_equal(ft['phi'], st['phi'])
-    assert np.array_equal(ft['activation'], st['activation'])
-    assert not np.array_equal(ft['activation'], plain.controller.trace()['activation'])
     cfg = build_reflex_config(ParamSet(GH2010_PARAMS, values))
     assert (cfg.load_limit_bw, cfg.load_limit_window) == (1.0, 0.3)
 

@@ -16,7 +16,9 @@ from neuro_locomotion.runner import run
 from reflex_modules.ablation import write_params
 from reflex_modules.geyer2010 import LONG_AGO, Gh2010Reflexes, ReflexSensors, gh2010_stimulation
 from reflex_modules.parameters import GH2010_PARAMS, MODULES, ReflexConfig, build_reflex_config
-from reflex_modules.walker import PARAM_SPECS, TUNABLE, ReflexWalker
+from reflex_modules.walker import PARAM_SPECS, TUNABLE
+
+from reflex_pathway_checks import assert_fused_equals_checked
 
 HFL, GLU, HAM, VAS, GAS, SOL, TA = range(7)
 FAST_FILE = config_file('human').parent / 'reflex' / 'human_walk_fast.yaml'
@@ -192,15 +194,7 @@ def test_fused_kernel_equals_the_checked_step_with_the_new_pathways_on(tmp_path,
               'reflex.vas_k_ext_rate': 0.05, 'reflex.ta_k_plantar_rate': 0.05,
               'reflex.ta_rate_window': 0.1, 'reflex.trunk_load_mix': 0.5,
               'reflex.gas_onset': 0.1, 'reflex.push_off_k_bw': 0.3}
-    path = write_params(tmp_path / 'on.yaml', values, FAST_FILE)
-    fast = run('human', 'reflex', duration=1.5, stop_on_fall=False, params=path)
-    plain = run('human', 'reflex', duration=1.5, stop_on_fall=False, params=FAST_FILE)
-    monkeypatch.setattr(ReflexWalker, 'step', ReflexWalker.step_checked)
-    slow = run('human', 'reflex', duration=1.5, stop_on_fall=False, params=path)
-    ft, st = fast.controller.trace(), slow.controller.trace()
-    assert np.array_equal(ft['phi'], st['phi'])
-    assert np.array_equal(ft['activation'], st['activation'])
-    assert not np.array_equal(ft['activation'], plain.controller.trace()['activation'])
+    assert_fused_equals_checked(values, tmp_path, monkeypatch)
 
 
 def test_config_carries_the_new_values_to_the_reflexes(tmp_path):
