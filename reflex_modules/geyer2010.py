@@ -299,8 +299,9 @@ def gh2010_stimulation(config: ReflexConfig | np.ndarray, stance, swing_prep, fo
     trunk_pitch, trunk_pitch_rate: scalar or (2,) forward lean rad and rad/s (delayed 5 ms).
     lean_pitch: (2,) trunk lean used by the swing HFL lean term (theta at take-off in GH2010).
     leg_load: (2,) vertical load per leg, BW (delayed 5 ms; read by ``vas_k_bw``,
-        ``trunk_load_mix``, ``push_off_k_bw`` and the load limiter ``vas_k_load_limit``). ankle_rate: (2,) GH2010 inner ankle rate, rad/s, plantarflexion
-        positive (delayed 20 ms; ``ta_k_plantar_rate``). since_touchdown: (2,) s since each
+        ``trunk_load_mix``, ``push_off_k_bw`` and the load limiter ``vas_k_load_limit``).
+        ankle_rate: (2,) GH2010 inner ankle rate, rad/s, plantarflexion positive (delayed
+        20 ms; ``ta_k_plantar_rate``). since_touchdown: (2,) s since each
         leg's touchdown (``ta_rate_window``, ``gas_onset``, ``knee_guard_onset``,
         ``load_limit_window``).
     Raises ValueError for non-finite or wrongly shaped input.
