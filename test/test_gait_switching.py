@@ -411,7 +411,7 @@ def test_salamander_swim_to_walk_reaches_the_walk_table_within_2_cycles():
     quadruped's): the limbs restart as a trot (the inhibitor's weaker hold on the LF/RH flexors
     and RF/LH extensors, inhibitor_to_limbs.weight_by_target) and the fore girdle's lower stance
     (decoder.stance_elevation_offset_rad) lands the feet on the table. Measured with the readout
-    that does not learn the swim's pause (spiking.readout_max_half_s): 63 of 69 switch times
+    that does not learn the swim's pause (spiking.readout_max_half_s): 84 of 94 switch times
     within 2 walk cycles (docs/neuromodulation.md, "the limb readout after a swim"); here 10 s:
     1.33 cycles. Before (uniform inhibition, no pitch): not within 10 s at 6 or 8 s."""
     from neuro_locomotion.runner import run
