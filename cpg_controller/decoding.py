@@ -119,8 +119,9 @@ class FlexorExtensorPhase:
     durations being running averages (weight ``adapt``) of the measured ones, and it never
     passes the end of the half before the activities switch (the foot waits at the end of its
     stroke). A half longer than ``max_half_s`` is a pause, not a stride (e.g. the limbs silenced
-    while the salamander swims): it does not update the expected duration. Amplitude: the peak of max(flexor, extensor), held and decaying with time constant
-    ``amplitude_decay_s``; a limb whose activities stay below ``min_activity`` fades to 0.
+    while the salamander swims): it does not update the expected duration. Amplitude: the peak
+    of max(flexor, extensor), held and decaying with time constant ``amplitude_decay_s``; a limb
+    whose activities stay below ``min_activity`` fades to 0.
     """
 
     def __init__(self, n: int = 4, *, stance_s: float = 0.3, swing_s: float = 0.15,

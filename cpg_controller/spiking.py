@@ -392,8 +392,9 @@ class SpikingRhythm:
 
     Packed state: ``fs`` (float) = filtered rates (n_pops, Hz) | spike totals (n_pops) |
     elapsed (L) | expected (L x 2) | amplitude (L) | phase (L) | k, 1/rate_scale, hysteresis,
-    adapt, amplitude decay per tick, min_activity, dt, max_half_s; ``ist`` (int) = flexor populations (L) |
-    extensor populations (L) | raster position, raster total | touchdowns | ticks.
+    adapt, amplitude decay per tick, min_activity, dt, max_half_s; ``ist`` (int) = flexor
+    populations (L) | extensor populations (L) | raster position, raster total | touchdowns |
+    ticks.
     """
 
     mu = 1.0
