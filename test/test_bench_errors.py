@@ -1,4 +1,4 @@
-"""The benchmark scripts added for issues 4 and 6 refuse a bad file or value with one line naming
+"""The benchmark scripts added for issues 4, 5 and 6 refuse a bad file or value with one line naming
 the script and the reason (exit status non-zero), not a traceback, before any long run."""
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
      'duration must be a positive number'),
     (['bench/cma_mean_yaml.py', '/nonexistent', '/tmp/never-written.yaml'],
      'cma_mean_yaml: resume directory not found'),
+    (['bench/bench_salamander_switch.py', '--times', '9:6:1'],
+     'bench_salamander_switch.py: error: argument --times: bad switch times'),
+    (['bench/bench_salamander_switch.py', '--after', 'nan'],
+     '--after must be a positive number of seconds'),
 ])
 def test_bench_script_refuses_bad_input_in_one_line(args, words):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
