@@ -3,7 +3,9 @@
 Each run swims (or walks) from 0 s, switches at ``T`` by the schedule (the serotonin target
 only) and runs ``--after`` s more: swim -> walk on flat ground (``0:swim,T:walk``), walk -> swim
 in water (``0:walk,T:swim``). Printed per ``spiking.seed`` (initial potentials and noise; the
-connectivity is the network template's own ``seed``): how many runs reach the new gait's table
+connectivity is the network template's own ``seed``, 1, or ``--template-seed``, which runs a copy
+of ``config/networks/salamander.yaml`` with another connectivity draw): how many runs reach the
+new gait's table
 within 2 of its cycles (``transitions[0].cycles``: limb touchdowns within 0.05 cycle of the walk
 table, or the body wave's lags within 0.05 of the swim table, counted from the switch), the
 cycles of every run, and falls.
@@ -11,6 +13,7 @@ cycles of every run, and falls.
     .venv/bin/python bench/bench_salamander_switch.py                        # 6-15 s, step 0.5
     .venv/bin/python bench/bench_salamander_switch.py --times 6.25:14.25:1 --seeds 0 2 3
     .venv/bin/python bench/bench_salamander_switch.py --to swim --json out/w2s.json
+    .venv/bin/python bench/bench_salamander_switch.py --times 6:14:2 --template-seed 2
 
 The numbers in docs/neuromodulation.md ("the limb readout after a swim") are these sets: grid
 ``6:15:0.5`` and held out ``6.25:14.25:1``, ``6.75:14.75:1``, ``6.4:14.4:1`` on seed 0;
@@ -22,8 +25,13 @@ import argparse
 import json
 import math
 import multiprocessing as mp
+import tempfile
 import time
+from pathlib import Path
 
+import yaml
+
+from cpg_controller.gait_networks import load_template
 from neuro_locomotion.params import ConfigError
 from neuro_locomotion.runner import run
 
@@ -51,13 +59,15 @@ def switch_times(text: str) -> list[float]:
 
 def one(job):
     """One closed-loop run; its transition's numbers (or the error) as a dict."""
-    to, t, seed, after = job
+    to, t, seed, after, network = job
     old = 'walk' if to == 'swim' else 'swim'
+    params = {'spiking.seed': seed} if network is None else {'spiking.seed': seed,
+                                                               'spiking.network': network}
     c0 = time.process_time()
     try:
         m = run('salamander', controller='cpg', duration=t + after,
                 arena='water' if to == 'swim' else 'flat', schedule=f'0:{old},{t:g}:{to}',
-                params={'spiking.seed': seed}).metrics
+                params=params).metrics
     except (ConfigError, ValueError) as e:
         return {'to': to, 't': t, 'seed': seed, 'error': str(e)}
     tr = m['transitions'][0]
@@ -91,6 +101,9 @@ def main(argv=None) -> int:
                         help='spiking.seed values (noise and initial potentials)')
     parser.add_argument('--after', type=float, default=10.0,
                         help='seconds run after the switch (default 10)')
+    parser.add_argument('--template-seed', type=int, default=None,
+                        help='connectivity draw: run a copy of the salamander network template '
+                             'with this seed (default: the template\'s own, 1)')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--json', help='write every run and the summary here')
     args = parser.parse_args(argv)
@@ -98,12 +111,23 @@ def main(argv=None) -> int:
         parser.error(f'--after must be a positive number of seconds, got {args.after}')
     if args.workers < 1 or any(s < 0 for s in args.seeds):
         parser.error('--workers must be >= 1 and --seeds not negative')
-    jobs = [(args.to, t, seed, args.after) for seed in args.seeds for t in args.times]
-    if args.workers == 1:
-        rows = [one(j) for j in jobs]
-    else:
-        with mp.get_context('spawn').Pool(args.workers) as pool:
-            rows = pool.map(one, jobs, chunksize=1)
+    if args.template_seed is not None and args.template_seed < 0:
+        parser.error(f'--template-seed must not be negative, got {args.template_seed}')
+    with tempfile.TemporaryDirectory() as tmp:
+        network = None
+        if args.template_seed is not None:
+            template = load_template('salamander')
+            template.pop('_source', None)
+            template['seed'] = args.template_seed
+            network = str(Path(tmp) / f'salamander_seed{args.template_seed}.yaml')
+            Path(network).write_text(yaml.safe_dump(template, sort_keys=False))
+        jobs = [(args.to, t, seed, args.after, network) for seed in args.seeds
+                for t in args.times]
+        if args.workers == 1:
+            rows = [one(j) for j in jobs]
+        else:
+            with mp.get_context('spawn').Pool(args.workers) as pool:
+                rows = pool.map(one, jobs, chunksize=1)
     for r in rows:
         print(json.dumps(r), flush=True)
     table = summary(rows)

@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
      'bench_salamander_switch.py: error: argument --times: bad switch times'),
     (['bench/bench_salamander_switch.py', '--after', 'nan'],
      '--after must be a positive number of seconds'),
+    (['bench/bench_salamander_switch.py', '--template-seed', '-1'],
+     '--template-seed must not be negative'),
 ])
 def test_bench_script_refuses_bad_input_in_one_line(args, words):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
