@@ -111,6 +111,8 @@ def main(argv=None) -> int:
         parser.error(f'--after must be a positive number of seconds, got {args.after}')
     if args.workers < 1 or any(s < 0 for s in args.seeds):
         parser.error('--workers must be >= 1 and --seeds not negative')
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        parser.error(f'--json: folder of {args.json!r} not found')   # before the long runs
     if args.template_seed is not None and args.template_seed < 0:
         parser.error(f'--template-seed must not be negative, got {args.template_seed}')
     with tempfile.TemporaryDirectory() as tmp:

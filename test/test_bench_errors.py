@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
      '--after must be a positive number of seconds'),
     (['bench/bench_salamander_switch.py', '--template-seed', '-1'],
      '--template-seed must not be negative'),
+    (['bench/bench_salamander_switch.py', '--json', '/nonexistent/out.json'],
+     "--json: folder of '/nonexistent/out.json' not found"),
 ])
 def test_bench_script_refuses_bad_input_in_one_line(args, words):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
