@@ -14,10 +14,14 @@ cycles of every run, and falls.
     .venv/bin/python bench/bench_salamander_switch.py --times 6.25:14.25:1 --seeds 0 2 3
     .venv/bin/python bench/bench_salamander_switch.py --to swim --json out/w2s.json
     .venv/bin/python bench/bench_salamander_switch.py --times 6:14:2 --template-seed 2
+    .venv/bin/python bench/bench_salamander_switch.py --set spiking.readout_min_half_s=0.03
 
 The numbers in docs/neuromodulation.md ("the limb readout after a swim") are these sets: grid
 ``6:15:0.5`` and held out ``6.25:14.25:1``, ``6.75:14.75:1``, ``6.4:14.4:1`` on seed 0;
-``6:13:1``, ``6.5:13.5:1``, ``6.2:13.2:1`` on seeds 1-4. About 5 s of CPU per run.
+``6:13:1``, ``6.5:13.5:1``, ``6.2:13.2:1`` on seeds 1-4; since the limb network of fixed
+in-degree (2026-12-07): grid ``6:15:0.5`` and ``6.25:14.25:1``, ``6.75:14.75:1``,
+``6.4:14.4:1`` on seed 0, ``6:13:1`` on seeds 1-4, and held out ``6.6:14.6:1`` on seed 0 and
+``6.3:13.3:1`` on seeds 5 and 6. About 5 s of CPU per run.
 """
 from __future__ import annotations
 
@@ -57,12 +61,21 @@ def switch_times(text: str) -> list[float]:
     return times
 
 
+def param(text: str) -> tuple[str, object]:
+    """``name=value`` (value read as YAML: 1.0, true, a string) -> (name, value)."""
+    name, sep, value = text.partition('=')
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f'expected name=value, got {text!r}')
+    return name.strip(), yaml.safe_load(value)
+
+
 def one(job):
     """One closed-loop run; its transition's numbers (or the error) as a dict."""
-    to, t, seed, after, network = job
+    to, t, seed, after, network, extra = job
     old = 'walk' if to == 'swim' else 'swim'
-    params = {'spiking.seed': seed} if network is None else {'spiking.seed': seed,
-                                                               'spiking.network': network}
+    params = {**extra, 'spiking.seed': seed}
+    if network is not None:
+        params['spiking.network'] = network
     c0 = time.process_time()
     try:
         m = run('salamander', controller='cpg', duration=t + after,
@@ -104,6 +117,9 @@ def main(argv=None) -> int:
     parser.add_argument('--template-seed', type=int, default=None,
                         help='connectivity draw: run a copy of the salamander network template '
                              'with this seed (default: the template\'s own, 1)')
+    parser.add_argument('--set', type=param, action='append', default=[], metavar='NAME=VALUE',
+                        help='a controller parameter for every run, e.g. spiking.adapt=1.0 '
+                             '(repeatable; checked by the run, refused runs count as errors)')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--json', help='write every run and the summary here')
     args = parser.parse_args(argv)
@@ -123,7 +139,8 @@ def main(argv=None) -> int:
             template['seed'] = args.template_seed
             network = str(Path(tmp) / f'salamander_seed{args.template_seed}.yaml')
             Path(network).write_text(yaml.safe_dump(template, sort_keys=False))
-        jobs = [(args.to, t, seed, args.after, network) for seed in args.seeds
+        extra = dict(args.set)
+        jobs = [(args.to, t, seed, args.after, network, extra) for seed in args.seeds
                 for t in args.times]
         if args.workers == 1:
             rows = [one(j) for j in jobs]

@@ -119,26 +119,32 @@ class FlexorExtensorPhase:
     durations being running averages (weight ``adapt``) of the measured ones, and it never
     passes the end of the half before the activities switch (the foot waits at the end of its
     stroke). A half longer than ``max_half_s`` is a pause, not a stride (e.g. the limbs silenced
-    while the salamander swims): it does not update the expected duration. Amplitude: the peak
+    while the salamander swims): it does not update the expected duration. A half ends no
+    sooner than ``min_half_s`` after it began, so flips faster than that (flexor and extensor
+    restarting together) are not strides either. Amplitude: the peak
     of max(flexor, extensor), held and decaying with time constant ``amplitude_decay_s``; a limb
     whose activities stay below ``min_activity`` fades to 0.
     """
 
     def __init__(self, n: int = 4, *, stance_s: float = 0.3, swing_s: float = 0.15,
                  hysteresis: float = 0.05, adapt: float = 0.5, amplitude_decay_s: float = 0.3,
-                 min_activity: float = 0.05, max_half_s: float = math.inf):
+                 min_activity: float = 0.05, max_half_s: float = math.inf,
+                 min_half_s: float = 0.0):
         for name, v in (('stance_s', stance_s), ('swing_s', swing_s),
                         ('amplitude_decay_s', amplitude_decay_s)):
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f'{name} must be positive, got {v!r}')
         if not max_half_s > 0:          # also refuses NaN; inf: every half counts
             raise ValueError(f'max_half_s must be positive, got {max_half_s!r}')
+        if not 0.0 <= min_half_s < max_half_s:          # also refuses NaN
+            raise ValueError(f'min_half_s must be in [0, max_half_s = {max_half_s}), '
+                             f'got {min_half_s!r}')
         if not (0.0 <= hysteresis < 1.0 and 0.0 < adapt <= 1.0 and 0.0 <= min_activity < 1.0):
             raise ValueError('hysteresis in [0, 1), adapt in (0, 1], min_activity in [0, 1)')
         self.n = int(n)
         self.hysteresis, self.adapt = float(hysteresis), float(adapt)
         self.decay_s, self.min_activity = float(amplitude_decay_s), float(min_activity)
-        self.max_half_s = float(max_half_s)
+        self.max_half_s, self.min_half_s = float(max_half_s), float(min_half_s)
         self._init = (float(stance_s), float(swing_s))
         self.reset()
 
@@ -156,8 +162,9 @@ class FlexorExtensorPhase:
         if not (np.all(np.isfinite(f)) and np.all(np.isfinite(e))):
             raise ValueError('flexor and extensor activities must be finite')
         u = f - e
-        to_swing = ~self.swing & (u > self.hysteresis)
-        to_stance = self.swing & (u < -self.hysteresis)
+        held = self.elapsed >= self.min_half_s
+        to_swing = ~self.swing & (u > self.hysteresis) & held
+        to_stance = self.swing & (u < -self.hysteresis) & held
         switched = to_swing | to_stance
         if switched.any():
             k = np.nonzero(switched)[0]

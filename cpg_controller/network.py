@@ -32,7 +32,8 @@ _advance = K.advance
 SYNAPSE_TYPES = ('excitatory', 'inhibitory')
 NETWORK_KEYS = ('name', 'description', 'dt', 'noise_dt', 'seed', 'populations', 'projections')
 POPULATION_KEYS = ('name', 'model', 'size', 'params', 'drive', 'noise', 'v_init', 'bias')
-PROJECTION_KEYS = ('source', 'target', 'type', 'weight', 'tau', 'delay', 'p', 'autapses', 'tag')
+PROJECTION_KEYS = ('source', 'target', 'type', 'weight', 'tau', 'delay', 'p', 'indegree',
+                   'autapses', 'tag')
 DEFAULT_TAU = {'excitatory': 0.005, 'inhibitory': 0.01}  # s
 
 _DT = ParamSpec('dt', DEFAULT_DT, 'integration step', 's', min=1e-6, max=1e-3)
@@ -50,6 +51,8 @@ _WEIGHT = ParamSpec('weight', 1.0, 'synaptic current jump per spike (>= 0; type 
 _TAU = ParamSpec('tau', 0.005, 'synaptic decay time constant', 's', min=1e-5, max=10.0)
 _DELAY = ParamSpec('delay', 0.0, 'conduction delay', 's', min=0.0, max=1.0)
 _P = ParamSpec('p', 1.0, 'connection probability', min=0.0, max=1.0)
+_INDEGREE = ParamSpec('indegree', 1, 'number of sources drawn for every target neuron', min=0,
+                      max=1_000_000)
 
 
 # --- the spec ----------------------------------------------------------------------------------
@@ -77,6 +80,7 @@ class ProjectionSpec:
     tau: float
     delay: float = 0.0
     p: float = 1.0
+    indegree: int | None = None   # every target gets exactly this many sources (instead of p)
     autapses: bool = False
     tag: str = ''           # optional label (e.g. the gait pathway it belongs to); selects the
                             # projection in a neuromodulation file, no effect on the dynamics
@@ -191,12 +195,18 @@ def _projection(tree: Any, k: int, names: Sequence[str], where: str) -> Projecti
     tag = tree.get('tag', '')
     if not isinstance(tag, str):
         raise ConfigError(f'{here}.tag: expected a string, got {tag!r}')
+    indegree = None
+    if tree.get('indegree') is not None:
+        if tree.get('p') is not None:
+            raise ConfigError(f'{here}: give p (a probability per pair) or indegree (a fixed '
+                              f'number of sources per target), not both')
+        indegree = _number(_INDEGREE, tree['indegree'], here, int)
     return ProjectionSpec(
         source=tree['source'], target=tree['target'], type=kind,
         weight=_number(_WEIGHT, weight, here),
         tau=_number(_TAU, tree.get('tau', DEFAULT_TAU[kind]), here),
         delay=_number(_DELAY, delay, here), p=_number(_P, tree.get('p', 1.0), here),
-        autapses=autapses, tag=tag)
+        indegree=indegree, autapses=autapses, tag=tag)
 
 
 def load_network(source: str | Path | Mapping | NetworkSpec) -> NetworkSpec:
@@ -241,6 +251,13 @@ def load_network(source: str | Path | Mapping | NetworkSpec) -> NetworkSpec:
         raise ConfigError(f'{where}: projections must be a list')
     projections = tuple(_projection(p, k, names, where) for k, p in enumerate(projs))
     by_name = {p.name: p for p in populations}
+    for k, proj in enumerate(projections):
+        available = by_name[proj.source].size - (
+            proj.source == proj.target and not proj.autapses)
+        if proj.indegree is not None and proj.indegree > available:
+            raise ConfigError(
+                f'{where}: projections[{k}] ({proj.source} -> {proj.target}).indegree: '
+                f'{proj.indegree} sources per target, but only {available} are available')
     for pop in populations:
         n = pop.neuron
         taus = [('tau_m', n['tau_m'])] if n.model == 'lif' else []
@@ -416,10 +433,17 @@ def compile(spec: NetworkSpec | Mapping | str | Path) -> CompiledNetwork:  # noq
         pre = np.arange(bounds[a, 0], bounds[a, 1])
         post = np.arange(bounds[b, 0], bounds[b, 1])
         rng = np.random.default_rng((spec.seed, 0xC0AA, j))
-        mask = rng.random((pre.size, post.size)) < proj.p
+        self_free = not proj.autapses and a == b
+        if proj.indegree is None:
+            mask = rng.random((pre.size, post.size)) < proj.p
+        else:   # each target's sources: indegree distinct ones (not itself unless autapses)
+            mask = np.zeros((pre.size, post.size), dtype=bool)
+            for c in range(post.size):
+                pool = np.delete(np.arange(pre.size), c) if self_free else np.arange(pre.size)
+                mask[rng.choice(pool, size=proj.indegree, replace=False), c] = True
         if proj.weight == 0.0:  # no effect; the kernel also relies on weights being > 0
             mask[:] = False
-        if not proj.autapses and a == b:
+        if self_free:
             np.fill_diagonal(mask, False)
         i_pre, i_post = np.nonzero(mask)
         sources.append(pre[i_pre])

@@ -74,6 +74,14 @@ _COMMON = [
               'update the expected durations (FlexorExtensorPhase)', 's', min=0.1, max=60.0),
 ]
 
+
+def _readout_min_half(default: float) -> ParamSpec:
+    """``spiking.readout_min_half_s``, with the robot's default."""
+    return ParamSpec('spiking.readout_min_half_s', default, 'the limb readout holds a stance or '
+                     'swing half at least this long: faster flexor/extensor flips (both '
+                     'restarting together after a silence) are chatter, not strides '
+                     '(FlexorExtensorPhase)', 's', min=0.0, max=0.09)
+
 FEEDBACK_PARAMS = [
     ParamSpec('feedback.enabled', False, 'sensory feedback (cpg_controller/feedback.py): foot load '
               '-> the leg\'s extensor, hip stretch -> its flexor, as spike-driven currents'),
@@ -117,6 +125,7 @@ QUADRUPED_SPIKING_PARAMS = [
               '(trot 0.35, 0.15 s: the steady trot stance is 0.245 s, but the stances that shift '
               'a pair half a cycle at bound -> trot last 0.3-0.47 s; bound 0.196, 0.072 s, its '
               'steady readout)', 's', min=0.01, max=2.0),
+    _readout_min_half(0.0),     # off: the counts of docs/neuromodulation.md were made without
 ] + _COMMON + FEEDBACK_PARAMS
 
 SALAMANDER_SPIKING_PARAMS = [
@@ -147,6 +156,9 @@ SALAMANDER_SPIKING_PARAMS = [
               '(implied by a schedule)'),
     ParamSpec('spiking.modulation_update_s', 0.01, 'while concentrations move, the gains are '
               're-applied this often', 's', min=0.0, max=0.1),
+    # after a swim the limbs restart with flexor/extensor flips every few ms and 40-70 ms blips;
+    # the walk's halves are 0.6-0.8 s (the quadruped's shortest, bound swing, is 72 ms)
+    _readout_min_half(0.08),
 ] + _COMMON
 
 
@@ -168,8 +180,8 @@ def _spiking_params(specs, values: dict, where: str) -> ParamSet:
 
 @njit(cache=True)
 def _rhythm_update(rates, act, k_filter, inv_scale, flex, ext, hyst, adapt, decay, min_act, dt,
-                   max_half, swing, elapsed, expected, amplitude, phase, rec, n_rec, keep, raster,
-                   ctr):
+                   max_half, min_half, swing, elapsed, expected, amplitude, phase, rec, n_rec,
+                   keep, raster, ctr):
     """One tick: filter every population's rate (act, Hz), then per limb the rules of
     ``decoding.FlexorExtensorPhase.update`` on (flexor, extensor) activities; append the spikes
     of the kept neurons to the raster ring buffer. Returns the number of touchdowns (stance
@@ -183,7 +195,8 @@ def _rhythm_update(rates, act, k_filter, inv_scale, flex, ext, hyst, adapt, deca
         e = act[ext[i]] * inv_scale
         e = 0.0 if e < 0.0 else (1.0 if e > 1.0 else e)
         u = f - e
-        if (not swing[i] and u > hyst) or (swing[i] and u < -hyst):
+        flip = (not swing[i] and u > hyst) or (swing[i] and u < -hyst)
+        if flip and elapsed[i] >= min_half:
             half = 1 if swing[i] else 0
             measured = elapsed[i]
             if measured > 1e-3 and measured <= max_half:
@@ -239,8 +252,8 @@ def _cpg_tick(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, raster):
     q = o + 5 * n_limbs
     touch = _rhythm_update(rates, act, fs[q], fs[q + 1], ist[0:n_limbs],
                            ist[n_limbs:2 * n_limbs], fs[q + 2], fs[q + 3], fs[q + 4], fs[q + 5],
-                           fs[q + 6], fs[q + 7], swing, elapsed, expected, amplitude, phase,
-                           rec, n_rec, keep, raster, ist[2 * n_limbs:2 * n_limbs + 2])
+                           fs[q + 6], fs[q + 7], fs[q + 8], swing, elapsed, expected, amplitude,
+                           phase, rec, n_rec, keep, raster, ist[2 * n_limbs:2 * n_limbs + 2])
     c = 2 * n_limbs
     ist[c + 2] += touch
     ist[c + 3] += 1
@@ -366,7 +379,7 @@ class _LimbReadout:
     """Live views of the per-limb readout state (the attributes of FlexorExtensorPhase)."""
 
     def __init__(self, fs, n_pops, n_limbs, swing, hysteresis, adapt, decay_s, min_activity,
-                 max_half_s):
+                 max_half_s, min_half_s):
         o = 2 * n_pops
         self.elapsed = fs[o:o + n_limbs]
         self.expected = fs[o + n_limbs:o + 3 * n_limbs].reshape(n_limbs, 2)
@@ -375,7 +388,7 @@ class _LimbReadout:
         self.swing = swing
         self.hysteresis, self.adapt = hysteresis, adapt
         self.decay_s, self.min_activity = decay_s, min_activity
-        self.max_half_s = max_half_s
+        self.max_half_s, self.min_half_s = max_half_s, min_half_s
 
 
 class SpikingRhythm:
@@ -392,8 +405,8 @@ class SpikingRhythm:
 
     Packed state: ``fs`` (float) = filtered rates (n_pops, Hz) | spike totals (n_pops) |
     elapsed (L) | expected (L x 2) | amplitude (L) | phase (L) | k, 1/rate_scale, hysteresis,
-    adapt, amplitude decay per tick, min_activity, dt, max_half_s; ``ist`` (int) = flexor
-    populations (L) | extensor populations (L) | raster position, raster total | touchdowns |
+    adapt, amplitude decay per tick, min_activity, dt, max_half_s, min_half_s; ``ist`` (int) =
+    flexor populations (L) | extensor populations (L) | raster position, raster total | touchdowns |
     ticks.
     """
 
@@ -402,7 +415,8 @@ class SpikingRhythm:
 
     def __init__(self, network: dict, limbs=P.LEGS, *, seed: int = 0, rate_scale_hz=150.0,
                  rate_tau_s=0.01, hysteresis=0.05, adapt=0.5, amplitude_decay_s=0.3,
-                 min_activity=0.05, max_half_s=math.inf, raster_neurons=5, raster_s=4.0,
+                 min_activity=0.05, max_half_s=math.inf, min_half_s=0.0, raster_neurons=5,
+                 raster_s=4.0,
                  record_every=10):
         self.net = Network(network, seed=seed)
         self.seed = int(seed)
@@ -414,12 +428,12 @@ class SpikingRhythm:
         self._fe_init = FlexorExtensorPhase(n_limbs, hysteresis=hysteresis, adapt=adapt,
                                             amplitude_decay_s=amplitude_decay_s,
                                             min_activity=min_activity,
-                                            max_half_s=max_half_s)
-        self.fs = np.zeros(2 * n_pops + 5 * n_limbs + 8)
+                                            max_half_s=max_half_s, min_half_s=min_half_s)
+        self.fs = np.zeros(2 * n_pops + 5 * n_limbs + 9)
         self._adapt_at = 2 * n_pops + 5 * n_limbs + 3       # fs index of adapt
-        self.fs[-8:] = (1.0 - math.exp(-TICK / rate_tau_s), 1.0 / rate_scale_hz,
+        self.fs[-9:] = (1.0 - math.exp(-TICK / rate_tau_s), 1.0 / rate_scale_hz,
                         float(hysteresis), float(adapt), math.exp(-TICK / amplitude_decay_s),
-                        float(min_activity), TICK, float(max_half_s))
+                        float(min_activity), TICK, float(max_half_s), float(min_half_s))
         self.ist = np.zeros(2 * n_limbs + 4, dtype=np.int64)
         self.flex = self.ist[0:n_limbs]
         self.ext = self.ist[n_limbs:2 * n_limbs]
@@ -430,7 +444,7 @@ class SpikingRhythm:
         self.counts = self.fs[n_pops:2 * n_pops]           # spikes per population since settle
         self._inv_scale = 1.0 / rate_scale_hz
         self.estimator = _LimbReadout(self.fs, n_pops, n_limbs, self.swing, hysteresis, adapt,
-                                      amplitude_decay_s, min_activity, max_half_s)
+                                      amplitude_decay_s, min_activity, max_half_s, min_half_s)
         self.keep = np.zeros(net.n_neurons, dtype=np.bool_)
         for name in net.names:
             sl = net.neurons(name)
@@ -907,6 +921,7 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
                                  amplitude_decay_s=s['spiking.amplitude_decay_s'],
                                  min_activity=s['spiking.min_activity'],
                                  max_half_s=s['spiking.readout_max_half_s'],
+                                 min_half_s=s['spiking.readout_min_half_s'],
                                  raster_neurons=s['spiking.raster_neurons'],
                                  raster_s=s['spiking.raster_s'])
         self.plot_panels = _spike_panels(self.cpg)
@@ -941,6 +956,7 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
                          amplitude_decay_s=s['spiking.amplitude_decay_s'],
                          min_activity=s['spiking.min_activity'],
                          max_half_s=s['spiking.readout_max_half_s'],
+                         min_half_s=s['spiking.readout_min_half_s'],
                          raster_neurons=s['spiking.raster_neurons'])
         self.schedule = None
         gait_names = None
@@ -1252,9 +1268,6 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
                                   'modulated.neuromodulation file')
             from .neuromodulation import load_neuromodulation
             spec = load_neuromodulation(nm_name)
-            if spec.transitions:
-                raise ConfigError(f'controller cpg: {nm_name}: a transitions table is supported '
-                                  'for the quadruped only')
             names = [g.name for g in spec.gaits]
             if schedule is not None:
                 self.schedule = parse_schedule(schedule, names)
@@ -1285,6 +1298,7 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
                   adapt=s['spiking.adapt'], amplitude_decay_s=s['spiking.amplitude_decay_s'],
                   min_activity=s['spiking.min_activity'],
                   max_half_s=s['spiking.readout_max_half_s'],
+                  min_half_s=s['spiking.readout_min_half_s'],
                   raster_neurons=s['spiking.raster_neurons'], raster_s=s['spiking.raster_s'])
         if self.modulated:
             if self.schedule is not None:
@@ -1353,9 +1367,14 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
     def step(self, observation: Observation, dt: float) -> Command:
         if self.schedule is not None:
             self._schedule_step(observation)
+        if self._pending is not None:
+            self._release_step()
         cpg = self.cpg
         if cpg._per_tick:       # the modulated network: its _tick does more than the fused call
-            return self._step_generic(observation, dt)
+            out = self._step_generic(observation, dt)
+            if self._adapt_until is not None:
+                self._adaptation_step()
+            return out
         # the steering state first (it reads only the observation), then the network ticks,
         # body filter, rate record, decoder and heading bias in one numba call
         self._course_step(observation, dt)

@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
      '--template-seed must not be negative'),
     (['bench/bench_salamander_switch.py', '--json', '/nonexistent/out.json'],
      "--json: folder of '/nonexistent/out.json' not found"),
+    (['bench/bench_salamander_switch.py', '--set', 'spiking.adapt'],
+     "argument --set: expected name=value, got 'spiking.adapt'"),
 ])
 def test_bench_script_refuses_bad_input_in_one_line(args, words):
     env = dict(os.environ, PYTHONPATH=str(ROOT))

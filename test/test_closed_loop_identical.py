@@ -19,10 +19,15 @@ ONE_MS = {'control_period_s': 0.001}
 # ... and the salamander's stance pitch (decoder.stance_elevation_offset_rad ships [-0.12, 0]
 # since 2026-12-07; the swimming limbs fold in, but their first ticks still use it): pinned level
 PINNED = {**ONE_MS, 'decoder.stance_elevation_offset_rad': [0.0, 0.0]}
+# ... and the spiking salamander's network template and limb readout of then (the limb
+# connectivity and spiking.readout_min_half_s changed on 2026-12-07; the swimming limbs fold in,
+# but the limbs fire in the first ticks, before the inhibitor silences them)
+RECORDED_NETWORK = str(Path(__file__).parent / 'data' / 'salamander_network_recorded.yaml')
 CASES = {
     'quadruped_cpg_trot': dict(robot='quadruped', controller='cpg', gait='trot'),
     'salamander_cpg_swim': dict(robot='salamander', controller='cpg', gait='swim', arena='water',
-                                params=PINNED),
+                                params={**PINNED, 'spiking.network': RECORDED_NETWORK,
+                                        'spiking.readout_min_half_s': 0.0}),
     'salamander_oscillator_swim': dict(robot='salamander', controller='oscillator', gait='swim',
                                        arena='water', params=PINNED),
 }

