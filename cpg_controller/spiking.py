@@ -82,6 +82,7 @@ def _readout_min_half(default: float) -> ParamSpec:
                      'restarting together after a silence) are chatter, not strides '
                      '(FlexorExtensorPhase)', 's', min=0.0, max=0.09)
 
+
 FEEDBACK_PARAMS = [
     ParamSpec('feedback.enabled', False, 'sensory feedback (cpg_controller/feedback.py): foot load '
               '-> the leg\'s extensor, hip stretch -> its flexor, as spike-driven currents'),
@@ -406,8 +407,8 @@ class SpikingRhythm:
     Packed state: ``fs`` (float) = filtered rates (n_pops, Hz) | spike totals (n_pops) |
     elapsed (L) | expected (L x 2) | amplitude (L) | phase (L) | k, 1/rate_scale, hysteresis,
     adapt, amplitude decay per tick, min_activity, dt, max_half_s, min_half_s; ``ist`` (int) =
-    flexor populations (L) | extensor populations (L) | raster position, raster total | touchdowns |
-    ticks.
+    flexor populations (L) | extensor populations (L) | raster position, raster total |
+    touchdowns | ticks.
     """
 
     mu = 1.0
@@ -416,8 +417,7 @@ class SpikingRhythm:
     def __init__(self, network: dict, limbs=P.LEGS, *, seed: int = 0, rate_scale_hz=150.0,
                  rate_tau_s=0.01, hysteresis=0.05, adapt=0.5, amplitude_decay_s=0.3,
                  min_activity=0.05, max_half_s=math.inf, min_half_s=0.0, raster_neurons=5,
-                 raster_s=4.0,
-                 record_every=10):
+                 raster_s=4.0, record_every=10):
         self.net = Network(network, seed=seed)
         self.seed = int(seed)
         net = self.net
