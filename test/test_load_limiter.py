@@ -136,3 +136,24 @@ def test_limiter_set_reevaluates_bit_for_bit_and_needs_its_limiter():
     off = sweep_reflex.measure(str(LIMITER_FILE), 12.0, {'reflex.vas_k_load_limit': 0.0})
     assert on['walked_s'] > 11.9 and off['walked_s'] > 11.9
     assert on['grf_peak_median_after_3s_bw'] < off['grf_peak_median_after_3s_bw'] - 0.05, (on, off)
+
+
+# -- the stronger-limiter set (config/reflex/human_walk_limiter2.yaml; docs/walking.md, fifth
+# session of 2026-12-07) --
+LIMITER2_FILE = FAST_FILE.parent / 'human_walk_limiter2.yaml'
+
+
+def test_stronger_limiter_set_reevaluates_bit_for_bit_below_the_first_limiter_set():
+    """The best candidate of the run from the limiter set with k 0.35 and L 1.3 BW: its saved
+    objective re-evaluates bit for bit, and its 20 s run walks at >= 1.17 m/s with a median
+    stance peak below 1.5 BW (the limiter set: 1.65); its limiter is stronger than that set's."""
+    from neuro_locomotion.optimize import read_best, reevaluate
+    from neuro_locomotion.params import read_ros_params
+    info = read_best(LIMITER2_FILE)
+    assert reevaluate(LIMITER2_FILE) == info['objective_value']
+    assert info['terms.survived_s'] == 20.0 and info['terms.speed_mps'] > 1.17
+    assert info['terms.grf_peak_median_bw'] < 1.5 < read_best(LIMITER_FILE)[
+        'terms.grf_peak_median_bw']
+    mine = read_ros_params(LIMITER2_FILE)['reflex_node']
+    first = read_ros_params(LIMITER_FILE)['reflex_node']
+    assert mine['reflex.vas_k_load_limit'] > 1.4 * first['reflex.vas_k_load_limit']
