@@ -119,7 +119,7 @@ def main(argv=None) -> int:
                              'with this seed (default: the template\'s own, 1)')
     parser.add_argument('--set', type=param, action='append', default=[], metavar='NAME=VALUE',
                         help='a controller parameter for every run, e.g. spiking.adapt=1.0 '
-                             '(repeatable; checked by the run, refused runs count as errors)')
+                             '(repeatable; refused before the runs if the controller refuses it)')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--json', help='write every run and the summary here')
     args = parser.parse_args(argv)
@@ -131,6 +131,11 @@ def main(argv=None) -> int:
         parser.error(f'--json: folder of {args.json!r} not found')   # before the long runs
     if args.template_seed is not None and args.template_seed < 0:
         parser.error(f'--template-seed must not be negative, got {args.template_seed}')
+    if args.set:                    # judged once, before the long runs
+        try:
+            run('salamander', controller='cpg', duration=0.004, params=dict(args.set))
+        except (ConfigError, ValueError) as e:
+            parser.error(f'--set: {e}')
     with tempfile.TemporaryDirectory() as tmp:
         network = None
         if args.template_seed is not None:

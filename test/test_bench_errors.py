@@ -33,6 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
      "--json: folder of '/nonexistent/out.json' not found"),
     (['bench/bench_salamander_switch.py', '--set', 'spiking.adapt'],
      "argument --set: expected name=value, got 'spiking.adapt'"),
+    (['bench/bench_salamander_switch.py', '--set', 'spiking.adapt=nan'],
+     "--set: controller cpg: spiking.adapt: expected a number, got 'nan'"),
+    (['bench/bench_salamander_switch.py', '--set', 'spiking.flavour=1'],
+     'spiking.flavour: unknown parameter'),
 ])
 def test_bench_script_refuses_bad_input_in_one_line(args, words):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
