@@ -21,7 +21,9 @@ The numbers in docs/neuromodulation.md ("the limb readout after a swim") are the
 ``6:13:1``, ``6.5:13.5:1``, ``6.2:13.2:1`` on seeds 1-4; since the limb network of fixed
 in-degree (2026-12-07): grid ``6:15:0.5`` and ``6.25:14.25:1``, ``6.75:14.75:1``,
 ``6.4:14.4:1`` on seed 0, ``6:13:1`` on seeds 1-4, and held out ``6.6:14.6:1`` on seed 0 and
-``6.3:13.3:1`` on seeds 5 and 6. About 5 s of CPU per run.
+``6.3:13.3:1`` on seeds 5 and 6; since the readout ignores restart blips (sixth session), also
+``6.15:14.15:1`` on seeds 7 and 8, ``6.85:13.85:1`` on seed 0 and ``6:14:2`` on template seeds
+2-4. About 5 s of CPU per run.
 """
 from __future__ import annotations
 

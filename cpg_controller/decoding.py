@@ -121,7 +121,11 @@ class FlexorExtensorPhase:
     stroke). A half longer than ``max_half_s`` is a pause, not a stride (e.g. the limbs silenced
     while the salamander swims): it does not update the expected duration. A half ends no
     sooner than ``min_half_s`` after it began, so flips faster than that (flexor and extensor
-    restarting together) are not strides either. Amplitude: the peak
+    restarting together) are not strides either, and a half shorter than
+    ``learn_min_fraction`` of its expected duration ends the half but is not learned (a restart
+    blip, not a stride: learned, it shortens the next real half's trajectory for several
+    strides; the rhythm may then speed up by at most 1 / learn_min_fraction from one half to the
+    next, a faster change needs the expected durations set, e.g. at a gait switch). Amplitude: the peak
     of max(flexor, extensor), held and decaying with time constant ``amplitude_decay_s``; a limb
     whose activities stay below ``min_activity`` fades to 0.
     """
@@ -129,7 +133,7 @@ class FlexorExtensorPhase:
     def __init__(self, n: int = 4, *, stance_s: float = 0.3, swing_s: float = 0.15,
                  hysteresis: float = 0.05, adapt: float = 0.5, amplitude_decay_s: float = 0.3,
                  min_activity: float = 0.05, max_half_s: float = math.inf,
-                 min_half_s: float = 0.0):
+                 min_half_s: float = 0.0, learn_min_fraction: float = 0.0):
         for name, v in (('stance_s', stance_s), ('swing_s', swing_s),
                         ('amplitude_decay_s', amplitude_decay_s)):
             if not (math.isfinite(v) and v > 0):
@@ -139,12 +143,15 @@ class FlexorExtensorPhase:
         if not 0.0 <= min_half_s < max_half_s:          # also refuses NaN
             raise ValueError(f'min_half_s must be in [0, max_half_s = {max_half_s}), '
                              f'got {min_half_s!r}')
+        if not 0.0 <= learn_min_fraction < 1.0:         # also refuses NaN
+            raise ValueError(f'learn_min_fraction must be in [0, 1), got {learn_min_fraction!r}')
         if not (0.0 <= hysteresis < 1.0 and 0.0 < adapt <= 1.0 and 0.0 <= min_activity < 1.0):
             raise ValueError('hysteresis in [0, 1), adapt in (0, 1], min_activity in [0, 1)')
         self.n = int(n)
         self.hysteresis, self.adapt = float(hysteresis), float(adapt)
         self.decay_s, self.min_activity = float(amplitude_decay_s), float(min_activity)
         self.max_half_s, self.min_half_s = float(max_half_s), float(min_half_s)
+        self.learn_min_fraction = float(learn_min_fraction)
         self._init = (float(stance_s), float(swing_s))
         self.reset()
 
@@ -170,7 +177,8 @@ class FlexorExtensorPhase:
             k = np.nonzero(switched)[0]
             half = self.swing[k].astype(int)               # the half that just ended
             measured = self.elapsed[k]
-            ok = (measured > 1e-3) & (measured <= self.max_half_s)
+            ok = (measured > 1e-3) & (measured <= self.max_half_s) & \
+                (measured >= self.learn_min_fraction * self.expected[k, half])
             rows, cols = k[ok], half[ok]
             self.expected[rows, cols] += self.adapt * (measured[ok] - self.expected[rows, cols])
             self.swing[k] = ~self.swing[k]

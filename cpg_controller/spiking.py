@@ -83,6 +83,16 @@ def _readout_min_half(default: float) -> ParamSpec:
                      '(FlexorExtensorPhase)', 's', min=0.0, max=0.09)
 
 
+def _readout_learn_min_fraction(default: float) -> ParamSpec:
+    """``spiking.readout_learn_min_fraction``, with the robot's default."""
+    return ParamSpec('spiking.readout_learn_min_fraction', default, 'a stance or swing half '
+                     'shorter than this fraction of its expected duration is not learned into '
+                     'it (a restart blip, not a stride); the rhythm may then shorten its halves '
+                     'by at most this factor from one to the next unless a gait switch sets '
+                     'them (FlexorExtensorPhase); 0 = every half is learned', '1',
+                     min=0.0, max=0.9)
+
+
 FEEDBACK_PARAMS = [
     ParamSpec('feedback.enabled', False, 'sensory feedback (cpg_controller/feedback.py): foot load '
               '-> the leg\'s extensor, hip stretch -> its flexor, as spike-driven currents'),
@@ -127,6 +137,7 @@ QUADRUPED_SPIKING_PARAMS = [
               'a pair half a cycle at bound -> trot last 0.3-0.47 s; bound 0.196, 0.072 s, its '
               'steady readout)', 's', min=0.01, max=2.0),
     _readout_min_half(0.0),     # off: the counts of docs/neuromodulation.md were made without
+    _readout_learn_min_fraction(0.0),       # off, as the hold
 ] + _COMMON + FEEDBACK_PARAMS
 
 SALAMANDER_SPIKING_PARAMS = [
@@ -160,6 +171,9 @@ SALAMANDER_SPIKING_PARAMS = [
     # after a swim the limbs restart with flexor/extensor flips every few ms and 40-70 ms blips;
     # the walk's halves are 0.6-0.8 s (the quadruped's shortest, bound swing, is 72 ms)
     _readout_min_half(0.08),
+    # ... whose restart blips (halves of 0.08-0.4 s against the walk's 0.6-0.8 s) were learned:
+    # the next real halves' trajectories then ended early for 3-5 strides
+    _readout_learn_min_fraction(0.5),
 ] + _COMMON
 
 
@@ -176,13 +190,25 @@ def _spiking_params(specs, values: dict, where: str) -> ParamSet:
     return ParamSet(specs, values, where=where)
 
 
+def _rhythm_kwargs(s: ParamSet) -> dict:
+    """The spiking.* parameters of :class:`SpikingRhythm` (network seed and limb readout)."""
+    return dict(seed=s['spiking.seed'], rate_scale_hz=s['spiking.rate_scale_hz'],
+                rate_tau_s=s['spiking.rate_tau_s'], hysteresis=s['spiking.hysteresis'],
+                adapt=s['spiking.adapt'], amplitude_decay_s=s['spiking.amplitude_decay_s'],
+                min_activity=s['spiking.min_activity'],
+                max_half_s=s['spiking.readout_max_half_s'],
+                min_half_s=s['spiking.readout_min_half_s'],
+                learn_min_fraction=s['spiking.readout_learn_min_fraction'],
+                raster_neurons=s['spiking.raster_neurons'])
+
+
 # ---------------------------------------------------------------------------------------------
 # rates -> activities -> phase/amplitude (the FlexorExtensorPhase rules, one numba call per tick)
 
 @njit(cache=True)
 def _rhythm_update(rates, act, k_filter, inv_scale, flex, ext, hyst, adapt, decay, min_act, dt,
-                   max_half, min_half, swing, elapsed, expected, amplitude, phase, rec, n_rec,
-                   keep, raster, ctr):
+                   max_half, min_half, learn_min, swing, elapsed, expected, amplitude, phase, rec,
+                   n_rec, keep, raster, ctr):
     """One tick: filter every population's rate (act, Hz), then per limb the rules of
     ``decoding.FlexorExtensorPhase.update`` on (flexor, extensor) activities; append the spikes
     of the kept neurons to the raster ring buffer. Returns the number of touchdowns (stance
@@ -200,7 +226,8 @@ def _rhythm_update(rates, act, k_filter, inv_scale, flex, ext, hyst, adapt, deca
         if flip and elapsed[i] >= min_half:
             half = 1 if swing[i] else 0
             measured = elapsed[i]
-            if measured > 1e-3 and measured <= max_half:
+            if measured > 1e-3 and measured <= max_half and \
+                    measured >= learn_min * expected[i, half]:
                 expected[i, half] += adapt * (measured - expected[i, half])
             if swing[i]:
                 touch += 1
@@ -253,8 +280,9 @@ def _cpg_tick(fa, ia, ctl, counts, rec, n_sub, fs, ist, swing, keep, raster):
     q = o + 5 * n_limbs
     touch = _rhythm_update(rates, act, fs[q], fs[q + 1], ist[0:n_limbs],
                            ist[n_limbs:2 * n_limbs], fs[q + 2], fs[q + 3], fs[q + 4], fs[q + 5],
-                           fs[q + 6], fs[q + 7], fs[q + 8], swing, elapsed, expected, amplitude,
-                           phase, rec, n_rec, keep, raster, ist[2 * n_limbs:2 * n_limbs + 2])
+                           fs[q + 6], fs[q + 7], fs[q + 8], fs[q + 9], swing, elapsed, expected,
+                           amplitude, phase, rec, n_rec, keep, raster,
+                           ist[2 * n_limbs:2 * n_limbs + 2])
     c = 2 * n_limbs
     ist[c + 2] += touch
     ist[c + 3] += 1
@@ -380,7 +408,7 @@ class _LimbReadout:
     """Live views of the per-limb readout state (the attributes of FlexorExtensorPhase)."""
 
     def __init__(self, fs, n_pops, n_limbs, swing, hysteresis, adapt, decay_s, min_activity,
-                 max_half_s, min_half_s):
+                 max_half_s, min_half_s, learn_min_fraction):
         o = 2 * n_pops
         self.elapsed = fs[o:o + n_limbs]
         self.expected = fs[o + n_limbs:o + 3 * n_limbs].reshape(n_limbs, 2)
@@ -390,6 +418,7 @@ class _LimbReadout:
         self.hysteresis, self.adapt = hysteresis, adapt
         self.decay_s, self.min_activity = decay_s, min_activity
         self.max_half_s, self.min_half_s = max_half_s, min_half_s
+        self.learn_min_fraction = learn_min_fraction
 
 
 class SpikingRhythm:
@@ -406,7 +435,8 @@ class SpikingRhythm:
 
     Packed state: ``fs`` (float) = filtered rates (n_pops, Hz) | spike totals (n_pops) |
     elapsed (L) | expected (L x 2) | amplitude (L) | phase (L) | k, 1/rate_scale, hysteresis,
-    adapt, amplitude decay per tick, min_activity, dt, max_half_s, min_half_s; ``ist`` (int) =
+    adapt, amplitude decay per tick, min_activity, dt, max_half_s, min_half_s,
+    learn_min_fraction; ``ist`` (int) =
     flexor populations (L) | extensor populations (L) | raster position, raster total |
     touchdowns | ticks.
     """
@@ -416,7 +446,8 @@ class SpikingRhythm:
 
     def __init__(self, network: dict, limbs=P.LEGS, *, seed: int = 0, rate_scale_hz=150.0,
                  rate_tau_s=0.01, hysteresis=0.05, adapt=0.5, amplitude_decay_s=0.3,
-                 min_activity=0.05, max_half_s=math.inf, min_half_s=0.0, raster_neurons=5,
+                 min_activity=0.05, max_half_s=math.inf, min_half_s=0.0,
+                 learn_min_fraction=0.0, raster_neurons=5,
                  raster_s=4.0, record_every=10):
         self.net = Network(network, seed=seed)
         self.seed = int(seed)
@@ -428,12 +459,14 @@ class SpikingRhythm:
         self._fe_init = FlexorExtensorPhase(n_limbs, hysteresis=hysteresis, adapt=adapt,
                                             amplitude_decay_s=amplitude_decay_s,
                                             min_activity=min_activity,
-                                            max_half_s=max_half_s, min_half_s=min_half_s)
-        self.fs = np.zeros(2 * n_pops + 5 * n_limbs + 9)
+                                            max_half_s=max_half_s, min_half_s=min_half_s,
+                                            learn_min_fraction=learn_min_fraction)
+        self.fs = np.zeros(2 * n_pops + 5 * n_limbs + 10)
         self._adapt_at = 2 * n_pops + 5 * n_limbs + 3       # fs index of adapt
-        self.fs[-9:] = (1.0 - math.exp(-TICK / rate_tau_s), 1.0 / rate_scale_hz,
+        self.fs[-10:] = (1.0 - math.exp(-TICK / rate_tau_s), 1.0 / rate_scale_hz,
                         float(hysteresis), float(adapt), math.exp(-TICK / amplitude_decay_s),
-                        float(min_activity), TICK, float(max_half_s), float(min_half_s))
+                        float(min_activity), TICK, float(max_half_s), float(min_half_s),
+                        float(learn_min_fraction))
         self.ist = np.zeros(2 * n_limbs + 4, dtype=np.int64)
         self.flex = self.ist[0:n_limbs]
         self.ext = self.ist[n_limbs:2 * n_limbs]
@@ -444,7 +477,8 @@ class SpikingRhythm:
         self.counts = self.fs[n_pops:2 * n_pops]           # spikes per population since settle
         self._inv_scale = 1.0 / rate_scale_hz
         self.estimator = _LimbReadout(self.fs, n_pops, n_limbs, self.swing, hysteresis, adapt,
-                                      amplitude_decay_s, min_activity, max_half_s, min_half_s)
+                                      amplitude_decay_s, min_activity, max_half_s, min_half_s,
+                                      learn_min_fraction)
         self.keep = np.zeros(net.n_neurons, dtype=np.bool_)
         for name in net.names:
             sl = net.neurons(name)
@@ -914,15 +948,7 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
         self.target_offsets = np.asarray(g['offsets'], dtype=float)
         self.network = quadruped_network(gait, self.drive, template=template)
         s = self.spiking
-        self.cpg = SpikingRhythm(self.network, seed=s['spiking.seed'],
-                                 rate_scale_hz=s['spiking.rate_scale_hz'],
-                                 rate_tau_s=s['spiking.rate_tau_s'],
-                                 hysteresis=s['spiking.hysteresis'], adapt=s['spiking.adapt'],
-                                 amplitude_decay_s=s['spiking.amplitude_decay_s'],
-                                 min_activity=s['spiking.min_activity'],
-                                 max_half_s=s['spiking.readout_max_half_s'],
-                                 min_half_s=s['spiking.readout_min_half_s'],
-                                 raster_neurons=s['spiking.raster_neurons'],
+        self.cpg = SpikingRhythm(self.network, **_rhythm_kwargs(s),
                                  raster_s=s['spiking.raster_s'])
         self.plot_panels = _spike_panels(self.cpg)
         self.feedback = None
@@ -950,14 +976,7 @@ class QuadrupedCpgController(_ModulatedControl, QuadrupedOscillatorController):
                               'modulated network yet')
         mod = quadruped_modulated(template)
         self.network = quadruped_modulated_network(template)
-        rhythm_kw = dict(seed=s['spiking.seed'], rate_scale_hz=s['spiking.rate_scale_hz'],
-                         rate_tau_s=s['spiking.rate_tau_s'], hysteresis=s['spiking.hysteresis'],
-                         adapt=s['spiking.adapt'],
-                         amplitude_decay_s=s['spiking.amplitude_decay_s'],
-                         min_activity=s['spiking.min_activity'],
-                         max_half_s=s['spiking.readout_max_half_s'],
-                         min_half_s=s['spiking.readout_min_half_s'],
-                         raster_neurons=s['spiking.raster_neurons'])
+        rhythm_kw = _rhythm_kwargs(s)
         self.schedule = None
         gait_names = None
         # the rhythm first (it validates the neuromodulation file against the network)
@@ -1293,13 +1312,7 @@ class SalamanderCpgController(_ModulatedControl, SalamanderOscillatorController)
                               f'segments, the body {len(self._body_idx)}')
         self.population_drives = salamander_drives(self.drive, template)
         self.network = salamander_network(self.drive, template=template)
-        kw = dict(seed=s['spiking.seed'], rate_scale_hz=s['spiking.rate_scale_hz'],
-                  rate_tau_s=s['spiking.rate_tau_s'], hysteresis=s['spiking.hysteresis'],
-                  adapt=s['spiking.adapt'], amplitude_decay_s=s['spiking.amplitude_decay_s'],
-                  min_activity=s['spiking.min_activity'],
-                  max_half_s=s['spiking.readout_max_half_s'],
-                  min_half_s=s['spiking.readout_min_half_s'],
-                  raster_neurons=s['spiking.raster_neurons'], raster_s=s['spiking.raster_s'])
+        kw = dict(_rhythm_kwargs(s), raster_s=s['spiking.raster_s'])
         if self.modulated:
             if self.schedule is not None:
                 kw['raster_s'] = max(kw['raster_s'], self.schedule[-1][0] + 10.0)

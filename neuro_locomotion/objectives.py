@@ -29,6 +29,7 @@ ROBUST_TRIALS_MAX = 16          # perturbed runs per candidate
 ROBUST_FRACTION_MAX = 0.1       # relative perturbation of every tuned number (0.02: the issue's)
 # Range of the gait objective's opt-in hip-fall term's free speed (see GaitObjective.options)
 HIP_FALL_LIMIT_MAX = 2.0        # m/s
+HUMP_DEPTH_MAX = 1.0            # BW
 
 # Per-robot defaults of the objective options (SI units).
 ROBOT_DEFAULTS = {
@@ -132,7 +133,8 @@ class GaitObjective(Objective):
                    'max(0, grf_peak_median_bw - 1.4)] [+ hip_excursion_weight x max(0, '
                    'hip excursion - hip_excursion_limit_m)] [+ support_deficit_weight x '
                    'support_deficit_bw] [+ hip_fall_weight x max(0, touchdown_hip_fall_mps - '
-                   'hip_fall_limit_mps)]')
+                   'hip_fall_limit_mps)] [+ hump_weight x max(0, hump_depth_bw - '
+                   '(grf_second_hump_bw - grf_dip_bw))]')
     options = {'min_velocity': 1.0, 'termination_height': 0.85, 'window_s': 0.5,
                'gait_weight': 100.0, 'cot_weight': 0.1, 'grf_limit_bw': 1.4, 'grf_weight': 10.0,
                'grf_median_weight': 0.0,
@@ -153,7 +155,12 @@ class GaitObjective(Objective):
                # support_deficit_bw, touchdown_hip_fall_mps; docs/walking.md, 2026-12-07)
                'support_deficit_weight': 0.0,    # 1/BW; a run without the metric counts as 1 BW
                'hip_fall_weight': 0.0,           # s/m
-               'hip_fall_limit_mps': 0.3}        # m/s, 0..HIP_FALL_LIMIT_MAX (free fall speed)
+               'hip_fall_limit_mps': 0.3,        # m/s, 0..HIP_FALL_LIMIT_MAX (free fall speed)
+               # opt-in (weight 0: every saved objective unchanged): the double hump of the
+               # vertical GRF, from the walker's per-stance medians: the push-off hump should
+               # rise hump_depth_bw above the mid-stance dip (walking: about 0.3-0.4 BW)
+               'hump_weight': 0.0,               # 1/BW; a run without the metrics counts no rise
+               'hump_depth_bw': 0.1}             # BW, 0..HUMP_DEPTH_MAX
 
     def __init__(self, robot: str, **options):
         super().__init__(robot, **options)
@@ -177,6 +184,10 @@ class GaitObjective(Objective):
             raise ConfigError(f'objective gait: robust_fraction must be in (0, '
                               f'{ROBUST_FRACTION_MAX}] (the relative perturbation), got '
                               f'{s["robust_fraction"]!r}')
+        if not 0.0 <= s['hump_depth_bw'] <= HUMP_DEPTH_MAX:
+            raise ConfigError(f'objective gait: hump_depth_bw must be in [0, {HUMP_DEPTH_MAX}] '
+                              f'BW (the push-off hump\'s rise over the mid-stance dip), got '
+                              f'{s["hump_depth_bw"]!r}')
         if not 0.0 <= s['hip_fall_limit_mps'] <= HIP_FALL_LIMIT_MAX:
             raise ConfigError(f'objective gait: hip_fall_limit_mps must be in [0, '
                               f'{HIP_FALL_LIMIT_MAX}] m/s (the downward hip speed at touchdown '
@@ -257,6 +268,16 @@ class GaitObjective(Objective):
             value += _excess_term(terms, 'touchdown_hip_fall_mps', 'hip_fall_excess_mps',
                                   _finite(result.metrics, 'touchdown_hip_fall_mps'),
                                   s['hip_fall_limit_mps'], s['hip_fall_weight'])
+        if s['hump_weight'] > 0.0:
+            # a stance without a push-off hump (the load falls from the loading peak to the
+            # lift-off) has second hump = dip; the missing metric (no completed stance) counts
+            # as no rise, so the term does not reward falling early
+            second = _finite(result.metrics, 'grf_second_hump_bw')
+            dip = _finite(result.metrics, 'grf_dip_bw')
+            rise = 0.0 if second is None or dip is None else second - dip
+            terms['grf_hump_rise_bw'] = rise
+            terms['grf_hump_shortfall_bw'] = max(0.0, s['hump_depth_bw'] - rise)
+            value += s['hump_weight'] * terms['grf_hump_shortfall_bw']
         return Score(float(value), terms)
 
 

@@ -92,13 +92,15 @@ def test_rhythm_readout_follows_flexor_extensor_phase():
     """The per-tick numba readout applies decoding.FlexorExtensorPhase's rules exactly, also
     across a pause (both activities silent for 1.5 s, longer than max_half_s), which must not
     enter the expected half durations, and through the restart's chatter (flexor and extensor
-    taking turns every 4 ms for 0.1 s, faster than min_half_s)."""
+    taking turns every 4 ms for 0.1 s, faster than min_half_s; its halves are shorter than
+    learn_min_fraction of the expected ones)."""
     rng = np.random.default_rng(3)
     n_pops, limbs = 8, 4
     flex = np.array([0, 2, 4, 6])
     ext = flex + 1
-    reference = FlexorExtensorPhase(limbs, max_half_s=0.5, min_half_s=0.03)
-    mine = FlexorExtensorPhase(limbs, max_half_s=0.5, min_half_s=0.03)
+    reference = FlexorExtensorPhase(limbs, max_half_s=0.5, min_half_s=0.03,
+                                    learn_min_fraction=0.5)
+    mine = FlexorExtensorPhase(limbs, max_half_s=0.5, min_half_s=0.03, learn_min_fraction=0.5)
     act = np.zeros(n_pops)
     k, scale = 1.0 - math.exp(-TICK / 0.01), 1.0 / 150.0
     decay = math.exp(-TICK / mine.decay_s)
@@ -121,7 +123,8 @@ def test_rhythm_readout_follows_flexor_extensor_phase():
             rates[ext] = np.where(up, 2.0, 160.0)
         before = act.copy()
         _rhythm_update(rates, act, k, scale, flex, ext, mine.hysteresis, mine.adapt, decay,
-                       mine.min_activity, TICK, mine.max_half_s, mine.min_half_s, mine.swing,
+                       mine.min_activity, TICK, mine.max_half_s, mine.min_half_s,
+                       mine.learn_min_fraction, mine.swing,
                        mine.elapsed, mine.expected, mine.amplitude, mine.phase, rec, 0, keep,
                        raster, ctr)
         filtered = before + k * (rates - before)
@@ -131,8 +134,9 @@ def test_rhythm_readout_follows_flexor_extensor_phase():
         np.testing.assert_allclose(mine.expected, reference.expected, rtol=0, atol=1e-12)
     assert reference.touchdowns > 20
     # the halves of the 2.3 Hz rhythm last 0.22 s; the pause (> 1.5 s) was not averaged in,
-    # and the chatter's halves were held to min_half_s (unheld, they last 4 ms)
-    assert 0.03 <= reference.expected.min() and reference.expected.max() < 0.3
+    # and the chatter's halves, held to min_half_s (unheld, they last 4 ms), were too short
+    # (< half the expected 0.22 s) to be learned
+    assert 0.15 <= reference.expected.min() and reference.expected.max() < 0.3
 
 
 # --- salamander --------------------------------------------------------------------------------

@@ -214,6 +214,40 @@ def test_flexor_extensor_holds_a_half_for_min_half_s():
     assert held.expected.min() >= 0.03 and free.expected.min() < 0.01
 
 
+@pytest.mark.parametrize('value', [-0.1, 1.0, float('nan')])
+def test_flexor_extensor_learn_fraction_must_be_below_one(value):
+    with pytest.raises(ValueError, match='learn_min_fraction'):
+        FlexorExtensorPhase(4, learn_min_fraction=value)
+
+
+def _halves(est, durations, dt=0.001):
+    """Drive a one-limb readout through stance/swing halves of these durations (s), starting
+    with a swing; returns the expected (stance, swing) after each half."""
+    out = []
+    swing = True
+    for d in durations:
+        for _ in range(int(round(d / dt))):
+            est.update(1.0 if swing else 0.0, 0.0 if swing else 1.0, dt)
+        swing = not swing
+        out.append(est.expected[0].copy())
+    return out
+
+
+def test_flexor_extensor_does_not_learn_a_blip_shorter_than_the_fraction():
+    """A restart: swing and stance blips of 0.1 s between halves of 0.4 s. With
+    learn_min_fraction 0.5 (expected 0.4 s: halves under 0.2 s are blips) the expected durations
+    stay at 0.4 s, and a half of 0.3 s is still learned; with 0 the blips are averaged in."""
+    durations = [0.4, 0.4, 0.1, 0.1, 0.4, 0.4, 0.3, 0.002]     # the last tick ends the 0.3 s
+    kw = dict(stance_s=0.4, swing_s=0.4, adapt=0.5)
+    strict = _halves(FlexorExtensorPhase(1, learn_min_fraction=0.5, **kw), durations)
+    free = _halves(FlexorExtensorPhase(1, **kw), durations)
+    # the halves end in the same places (the fraction only decides what is learned) ...
+    np.testing.assert_allclose(strict[5], [0.4, 0.4], atol=2e-3)
+    assert free[5].min() < 0.33
+    # ... and a real change (a 0.3 s swing, 0.75 of the expected) is learned
+    assert strict[7][1] == pytest.approx(0.35, abs=2e-3)
+
+
 def test_flexor_extensor_state_drives_the_decoder():
     est = FlexorExtensorPhase(4)
     dec = QuadrupedDecoder()
