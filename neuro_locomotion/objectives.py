@@ -30,6 +30,7 @@ ROBUST_FRACTION_MAX = 0.1       # relative perturbation of every tuned number (0
 # Range of the gait objective's opt-in hip-fall term's free speed (see GaitObjective.options)
 HIP_FALL_LIMIT_MAX = 2.0        # m/s
 HUMP_DEPTH_MAX = 1.0            # BW
+HUMP_MISSING_RISE_BW = -1.0     # BW: the push-off rise a run without a completed stance counts
 
 # Per-robot defaults of the objective options (SI units).
 ROBOT_DEFAULTS = {
@@ -134,7 +135,7 @@ class GaitObjective(Objective):
                    'hip excursion - hip_excursion_limit_m)] [+ support_deficit_weight x '
                    'support_deficit_bw] [+ hip_fall_weight x max(0, touchdown_hip_fall_mps - '
                    'hip_fall_limit_mps)] [+ hump_weight x max(0, hump_depth_bw - '
-                   '(grf_second_hump_bw - grf_dip_bw))]')
+                   'grf_push_off_rise_bw)]')
     options = {'min_velocity': 1.0, 'termination_height': 0.85, 'window_s': 0.5,
                'gait_weight': 100.0, 'cot_weight': 0.1, 'grf_limit_bw': 1.4, 'grf_weight': 10.0,
                'grf_median_weight': 0.0,
@@ -157,9 +158,10 @@ class GaitObjective(Objective):
                'hip_fall_weight': 0.0,           # s/m
                'hip_fall_limit_mps': 0.3,        # m/s, 0..HIP_FALL_LIMIT_MAX (free fall speed)
                # opt-in (weight 0: every saved objective unchanged): the double hump of the
-               # vertical GRF, from the walker's per-stance medians: the push-off hump should
-               # rise hump_depth_bw above the mid-stance dip (walking: about 0.3-0.4 BW)
-               'hump_weight': 0.0,               # 1/BW; a run without the metrics counts no rise
+               # vertical GRF, the walker's grf_push_off_rise_bw (median over stances of the
+               # mean load at 65-85 % of the stance minus at 40-55 %; walking: about +0.3 BW)
+               # should reach hump_depth_bw
+               'hump_weight': 0.0,               # 1/BW; a run without the metric counts -1 BW
                'hump_depth_bw': 0.1}             # BW, 0..HUMP_DEPTH_MAX
 
     def __init__(self, robot: str, **options):
@@ -269,12 +271,12 @@ class GaitObjective(Objective):
                                   _finite(result.metrics, 'touchdown_hip_fall_mps'),
                                   s['hip_fall_limit_mps'], s['hip_fall_weight'])
         if s['hump_weight'] > 0.0:
-            # a stance without a push-off hump (the load falls from the loading peak to the
-            # lift-off) has second hump = dip; the missing metric (no completed stance) counts
-            # as no rise, so the term does not reward falling early
-            second = _finite(result.metrics, 'grf_second_hump_bw')
-            dip = _finite(result.metrics, 'grf_dip_bw')
-            rise = 0.0 if second is None or dip is None else second - dip
+            # continuous (a load falling from the loading peak to the lift-off gives a negative
+            # rise, the steeper the worse), so it guides a search before any hump appears; the
+            # missing metric (no completed stance) counts as a steep fall (-1 BW), so the term
+            # does not reward falling early
+            rise = _finite(result.metrics, 'grf_push_off_rise_bw')
+            rise = HUMP_MISSING_RISE_BW if rise is None else rise
             terms['grf_hump_rise_bw'] = rise
             terms['grf_hump_shortfall_bw'] = max(0.0, s['hump_depth_bw'] - rise)
             value += s['hump_weight'] * terms['grf_hump_shortfall_bw']

@@ -876,9 +876,15 @@ class ReflexWalker:
             return
         half = loads.size // 2
         first, second = int(np.argmax(loads[:half])), half + int(np.argmax(loads[half:]))
+        n = loads.size
+        # push-off rise: mean load over 65-85 % of the stance minus over 40-55 % (walking: the
+        # second hump ~1.1 BW over a ~0.75 BW dip, about +0.3; a load that falls from the
+        # loading peak to the lift-off gives a negative number, so it grades a missing hump)
+        rise = float(loads[int(0.65 * n):int(0.85 * n)].mean()
+                     - loads[int(0.40 * n):int(0.55 * n)].mean())
         self._stances.append({'leg': leg, 'start': start, 'end': t, 'peak': float(loads.max()),
                               'first': float(loads[first]), 'second': float(loads[second]),
-                              'dip': float(loads[first:second + 1].min())})
+                              'dip': float(loads[first:second + 1].min()), 'rise': rise})
 
     def _support_metrics(self) -> dict:
         """Support across the step-to-step transition (docs/walking.md, *What sets the 1.74 BW
@@ -960,6 +966,7 @@ class ReflexWalker:
             'grf_first_hump_bw': _median([s['first'] for s in stances]),
             'grf_second_hump_bw': _median([s['second'] for s in stances]),
             'grf_dip_bw': _median([s['dip'] for s in stances]),
+            'grf_push_off_rise_bw': _median([s['rise'] for s in stances]),
             'stance_s': _median([s['end'] - s['start'] for s in stances]),
             'max_torque_nm': self._max_tau,
             'torque_saturated_steps': self._saturated,

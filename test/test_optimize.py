@@ -183,24 +183,23 @@ def test_gait_objective_median_grf_term_is_off_by_default_and_adds_its_weighted_
 
 
 def test_gait_objective_hump_term_charges_a_missing_push_off_hump():
-    """hump_weight (default 0) adds w x max(0, hump_depth_bw - (second hump - dip)) from the
-    walker's per-stance medians; a run with no completed stance counts no rise."""
+    """hump_weight (default 0) adds w x max(0, hump_depth_bw - grf_push_off_rise_bw) (the
+    walker's median over stances of the mean load at 65-85 % of the stance minus at 40-55 %);
+    a run with no completed stance counts a rise of -1 BW."""
     result = run('human', 'reflex', duration=2.5)
-    m = result.metrics
-    rise = m['grf_second_hump_bw'] - m['grf_dip_bw']
-    assert rise >= 0.0
+    rise = result.metrics['grf_push_off_rise_bw']
+    assert rise is not None and -1.5 < rise < 1.5
     plain = make_objective('gait', 'human')(result, 2.5)
     assert 'grf_hump_shortfall_bw' not in plain.terms
-    depth = rise + 0.25                      # asks for 0.25 BW more than this gait rises
+    depth = min(1.0, max(0.0, rise + 0.25))
     hump = make_objective('gait', 'human', hump_weight=40.0, hump_depth_bw=depth)(result, 2.5)
-    assert hump.terms['grf_hump_rise_bw'] == pytest.approx(rise, abs=1e-12)
-    assert hump.value == pytest.approx(plain.value + 40.0 * 0.25, rel=1e-9)
-    met = make_objective('gait', 'human', hump_weight=40.0, hump_depth_bw=0.0)(result, 2.5)
-    assert met.value == pytest.approx(plain.value, rel=1e-12)
+    assert hump.terms['grf_hump_rise_bw'] == rise
+    assert hump.value == pytest.approx(plain.value + 40.0 * max(0.0, depth - rise), rel=1e-9)
+    assert hump.value > plain.value
     early = run('human', 'reflex', duration=0.05)    # no stance completed
-    assert early.metrics['grf_second_hump_bw'] is None
+    assert early.metrics['grf_push_off_rise_bw'] is None
     short = make_objective('gait', 'human', hump_weight=40.0, hump_depth_bw=0.3)(early, 0.05)
-    assert short.terms['grf_hump_shortfall_bw'] == 0.3
+    assert short.terms['grf_hump_shortfall_bw'] == pytest.approx(1.3)
 
 
 @pytest.mark.parametrize('value', [-0.1, 1.5, float('nan')])
