@@ -124,10 +124,10 @@ class FlexorExtensorPhase:
     restarting together) are not strides either, and a half shorter than
     ``learn_min_fraction`` of its expected duration ends the half but is not learned (a restart
     blip, not a stride: learned, it shortens the next real half's trajectory for several
-    strides; the rhythm may then speed up by at most 1 / learn_min_fraction from one half to the
-    next, a faster change needs the expected durations set, e.g. at a gait switch). Amplitude: the peak
-    of max(flexor, extensor), held and decaying with time constant ``amplitude_decay_s``; a limb
-    whose activities stay below ``min_activity`` fades to 0.
+    strides). The expected durations then follow a rhythm that shortens its halves to no less
+    than that fraction at once; a faster change needs them set (e.g. at a gait switch).
+    Amplitude: the peak of max(flexor, extensor), held and decaying with time constant
+    ``amplitude_decay_s``; a limb whose activities stay below ``min_activity`` fades to 0.
     """
 
     def __init__(self, n: int = 4, *, stance_s: float = 0.3, swing_s: float = 0.15,

@@ -87,9 +87,9 @@ def _readout_learn_min_fraction(default: float) -> ParamSpec:
     """``spiking.readout_learn_min_fraction``, with the robot's default."""
     return ParamSpec('spiking.readout_learn_min_fraction', default, 'a stance or swing half '
                      'shorter than this fraction of its expected duration is not learned into '
-                     'it (a restart blip, not a stride); the rhythm may then shorten its halves '
-                     'by at most this factor from one to the next unless a gait switch sets '
-                     'them (FlexorExtensorPhase); 0 = every half is learned', '1',
+                     'it (a restart blip, not a stride); the expected durations then follow '
+                     'halves that shorten at once to no less than this fraction (a gait switch '
+                     'sets them; FlexorExtensorPhase); 0 = every half is learned', '1',
                      min=0.0, max=0.9)
 
 
