@@ -188,7 +188,7 @@ class GaitObjective(Objective):
                               f'{s["robust_fraction"]!r}')
         if not 0.0 <= s['hump_depth_bw'] <= HUMP_DEPTH_MAX:
             raise ConfigError(f'objective gait: hump_depth_bw must be in [0, {HUMP_DEPTH_MAX}] '
-                              f'BW (the push-off hump\'s rise over the mid-stance dip), got '
+                              f'BW (the wanted grf_push_off_rise_bw: late- minus mid-stance load), got '
                               f'{s["hump_depth_bw"]!r}')
         if not 0.0 <= s['hip_fall_limit_mps'] <= HIP_FALL_LIMIT_MAX:
             raise ConfigError(f'objective gait: hip_fall_limit_mps must be in [0, '
