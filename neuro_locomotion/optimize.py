@@ -197,6 +197,26 @@ def tunables(controller: str, robot: str, space: str = 'range', span: float = 0.
     return node, tuple(coordinates), base
 
 
+def start_fixed(controller: str, robot: str, start: str | Path | None) -> tuple:
+    """(name, value) pairs of the ``start`` file's node values that the controller declares but
+    does not tune, checked against their specs: the candidates carry them unchanged. A name the
+    controller does not declare is refused (a typo would otherwise be dropped silently)."""
+    if start is None:
+        return ()
+    node = _declared(controller, robot, 'NODE')
+    known = {s.name: s for s in (_declared(controller, robot, 'PARAM_SPECS') or ())}
+    tuned = {entry.name if isinstance(entry, ParamSpec) else entry.partition('[')[0]
+             for entry in _declared(controller, robot, 'TUNABLE')}
+    fixed = []
+    for name, value in _start_values(start, node).items():
+        if name in tuned or name == 'use_sim_time':
+            continue
+        if name not in known:
+            raise ConfigError(f'{start}: {name!r} is not a parameter of {node}')
+        fixed.append((name, known[name].check(value)))
+    return tuple(fixed)
+
+
 def _start_values(path: str | Path, node: str) -> dict:
     """The ``node`` section of a start parameter file (flat names), refused when it has none."""
     nodes = read_ros_params(path)
@@ -238,6 +258,9 @@ class Problem:
     objective: str
     objective_settings: dict      # the objective's options (defaults for the robot included)
     duration: float
+    #: (name, value) pairs of the start file's node values that are not tuned: every candidate
+    #: carries them unchanged (e.g. a start-up gait's ``startup.*``); () without a start file
+    fixed: tuple = ()
 
     def values(self, u) -> dict:
         """Normalised coordinates -> {parameter: checked value} (arrays complete)."""
@@ -339,8 +362,8 @@ def evaluate(problem: Problem, u, seed: int) -> dict:
         with tempfile.TemporaryDirectory(prefix='neuroloco-eval-') as tmp:
             path = Path(tmp) / 'params.yaml'
             path.write_text(params_yaml(problem, values))
-            score, result = score_candidate(problem, values, seed, path,
-                                            {c.name: c.spec for c in problem.coordinates})
+            score, result = score_candidate(problem, {**dict(problem.fixed), **values}, seed,
+                                            path, {c.name: c.spec for c in problem.coordinates})
         value = score.value if math.isfinite(score.value) else REJECTED
         out.update(value=value, terms=score.terms,
                    metrics={k: result.metrics.get(k) for k in ('sim_time_s', 'wall_time_s',
@@ -410,6 +433,7 @@ def params_yaml(problem: Problem, values: dict, header: str = '',
     optionally a provenance node section. Checked to read back to exactly ``values``."""
     lines = [header.rstrip('\n')] if header else []
     lines += [f'{problem.node}:', '  ros__parameters:']
+    values = {**dict(problem.fixed), **values}
     _emit(_nest(values), 4, _comments(problem), '', lines)
     if provenance:
         lines += [f'{PROVENANCE_NODE}:', '  ros__parameters:']
@@ -616,7 +640,7 @@ def new_state(robot: str, controller: str, *, objective: str | None, duration: f
         popsize = 4 + int(3 * math.log(n))                # CMA-ES default
     _check_int('popsize', popsize, 2)
     problem = Problem(robot, controller, node, coordinates, base, objective, dict(scoring),
-                      float(duration))
+                      float(duration), start_fixed(controller, robot, start))
     random = np.random.RandomState(seed)
     x0 = [c.coordinate(c.default) for c in coordinates]
     import warnings
