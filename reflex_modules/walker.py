@@ -952,6 +952,13 @@ class ReflexWalker:
         # drop the samples of a final bounce after the lift-off
         loads = loads[:max(1, int(round((t - start) / self.dt)))]
         if loads.size < 20:
+            # a contact of less than 20 ms (a swing toe scuffing the ground) is not a step: its
+            # touchdown leaves the step count, cadence, stride and support windows too
+            for k in range(len(self._touchdowns) - 1, -1, -1):
+                if self._touchdowns[k][1] == leg and self._touchdowns[k][0] == start:
+                    del self._touchdowns[k]
+                    del self._td_index[k]
+                    break
             return
         half = loads.size // 2
         first, second = int(np.argmax(loads[:half])), half + int(np.argmax(loads[half:]))
