@@ -125,7 +125,8 @@ WALKER_PARAMS += METABOLIC_PARAMS
 #: The reflex values a start-up gait may set (every numeric reflex gain, offset and window the
 #: laws read, and the stance threshold; not the delays or the on/off switches).
 STARTUP_FIELDS = ('stance_load_threshold',) + tuple(
-    name for name in _CFG_FIELDS if name not in ('vas_inhibit_only_extending', 'length_positive_part'))
+    name for name in _CFG_FIELDS
+    if name not in ('vas_inhibit_only_extending', 'length_positive_part'))
 
 
 def _startup_specs() -> list[ParamSpec]:
