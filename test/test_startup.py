@@ -16,7 +16,7 @@ from reflex_modules.ablation import write_params
 from reflex_modules.geyer2010 import _CFG_FIELDS
 from reflex_modules.walker import STARTUP_FIELDS, ReflexWalker, walker_params
 
-from reflex_pathway_checks import FAST_FILE
+from reflex_pathway_checks import FAST_FILE, assert_fused_equals_checked
 
 PUBLISHED = config_file('human').parent / 'reflex' / 'gh2010_published.yaml'
 SOL = _CFG_FIELDS.index('sol_g_f')
@@ -82,17 +82,10 @@ def test_schedule_holds_the_startup_values_then_blends_to_the_walking_values_exa
 
 
 def test_fused_and_checked_steps_agree_bit_for_bit_through_a_startup(tmp_path, monkeypatch):
-    path = write_params(tmp_path / 's.yaml', {
-        'startup.duration': 0.3, 'startup.blend': 0.4, 'startup.reflex.sol_g_f': 1.5,
-        'startup.reflex.vas_g_f': 0.9, 'startup.reflex.stance_load_threshold': 0.15}, FAST_FILE)
-    fast = run('human', 'reflex', duration=1.0, stop_on_fall=False, params=path)
-    plain = run('human', 'reflex', duration=1.0, stop_on_fall=False, params=FAST_FILE)
-    monkeypatch.setattr(ReflexWalker, 'step', ReflexWalker.step_checked)
-    slow = run('human', 'reflex', duration=1.0, stop_on_fall=False, params=path)
-    a, b = fast.controller.trace(), slow.controller.trace()
-    for key in a:
-        assert np.array_equal(a[key], b[key]), key
-    assert not np.array_equal(a['activation'], plain.controller.trace()['activation'])
+    assert_fused_equals_checked({'startup.duration': 0.3, 'startup.blend': 0.4,
+                                 'startup.reflex.sol_g_f': 1.5, 'startup.reflex.vas_g_f': 0.9,
+                                 'startup.reflex.stance_load_threshold': 0.15},
+                                tmp_path, monkeypatch, duration=1.0)
 
 
 def test_the_published_gains_walk_after_a_startup_gait_and_count_only_their_own_stances(tmp_path):
