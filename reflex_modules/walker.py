@@ -178,7 +178,7 @@ _SEARCH = {
     'reflex.trunk_s0': (0.0, 0.3),
     'reflex.swing_prep_delta_s': (0.0, 0.6),
     'reflex.hfl_g_l': (0.05, 3.0),
-    'reflex.hfl_l_off': (0.3, 0.9),
+    'reflex.hfl_l_off': (0.0, 0.9),      # 0.3 until 2026-12-07: a start-up search sat on it
     'reflex.ham_hfl_g_l': (0.0, 10.0),
     'reflex.ham_l_off': (0.4, 1.1),
     'reflex.hfl_k_lean': (0.0, 4.0),
