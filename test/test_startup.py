@@ -177,3 +177,19 @@ def test_tune_patterns_pick_the_searched_parameters_and_the_rest_stay_at_the_sta
     assert 'cannot change it' in capsys.readouterr().err
     assert main(args[:-4] + ['--tune', 'reflex.nothing*', '--out', str(tmp_path / 'x')]) == 2
     assert 'matches none' in capsys.readouterr().err
+
+
+STARTUP_SET = config_file('human').parent / 'reflex' / 'human_walk_startup.yaml'
+
+
+def test_startup_set_reevaluates_bit_for_bit_with_a_double_hump_at_1_4_bw():
+    """config/reflex/human_walk_startup.yaml (docs/walking.md, "A start-up gait"): the saved
+    objective re-evaluates bit for bit, so its saved terms are this code's: 20 s without a fall,
+    a median stance peak of 1.39 BW (largest 1.41) and a push-off hump."""
+    info = read_best(STARTUP_SET)
+    assert reevaluate(STARTUP_SET) == info['objective_value']
+    assert info['terms.survived_s'] == 20.0
+    assert info['terms.grf_peak_median_bw'] < 1.4 and info['terms.grf_peak_bw'] < 1.42
+    assert info['terms.grf_hump_rise_bw'] > 0.25 and info['terms.speed_mps'] > 1.15
+    values = read_ros_params(STARTUP_SET)['reflex_node']
+    assert values['startup.duration'] == 4.0 and values['startup.blend'] == 2.0
