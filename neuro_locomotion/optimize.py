@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import fnmatch
 import io
 import math
 import os
@@ -131,9 +132,32 @@ def _node_values(robot: str, node: str) -> dict:
     return merged
 
 
+def _selected(controller: str, robot: str, tune=None) -> list:
+    """The controller's TUNABLE entries whose parameter name matches one of the ``tune``
+    patterns (fnmatch, e.g. ``reflex.*``); all of them without ``tune``."""
+    entries = _declared(controller, robot, 'TUNABLE')
+    if not entries:
+        raise ConfigError(f'controller {controller!r} has no tunable parameters for the {robot} '
+                          '(it declares no TUNABLE; see docs/optimize.md)')
+    if tune is None:
+        return list(entries)
+    if isinstance(tune, str) or not all(isinstance(t, str) and t for t in tune) or not tune:
+        raise ConfigError(f'tune must be a list of name patterns, got {tune!r}')
+
+    def name(entry):
+        return entry.name if isinstance(entry, ParamSpec) else str(entry).partition('[')[0]
+    chosen = [e for e in entries if any(fnmatch.fnmatchcase(name(e), t) for t in tune)]
+    if not chosen:
+        raise ConfigError(f'--tune {" ".join(tune)} matches none of the tunable parameters of '
+                          f'{controller!r} (e.g. {name(entries[0])})')
+    return chosen
+
+
 def tunables(controller: str, robot: str, space: str = 'range', span: float = 0.5,
-             start: str | Path | None = None) -> tuple[str, tuple[Coordinate, ...], dict]:
-    """(node, coordinates, base values of the tuned parameters) declared by ``controller``.
+             start: str | Path | None = None,
+             tune=None) -> tuple[str, tuple[Coordinate, ...], dict]:
+    """(node, coordinates, base values of the tuned parameters) declared by ``controller``
+    (only those matching ``tune``'s patterns, when given).
 
     The start values are the robot's config file's, overridden by the node section of ``start``
     (a parameter file such as a best.yaml) when given."""
@@ -141,10 +165,7 @@ def tunables(controller: str, robot: str, space: str = 'range', span: float = 0.
         raise ConfigError(f'space must be one of {list(SPACES)}, got {space!r}')
     if not (isinstance(span, (int, float)) and math.isfinite(span) and span > 0):
         raise ConfigError(f'span must be a positive number, got {span!r}')
-    entries = _declared(controller, robot, 'TUNABLE')
-    if not entries:
-        raise ConfigError(f'controller {controller!r} has no tunable parameters for the {robot} '
-                          '(it declares no TUNABLE; see docs/optimize.md)')
+    entries = _selected(controller, robot, tune)
     node = _declared(controller, robot, 'NODE')
     if not isinstance(node, str) or not node:
         raise ConfigError(f'controller {controller!r} declares TUNABLE but no NODE (its parameter '
@@ -197,6 +218,26 @@ def tunables(controller: str, robot: str, space: str = 'range', span: float = 0.
     return node, tuple(coordinates), base
 
 
+def start_fixed(controller: str, robot: str, start: str | Path | None, tune=None) -> tuple:
+    """(name, value) pairs of the ``start`` file's node values that the controller declares but
+    does not tune, checked against their specs: the candidates carry them unchanged. A name the
+    controller does not declare is refused (a typo would otherwise be dropped silently)."""
+    if start is None:
+        return ()
+    node = _declared(controller, robot, 'NODE')
+    known = {s.name: s for s in (_declared(controller, robot, 'PARAM_SPECS') or ())}
+    tuned = {entry.name if isinstance(entry, ParamSpec) else entry.partition('[')[0]
+             for entry in _selected(controller, robot, tune)}
+    fixed = []
+    for name, value in _start_values(start, node).items():
+        if name in tuned or name == 'use_sim_time':
+            continue
+        if name not in known:
+            raise ConfigError(f'{start}: {name!r} is not a parameter of {node}')
+        fixed.append((name, known[name].check(value)))
+    return tuple(fixed)
+
+
 def _start_values(path: str | Path, node: str) -> dict:
     """The ``node`` section of a start parameter file (flat names), refused when it has none."""
     nodes = read_ros_params(path)
@@ -238,6 +279,9 @@ class Problem:
     objective: str
     objective_settings: dict      # the objective's options (defaults for the robot included)
     duration: float
+    #: (name, value) pairs of the start file's node values that are not tuned: every candidate
+    #: carries them unchanged (e.g. a start-up gait's ``startup.*``); () without a start file
+    fixed: tuple = ()
 
     def values(self, u) -> dict:
         """Normalised coordinates -> {parameter: checked value} (arrays complete)."""
@@ -339,8 +383,8 @@ def evaluate(problem: Problem, u, seed: int) -> dict:
         with tempfile.TemporaryDirectory(prefix='neuroloco-eval-') as tmp:
             path = Path(tmp) / 'params.yaml'
             path.write_text(params_yaml(problem, values))
-            score, result = score_candidate(problem, values, seed, path,
-                                            {c.name: c.spec for c in problem.coordinates})
+            score, result = score_candidate(problem, {**dict(problem.fixed), **values}, seed,
+                                            path, {c.name: c.spec for c in problem.coordinates})
         value = score.value if math.isfinite(score.value) else REJECTED
         out.update(value=value, terms=score.terms,
                    metrics={k: result.metrics.get(k) for k in ('sim_time_s', 'wall_time_s',
@@ -410,6 +454,7 @@ def params_yaml(problem: Problem, values: dict, header: str = '',
     optionally a provenance node section. Checked to read back to exactly ``values``."""
     lines = [header.rstrip('\n')] if header else []
     lines += [f'{problem.node}:', '  ros__parameters:']
+    values = {**dict(problem.fixed), **values}
     _emit(_nest(values), 4, _comments(problem), '', lines)
     if provenance:
         lines += [f'{PROVENANCE_NODE}:', '  ros__parameters:']
@@ -599,12 +644,13 @@ def load_state(directory: str | Path) -> State:
 
 def new_state(robot: str, controller: str, *, objective: str | None, duration: float,
               popsize: int | None, sigma: float, seed: int, space: str, span: float,
-              objective_options: dict | None = None, start: str | Path | None = None) -> State:
+              objective_options: dict | None = None, start: str | Path | None = None,
+              tune=None) -> State:
     import cma
     from .objectives import make_objective
     if robot not in ROBOTS:
         raise ConfigError(f'unknown robot {robot!r}; choose one of {list(ROBOTS)}')
-    node, coordinates, base = tunables(controller, robot, space, span, start)
+    node, coordinates, base = tunables(controller, robot, space, span, start, tune)
     objective = objective or default_objective(controller, robot)
     # unknown objective or option -> ConfigError
     scoring = make_objective(objective, robot, **(objective_options or {})).settings
@@ -616,7 +662,7 @@ def new_state(robot: str, controller: str, *, objective: str | None, duration: f
         popsize = 4 + int(3 * math.log(n))                # CMA-ES default
     _check_int('popsize', popsize, 2)
     problem = Problem(robot, controller, node, coordinates, base, objective, dict(scoring),
-                      float(duration))
+                      float(duration), start_fixed(controller, robot, start, tune))
     random = np.random.RandomState(seed)
     x0 = [c.coordinate(c.default) for c in coordinates]
     import warnings
@@ -631,6 +677,8 @@ def new_state(robot: str, controller: str, *, objective: str | None, duration: f
                 'cma_version': cma.__version__}
     if start is not None:
         settings['start'] = str(start)
+    if tune is not None:
+        settings['tune'] = list(tune)
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
     return State(FORMAT, problem, settings, es, random, commit=git_commit(), started=now)
 
@@ -719,6 +767,7 @@ def best_yaml(state: State) -> str:
         'sigma0': float(s['sigma']),
         'space': s['space'],
         **({'start_file': s['start']} if s.get('start') else {}),
+        **({'tune': list(s['tune'])} if s.get('tune') else {}),
         'git_commit': state.commit,
         'package_version': _version(),
         'cma_version': s['cma_version'],
@@ -757,7 +806,8 @@ def reevaluate(path: str | Path) -> float:
     objective = make_objective(info['objective'], info['robot'], **settings)
     if objective.settings.get('robust_trials'):
         # the perturbed runs of the opt-in robustness term: the same values, specs and seeds
-        node, coordinates, _ = tunables(info['controller'], info['robot'])
+        node, coordinates, _ = tunables(info['controller'], info['robot'],
+                                        tune=info.get('tune'))
         values = read_ros_params(path)[node]
         problem = Problem(info['robot'], info['controller'], node, coordinates, {},
                           info['objective'], dict(objective.settings), info['duration_s'])
@@ -782,7 +832,7 @@ def optimize(robot: str, controller: str, *, generations: int = 10, popsize: int
              seed: int | None = None, sigma: float | None = None, objective: str | None = None,
              space: str | None = None, span: float | None = None, ray_address: str | None = None,
              progress: bool = True, objective_options: dict | None = None,
-             start: str | Path | None = None) -> OptimizeResult:
+             start: str | Path | None = None, tune=None) -> OptimizeResult:
     """Run (or continue) CMA-ES until ``generations`` generations are done in total.
 
     ``objective_options`` override the objective's options (e.g. ``{'min_velocity': 1.2}``);
@@ -815,6 +865,9 @@ def optimize(robot: str, controller: str, *, generations: int = 10, popsize: int
         if start is not None and str(start) != state.settings.get('start'):
             raise ConfigError(f'{resume} was started from {state.settings.get("start")!r}; a '
                               f'resumed run cannot change it (asked {str(start)!r})')
+        if tune is not None and list(tune) != state.settings.get('tune'):
+            raise ConfigError(f'{resume} was run with --tune {state.settings.get("tune")!r}; a '
+                              f'resumed run cannot change it (asked {list(tune)!r})')
         out = resume
     else:
         out = Path(out) if out is not None else Path('out') / 'optimize' / f'{robot}-{controller}'
@@ -828,7 +881,7 @@ def optimize(robot: str, controller: str, *, generations: int = 10, popsize: int
                           popsize=popsize, sigma=0.2 if sigma is None else sigma,
                           seed=0 if seed is None else seed, space=space or 'range',
                           span=0.5 if span is None else span,
-                          objective_options=objective_options, start=start)
+                          objective_options=objective_options, start=start, tune=tune)
     problem = state.problem
     popsize = state.settings['popsize']
     if state.generation == 0:
@@ -967,6 +1020,9 @@ def add_parser(sub) -> None:
                    'e.g. min_velocity=1.2 grf_weight=50; saved in best.yaml')
     p.add_argument('--start', metavar='FILE', help='start from the node section of this '
                    'parameter file (e.g. a best.yaml) instead of the robot config\'s values')
+    p.add_argument('--tune', metavar='PATTERN', action='append', default=None,
+                   help='tune only the parameters whose name matches this pattern (repeatable, '
+                   'fnmatch, e.g. "reflex.*"); the others keep their start values')
     p.add_argument('--check', metavar='FILE', help='instead of optimizing: run a best.yaml again '
                    'and compare its objective with the saved one (exit 0 equal, 1 different)')
 
@@ -996,7 +1052,8 @@ def cmd_optimize(args) -> int:
                       out=args.out, resume=args.resume, duration=args.duration, seed=args.seed,
                       sigma=args.sigma, objective=args.objective, space=args.space, span=args.span,
                       ray_address=args.ray_address,
-                      objective_options=dict(args.objective_option) or None, start=args.start)
+                      objective_options=dict(args.objective_option) or None, start=args.start,
+                      tune=args.tune)
     best = result.best
     print(f'neuroloco optimize {args.robot} --controller {args.controller}: '
           f'{result.generation} generations, {result.evaluations} evaluations')

@@ -394,6 +394,8 @@ class Gh2010Reflexes:
         self.config = config
         self.dt = float(dt)
         self._cfg = pack_config(config)
+        #: the stance threshold the laws use (BW); a start-up schedule moves it with ``_cfg``
+        self.stance_load_threshold = float(config.stance_load_threshold)
         classes = {'long': delay_steps(config.delay_long, dt),
                    'mid': delay_steps(config.delay_mid, dt),
                    'short': delay_steps(config.delay_short, dt)}
@@ -435,7 +437,7 @@ class Gh2010Reflexes:
             return
         load = self._read(sensors)
         self._delay.reset(self._channels.reshape(-1))
-        self.stance[:] = load > self.config.stance_load_threshold
+        self.stance[:] = load > self.stance_load_threshold
         self._touchdown[:] = -1
         if leading_leg is not None:
             if leading_leg not in range(N_LEGS):
@@ -465,7 +467,7 @@ class Gh2010Reflexes:
                                  f'(3, {N_LEGS}), got {leg_angles!r}')
         self._step_count += 1
         delayed = self._delay.step(self._channels.reshape(-1)).reshape(N_LEGS, _CH_PER_LEG)
-        _phase(load, self.config.stance_load_threshold, self._step_count,
+        _phase(load, self.stance_load_threshold, self._step_count,
                self.config.lean_at_takeoff, delayed, self.stance, self._touchdown,
                self.lean_pitch, self.swing_prep)
         if supra:

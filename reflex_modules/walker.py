@@ -31,12 +31,13 @@ from neuro_locomotion.types import EFFORT, Command, Observation
 
 from .geyer2010 import (_CH_ANKLE_RATE, _CH_F, _CH_KNEE, _CH_KNEE_RATE, _CH_L, _CH_LOAD,
                         _CH_PITCH, _CH_PITCH_RATE)
-from .geyer2010 import (Gh2010Reflexes, ReflexSensors, _laws, _leg_angles, _phase, _select_leg,
-                        _since_touchdown, _supraspinal, _SS_ON)
+from .geyer2010 import (_CFG_FIELDS, Gh2010Reflexes, ReflexSensors, _laws, _leg_angles, _phase,
+                        _select_leg, _since_touchdown, _supraspinal, _SS_ON)
 from .metabolics import KIND as METABOLIC_KIND
 from .metabolics import METABOLIC_PARAMS, _wang2012, muscle_masses
 from .muscle import _O_FORCE, _O_FSE, _O_VCE, _P_LOPT, _S_LCE, _step_kernel
-from .parameters import GH2010_PARAMS, JOINTS, LEGS, MUSCLES, build_muscle_set, build_reflex_config
+from .parameters import (GH2010_PARAMS, JOINTS, LEGS, MUSCLES, REFLEX_PARAMS, build_muscle_set,
+                         build_reflex_config)
 
 GRAVITY = 9.81
 DEG = math.pi / 180.0
@@ -121,6 +122,38 @@ WALKER_PARAMS = [
 
 WALKER_PARAMS += METABOLIC_PARAMS
 
+#: The reflex values a start-up gait may set (every numeric reflex gain, offset and window the
+#: laws read, and the stance threshold; not the delays or the on/off switches).
+STARTUP_FIELDS = ('stance_load_threshold',) + tuple(
+    name for name in _CFG_FIELDS
+    if name not in ('vas_inhibit_only_extending', 'length_positive_part'))
+
+
+def _startup_specs() -> list[ParamSpec]:
+    """``startup.duration``, ``startup.blend`` and ``startup.reflex.<name>`` for every
+    STARTUP_FIELDS name, with the range, unit and default of ``reflex.<name>``."""
+    specs = [
+        ParamSpec('startup.duration', 0.0, 'the reflex laws use the start-up values '
+                  'startup.reflex.* for this long from the start (0 = off: reflex.* throughout). '
+                  'A gait that walks once under way may not survive GH2010\'s first steps; a '
+                  'start-up gait carries it there (docs/walking.md, "A start-up gait")', 's',
+                  min=0.0, max=60.0),
+        ParamSpec('startup.blend', 1.0, 'after startup.duration every start-up value moves '
+                  'linearly to its reflex.* value over this long', 's', min=0.0, max=30.0),
+    ]
+    by_name = {spec.name: spec for spec in REFLEX_PARAMS}
+    for name in STARTUP_FIELDS:
+        spec = by_name[f'reflex.{name}']
+        specs.append(ParamSpec(f'startup.reflex.{name}', spec.default,
+                               f'start-up value of reflex.{name} (used while startup.duration '
+                               'lasts, then blended into it)', spec.unit, min=spec.min,
+                               max=spec.max))
+    return specs
+
+
+STARTUP_PARAMS: list[ParamSpec] = _startup_specs()
+WALKER_PARAMS += STARTUP_PARAMS
+
 REFLEX_NODE_PARAMS: list[ParamSpec] = GH2010_PARAMS + WALKER_PARAMS
 
 # -- what `neuroloco optimize human --controller reflex` tunes (docs/optimize.md, docs/walking.md) --
@@ -145,7 +178,7 @@ _SEARCH = {
     'reflex.trunk_s0': (0.0, 0.3),
     'reflex.swing_prep_delta_s': (0.0, 0.6),
     'reflex.hfl_g_l': (0.05, 3.0),
-    'reflex.hfl_l_off': (0.3, 0.9),
+    'reflex.hfl_l_off': (0.0, 0.9),      # 0.3 until 2026-12-07: a start-up search sat on it
     'reflex.ham_hfl_g_l': (0.0, 10.0),
     'reflex.ham_l_off': (0.4, 1.1),
     'reflex.hfl_k_lean': (0.0, 4.0),
@@ -565,7 +598,48 @@ class ReflexWalker:
         self._slow = np.tile(np.asarray(p['metabolics.slow_twitch_ratio'], dtype=float), len(LEGS))
         self.plot_panels = _Panels(self)
         self._init_kernel()
+        self._init_startup()
         self._reset_bookkeeping()
+
+    def _init_startup(self) -> None:
+        """The start-up schedule (``startup.*``): the packed reflex values of the walking set
+        and the difference start - walk, blended by :meth:`_schedule`."""
+        p, rx = self.params, self.reflexes
+        self._startup_times = None
+        self._startup_done = False
+        #: the GRF and support metrics count from here (s after the start): the end of the
+        #: start-up schedule, 0 without one
+        self.gait_from_s = 0.0
+        if p['startup.duration'] <= 0.0:
+            return
+        self.gait_from_s = float(p['startup.duration'] + p['startup.blend'])
+        values = {spec.name: p[spec.name] for spec in GH2010_PARAMS}
+        values.update({f'reflex.{name}': p[f'startup.reflex.{name}'] for name in STARTUP_FIELDS})
+        start = Gh2010Reflexes(build_reflex_config(values, p['walker.thigh_length'],
+                                                  p['walker.shank_length']), dt=self.dt)
+        self._cfg_walk = rx._cfg.copy()
+        self._cfg_delta = start._cfg - self._cfg_walk
+        self._threshold_walk = rx.stance_load_threshold
+        self._threshold_delta = start.stance_load_threshold - self._threshold_walk
+        self._startup_times = (float(p['startup.duration']), float(p['startup.blend']))
+
+    def _schedule(self, t: float) -> None:
+        """Set the reflex values for ``t`` s after the start: the start-up set until
+        ``startup.duration``, then linearly to the walking set over ``startup.blend``; once there,
+        the schedule ends (the walking values are exact: walk + 0 x delta)."""
+        times = self._startup_times
+        if times is None or self._startup_done:
+            return
+        duration, blend = times
+        if t < duration:
+            a = 1.0
+        elif blend > 0.0 and t < duration + blend:
+            a = 1.0 - (t - duration) / blend
+        else:
+            a = 0.0
+            self._startup_done = True
+        self.reflexes._cfg[:] = self._cfg_walk + a * self._cfg_delta   # in place: kernel buffer
+        self.reflexes.stance_load_threshold = self._threshold_walk + a * self._threshold_delta
 
     def _init_kernel(self) -> None:
         """Pack every array the fused per-step kernel reads or writes into one float, one int
@@ -657,6 +731,8 @@ class ReflexWalker:
     def reset(self, observation: Observation) -> None:
         phi = self.map.phi(observation.position)
         rate = self.map.rate(observation.velocity)
+        self._startup_done = False
+        self._schedule(0.0)
         self.muscles.reset(phi, self._initial_activation())
         load = self._leg_load(observation)
         if not np.any(load > 0.0):
@@ -683,6 +759,8 @@ class ReflexWalker:
                 and forces.ndim == 1 and abs(dt - self.reflexes.dt) <= 1e-12):
             return self.step_checked(observation, dt)
         rx, delay = self.reflexes, self.reflexes._delay
+        if self._startup_times is not None:
+            self._schedule(float(observation.time) - self._t0)
         q = np.asarray(observation.position, dtype=float)
         qd = np.asarray(observation.velocity, dtype=float)
         quat = np.asarray(observation.base_orientation, dtype=float)
@@ -695,7 +773,7 @@ class ReflexWalker:
             q, qd, forces, quat, float(observation.base_angular_velocity[1]),
             float(observation.base_linear_velocity[0]), float(dt),
             self.weight, self._F, self._I, self._B, self._lay, self._ilay, self._shapes,
-            rx.config.stance_load_threshold, rx.config.lean_at_takeoff, rx._step_count + 1,
+            rx.stance_load_threshold, rx.config.lean_at_takeoff, rx._step_count + 1,
             delay._head, self._stiffness, self._relax_speed, tau)
         if status == 1:                     # a sensor is not finite: raise naming it
             return self.step_checked(observation, dt)
@@ -734,6 +812,8 @@ class ReflexWalker:
         """One control step through the checked objects (``Gh2010Reflexes.step``,
         ``MuscleSet.step``, :func:`soft_limit_torque`): the reference of the fused kernel, and the
         path that names a bad input."""
+        if self._startup_times is not None:
+            self._schedule(float(observation.time) - self._t0)
         phi = self.map.phi(observation.position)
         rate = self.map.rate(observation.velocity)
         load = self._leg_load(observation)
@@ -873,6 +953,13 @@ class ReflexWalker:
         # drop the samples of a final bounce after the lift-off
         loads = loads[:max(1, int(round((t - start) / self.dt)))]
         if loads.size < 20:
+            # a contact of less than 20 ms (a swing toe scuffing the ground) is not a step: its
+            # touchdown leaves the step count, cadence, stride and support windows too
+            for k in range(len(self._touchdowns) - 1, -1, -1):
+                if self._touchdowns[k][1] == leg and self._touchdowns[k][0] == start:
+                    del self._touchdowns[k]
+                    del self._td_index[k]
+                    break
             return
         half = loads.size // 2
         first, second = int(np.argmax(loads[:half])), half + int(np.argmax(loads[half:]))
@@ -903,7 +990,10 @@ class ReflexWalker:
         total = np.asarray(self._load_sum, dtype=float)
         z = np.asarray(self._hip_z, dtype=float)
         deficit, low, fall = [], [], []
+        first = int(round(self.gait_from_s / self.dt))     # samples of the start-up gait
         for i in self._td_index:
+            if i < first:
+                continue
             a, b = i - before, i + after + 1
             if a < 1 or b + 1 > total.size:
                 continue
@@ -940,8 +1030,9 @@ class ReflexWalker:
             span = tds[-1][0] - tds[0][0]
             cadence = (steps - 1) / span if span > 0 else math.nan
             stride = 2.0 * (tds[-1][2] - tds[0][2]) / (steps - 1)
-        # GRF: every completed stance after a touchdown (the start stance is not a step)
-        stances = self._stances
+        # GRF: every completed stance after a touchdown (the start stance is not a step), from
+        # the end of a start-up schedule on (the walking set's gait, not the start-up's)
+        stances = [s for s in self._stances if s['start'] >= self._t0 + self.gait_from_s]
         peaks = [s['peak'] for s in stances]
         out = {
             'walked_s': walked,
@@ -968,6 +1059,7 @@ class ReflexWalker:
             'grf_dip_bw': _median([s['dip'] for s in stances]),
             'grf_push_off_rise_bw': _median([s['rise'] for s in stances]),
             'stance_s': _median([s['end'] - s['start'] for s in stances]),
+            'gait_from_s': self.gait_from_s,
             'max_torque_nm': self._max_tau,
             'torque_saturated_steps': self._saturated,
             **self._support_metrics(),

@@ -223,6 +223,13 @@ def test_human_reflex_node_stands_and_steps(client, tmp_path):
         assert min(tds) >= 3, tds
         assert d['refused_total'] == 0 and d['lockstep_misses'] == 0
         assert answered >= states - 1, (answered, states)    # every state answered, in step
+        # the start-up gait's parameters are ranged like every other (docs/reflexes.md)
+        for name, bad in (('startup.duration', math.nan), ('startup.duration', -1.0),
+                          ('startup.reflex.sol_g_f', 11.0)):
+            r = client.set_parameters('/reflex_node', **{name: bad})[0]
+            assert not r.successful and name in r.reason, r.reason
+        assert client.get_parameters('/reflex_node', 'startup.duration',
+                                     'startup.reflex.sol_g_f')[0] == 0.0
 
 
 def test_quadruped_graph_trots_in_lockstep(client, tmp_path):
