@@ -142,6 +142,12 @@ def test_optimizer_carries_the_start_files_untuned_values_and_checks_them(tmp_pa
         optimize('human', 'reflex', workers=1, out=tmp_path / 'no', generations=1, popsize=2,
                  duration=0.5, seed=3, progress=False, start=typo)
     assert not (tmp_path / 'no' / BEST).exists()
+    nan = tmp_path / 'nan.yaml'
+    nan.write_text(start.read_text().replace('startup.duration: 0.2', 'startup.duration: .nan'))
+    with pytest.raises(ConfigError, match='startup.duration'):
+        optimize('human', 'reflex', workers=1, out=tmp_path / 'no', generations=1, popsize=2,
+                 duration=0.5, seed=3, progress=False, start=nan)
+    assert not (tmp_path / 'no' / BEST).exists()
 
 
 def test_tune_patterns_pick_the_searched_parameters_and_the_rest_stay_at_the_start_files(
