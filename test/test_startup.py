@@ -201,6 +201,27 @@ def test_startup_set_reevaluates_bit_for_bit_with_a_double_hump_at_1_4_bw():
     assert values['startup.duration'] == 4.0 and values['startup.blend'] == 2.0
 
 
+ROBUST_STARTUP_SET = config_file('human').parent / 'reflex' / 'human_walk_startup_robust.yaml'
+
+
+def test_robust_startup_set_reevaluates_bit_for_bit_and_its_perturbed_runs_walk():
+    """config/reflex/human_walk_startup_robust.yaml (docs/walking.md, "A robust start-up set"):
+    its saved objective, the mean of the nominal 20 s run and 3 runs with every number (start-up
+    included) perturbed by +-2 %, re-evaluates bit for bit, so its saved terms are this code's:
+    all four runs walk 20 s, the median stance peak is at 1.4 BW with a push-off hump; it keeps
+    human_walk_startup.yaml's start-up. Its 60-trial robustness is a bench number (docs)."""
+    info = read_best(ROBUST_STARTUP_SET)
+    assert info['kind'].startswith('the CMA-ES MEAN')
+    assert info['objective_settings.robust_trials'] == 3
+    assert reevaluate(ROBUST_STARTUP_SET) == info['objective_value']
+    assert info['terms.survived_s'] == 20.0 and info['terms.robust_walked'] == 3
+    assert info['terms.grf_peak_median_bw'] < 1.41 and info['terms.grf_hump_rise_bw'] > 0.25
+    assert info['terms.speed_mps'] > 1.1
+    mine, start = (read_ros_params(f)['reflex_node'] for f in (ROBUST_STARTUP_SET, STARTUP_SET))
+    assert {k: v for k, v in mine.items() if not k.startswith('reflex.')} == \
+        {k: v for k, v in start.items() if not k.startswith('reflex.')}
+
+
 def _flat(tree, prefix=''):
     out = {}
     for key, value in tree.items():
