@@ -21,6 +21,10 @@ config/human.yaml ships) multiplied by U(1 - f, 1 + f), f = ``--fraction`` (0.02
 
     PYTHONPATH=$PWD .venv/bin/python bench/bench_reflex.py --robustness 20 --duration 20
 
+``--perturb PATTERN`` (repeatable, fnmatch on the dotted names) perturbs only the matching
+parameters, with the same draws: for a set with a start-up gait, ``--perturb 'reflex.*'`` is the
+walking set's own fragility and ``--perturb 'startup.*' --perturb 'initial.*'`` the start's.
+
 ``--replay N`` instead times the walker alone, free of physics: N observations of the shipped
 walk are recorded once, then replayed open loop through ``ReflexWalker.step`` ``--repeats`` times
 (reset before each pass); it prints the median and minimum CPU µs per call. With the repository
@@ -120,45 +124,72 @@ def replay_us(n: int, repeats: int, params=None) -> tuple[float, float]:
     return statistics.median(per_call), min(per_call)
 
 
-def robustness(path, trials: int, duration: float, fraction: float, seed: int) -> None:
-    import tempfile
-    from pathlib import Path
+def perturbed_trees(values: dict, trials: int, fraction: float, seed: int,
+                    perturb: tuple = (), stats: dict | None = None):
+    """Yield ``trials`` nested ``ros__parameters`` trees of the flat ``reflex_node`` ``values``,
+    each with every number (or, with ``perturb``, every number whose dotted name matches one of
+    those fnmatch patterns) multiplied by U(1 - fraction, 1 + fraction) from
+    ``default_rng(seed)``, and put on its declared range if it lands outside (a set near a
+    bound, e.g. vas_phi_off near pi, would otherwise be refused; counted in
+    ``stats['clipped']``). The draws do not depend on ``perturb``: trial k draws the same factors
+    either way, and a value outside the patterns keeps its own, so 'reflex.*' against
+    'startup.*' splits one set of trials into its two halves."""
+    import fnmatch
 
     import numpy as np
-    import yaml
 
-    from neuro_locomotion.params import read_ros_params
     from reflex_modules.walker import REFLEX_NODE_PARAMS
-    values = read_ros_params(path)['reflex_node']
-    rng = np.random.default_rng(seed)
-    walked = []
     specs = {s.name: s for s in REFLEX_NODE_PARAMS}
-    clipped = 0
+    stats = {} if stats is None else stats
+    stats['clipped'] = 0
 
-    def clip(name, x):
-        """A perturbed value beyond the parameter's declared range is put on the bound (a set
-        near a bound, e.g. vas_phi_off near pi, would otherwise be refused)."""
-        nonlocal clipped
+    def chosen(name):
+        return not perturb or any(fnmatch.fnmatchcase(name, p) for p in perturb)
+    if not any(chosen(name) for name in values):
+        raise SystemExit(f'--perturb {" ".join(perturb)}: no parameter matches')
+
+    def scaled(name, x):
+        factor = float(rng.uniform(1 - fraction, 1 + fraction))     # drawn either way
+        if not chosen(name):
+            return x
         spec = specs.get(name)
         lo = spec.min if spec is not None and spec.min is not None else -math.inf
         hi = spec.max if spec is not None and spec.max is not None else math.inf
+        x = float(x) * factor
         if not lo <= x <= hi:
-            clipped += 1
+            stats['clipped'] += 1
         return min(max(x, lo), hi)
-    print(f'| trial | walked (s) | steps | speed (m/s) | grf_peak_bw |\n|---|---|---|---|---|')
-    for k in range(trials):
+    rng = np.random.default_rng(seed)
+    for _ in range(trials):
         tree: dict = {}
         for name, v in values.items():
             if isinstance(v, list):
-                v = [clip(name, float(x) * float(rng.uniform(1 - fraction, 1 + fraction)))
-                     for x in v]
+                v = [scaled(name, x) for x in v]
             elif isinstance(v, (int, float)) and not isinstance(v, bool):
-                v = clip(name, float(v) * float(rng.uniform(1 - fraction, 1 + fraction)))
+                v = scaled(name, v)
             node = tree
             *parents, leaf = name.split('.')
             for part in parents:
                 node = node.setdefault(part, {})
             node[leaf] = v
+        yield tree
+
+
+def robustness(path, trials: int, duration: float, fraction: float, seed: int,
+               perturb: tuple = ()) -> None:
+    """Run ``perturbed_trees`` of ``path``'s ``reflex_node`` section for ``duration`` s each
+    and print one row per trial and the share that walked the whole run."""
+    import tempfile
+    from pathlib import Path
+
+    import yaml
+
+    from neuro_locomotion.params import read_ros_params
+    values = read_ros_params(path)['reflex_node']
+    walked = []
+    stats: dict = {}
+    print(f'| trial | walked (s) | steps | speed (m/s) | grf_peak_bw |\n|---|---|---|---|---|')
+    for k, tree in enumerate(perturbed_trees(values, trials, fraction, seed, perturb, stats)):
         with tempfile.TemporaryDirectory() as tmp:
             file = Path(tmp) / 'perturbed.yaml'
             file.write_text(yaml.safe_dump({'reflex_node': {'ros__parameters': tree}}))
@@ -169,8 +200,9 @@ def robustness(path, trials: int, duration: float, fraction: float, seed: int) -
               f"{'-' if grf is None else format(grf, '.2f')} |", flush=True)
     full = sum(w >= duration - 0.01 for w in walked)
     print(f'{full} of {trials} walk the full {duration:g} s ({100 * full / trials:.0f} %) with '
-          f'every parameter of {path} perturbed by ±{100 * fraction:g} % (seed {seed}); '
-          f'{clipped} perturbed values clipped to their declared range')
+          f'{"every parameter" if not perturb else "the parameters " + " ".join(perturb)} '
+          f'of {path} perturbed by ±{100 * fraction:g} % (seed {seed}); '
+          f'{stats["clipped"]} perturbed values clipped to their declared range')
 
 
 def main() -> None:
@@ -181,6 +213,10 @@ def main() -> None:
     parser.add_argument('--robustness', type=int, default=0, metavar='N',
                         help='instead: N runs with every parameter perturbed by ±fraction')
     parser.add_argument('--fraction', type=float, default=0.02)
+    parser.add_argument('--perturb', action='append', default=[], metavar='PATTERN',
+                        help='with --robustness: perturb only the parameters matching this '
+                             'fnmatch pattern (repeatable; e.g. "reflex.*" for the walking set '
+                             'alone); default every parameter')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--replay', type=int, default=0, metavar='N',
                         help='instead: time the walker alone on N replayed observations')
@@ -197,7 +233,8 @@ def main() -> None:
         from neuro_locomotion.paths import config_file
         # the set config/human.yaml ships (test_config_ships_the_fast_optimized_set)
         path = args.params or config_file('human').parent / 'reflex' / 'human_walk_fast.yaml'
-        robustness(path, args.robustness, args.duration, args.fraction, args.seed)
+        robustness(path, args.robustness, args.duration, args.fraction, args.seed,
+                   tuple(args.perturb))
         return
     extra = {'params': args.params} if args.params else {}
     warm = run('human', 'reflex', duration=0.05, **extra)          # compile / load the kernels

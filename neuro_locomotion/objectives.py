@@ -146,8 +146,9 @@ class GaitObjective(Objective):
                'hip_excursion_skip_s': 2.0,      # s (the start transient is not counted)
                # opt-in (0 trials: every saved objective unchanged): robustness, applied by
                # neuroloco optimize's evaluation (optimize.score_candidate), not by __call__:
-               # the candidate is also run robust_trials times with every tuned number
-               # multiplied by U(1 - robust_fraction, 1 + robust_fraction) (seeded by the
+               # the candidate is also run robust_trials times with every number of it (the
+               # tuned ones and those carried from --start, e.g. startup.*) multiplied by
+               # U(1 - robust_fraction, 1 + robust_fraction) (seeded by the
                # evaluation seed), and its objective is the mean over the 1 + robust_trials runs
                'robust_trials': 0,               # 1 (integer, 0..ROBUST_TRIALS_MAX)
                'robust_fraction': 0.02,          # 1 (0 < f <= ROBUST_FRACTION_MAX)

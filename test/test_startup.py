@@ -23,9 +23,9 @@ SOL = _CFG_FIELDS.index('sol_g_f')
 VAS_KBW = _CFG_FIELDS.index('vas_k_bw')
 
 
-def compose_module():
-    path = Path(__file__).resolve().parents[1] / 'bench' / 'compose_startup.py'
-    spec = importlib.util.spec_from_file_location('compose_startup', path)
+def bench_module(name):
+    path = Path(__file__).resolve().parents[1] / 'bench' / f'{name}.py'
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -93,7 +93,7 @@ def test_the_published_gains_walk_after_a_startup_gait_and_count_only_their_own_
     by the fast set's gait for 4 s and blended in over 2 s, they walk, with a push-off hump. The
     GRF metrics count only the stances from the end of the start-up (6 s) on."""
     out = tmp_path / 'pub.yaml'
-    assert compose_module().main([str(FAST_FILE), str(PUBLISHED), str(out), '--duration', '4',
+    assert bench_module('compose_startup').main([str(FAST_FILE), str(PUBLISHED), str(out), '--duration', '4',
                                   '--blend', '2']) == 0
     r = run('human', 'reflex', duration=12.0, params=out)
     m = r.metrics
@@ -114,16 +114,16 @@ def test_compose_refuses_a_bad_file_and_writes_nothing(tmp_path, capsys):
     bad = tmp_path / 'bad.yaml'
     bad.write_text('reflex_node:\n  ros__parameters:\n    reflex: {sol_g_f: .nan}\n')
     out = tmp_path / 'out.yaml'
-    assert compose_module().main([str(bad), str(PUBLISHED), str(out)]) == 2
+    assert bench_module('compose_startup').main([str(bad), str(PUBLISHED), str(out)]) == 2
     assert 'sol_g_f' in capsys.readouterr().err and not out.exists()
-    assert compose_module().main([str(FAST_FILE), str(PUBLISHED), str(out), '--duration',
+    assert bench_module('compose_startup').main([str(FAST_FILE), str(PUBLISHED), str(out), '--duration',
                                   '-1']) == 2
     assert 'startup.duration' in capsys.readouterr().err and not out.exists()
 
 
 def test_optimizer_carries_the_start_files_untuned_values_and_checks_them(tmp_path):
     start = tmp_path / 'start.yaml'
-    compose_module().main([str(FAST_FILE), str(PUBLISHED), str(start), '--duration', '0.2',
+    bench_module('compose_startup').main([str(FAST_FILE), str(PUBLISHED), str(start), '--duration', '0.2',
                            '--blend', '0.1'])
     out = tmp_path / 'opt'
     optimize('human', 'reflex', workers=1, out=out, generations=1, popsize=2, duration=0.5,
@@ -157,7 +157,7 @@ def test_tune_patterns_pick_the_searched_parameters_and_the_rest_stay_at_the_sta
     patterns; a pattern that matches nothing is refused."""
     from neuro_locomotion.cli import main
     start = tmp_path / 'start.yaml'
-    compose_module().main([str(FAST_FILE), str(PUBLISHED), str(start), '--duration', '0.2',
+    bench_module('compose_startup').main([str(FAST_FILE), str(PUBLISHED), str(start), '--duration', '0.2',
                            '--blend', '0.1'])
     out = tmp_path / 'opt'
     args = ['optimize', 'human', '--controller', 'reflex', '--generations', '1', '--popsize', '2',
@@ -199,3 +199,63 @@ def test_startup_set_reevaluates_bit_for_bit_with_a_double_hump_at_1_4_bw():
     assert info['terms.grf_hump_rise_bw'] > 0.25 and info['terms.speed_mps'] > 1.15
     values = read_ros_params(STARTUP_SET)['reflex_node']
     assert values['startup.duration'] == 4.0 and values['startup.blend'] == 2.0
+
+
+ROBUST_STARTUP_SET = config_file('human').parent / 'reflex' / 'human_walk_startup_robust.yaml'
+
+
+def test_robust_startup_set_reevaluates_bit_for_bit_and_its_perturbed_runs_walk():
+    """config/reflex/human_walk_startup_robust.yaml (docs/walking.md, "A robust start-up set"):
+    its saved objective, the mean of the nominal 20 s run and 3 runs with every number (start-up
+    included) perturbed by +-2 %, re-evaluates bit for bit, so its saved terms are this code's:
+    all four runs walk 20 s, the median stance peak is at 1.4 BW with a push-off hump; it keeps
+    human_walk_startup.yaml's start-up. Its 60-trial robustness is a bench number (docs)."""
+    info = read_best(ROBUST_STARTUP_SET)
+    assert info['kind'].startswith('the CMA-ES MEAN')
+    assert info['objective_settings.robust_trials'] == 3
+    assert reevaluate(ROBUST_STARTUP_SET) == info['objective_value']
+    assert info['terms.survived_s'] == 20.0 and info['terms.robust_walked'] == 3
+    assert info['terms.grf_peak_median_bw'] < 1.41 and info['terms.grf_hump_rise_bw'] > 0.25
+    assert info['terms.speed_mps'] > 1.1
+    mine, start = (read_ros_params(f)['reflex_node'] for f in (ROBUST_STARTUP_SET, STARTUP_SET))
+    assert {k: v for k, v in mine.items() if not k.startswith('reflex.')} == \
+        {k: v for k, v in start.items() if not k.startswith('reflex.')}
+
+
+def _flat(tree, prefix=''):
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f'{prefix}{key}.'))
+        else:
+            out[f'{prefix}{key}'] = value
+    return out
+
+
+def test_robustness_perturbs_only_the_chosen_half_with_the_same_draws():
+    """bench_reflex.py --robustness --perturb 'reflex.*': the walking set alone gets exactly the
+    factors it gets when every parameter is perturbed; the start-up and initial values keep
+    their own (so the two halves of one trial set can be run apart)."""
+    perturbed_trees = bench_module('bench_reflex').perturbed_trees
+    values = read_ros_params(STARTUP_SET)['reflex_node']
+    every = [_flat(t) for t in perturbed_trees(values, 3, 0.02, 7)]
+    walking = [_flat(t) for t in perturbed_trees(values, 3, 0.02, 7, ('reflex.*',))]
+    assert len(every) == len(walking) == 3
+    changed = 0
+    for all_k, walk_k in zip(every, walking):
+        assert set(all_k) == set(walk_k) == set(values)
+        for name, original in values.items():
+            if isinstance(original, bool) or not isinstance(original, (int, float, list)):
+                assert walk_k[name] == all_k[name] == original
+            elif name.startswith('reflex.'):
+                assert walk_k[name] == all_k[name]
+                for x, x0 in zip(np.atleast_1d(walk_k[name]), np.atleast_1d(original)):
+                    if x0 != 0.0:
+                        assert abs(x / x0 - 1.0) <= 0.02 + 1e-12
+                        changed += x != x0
+            else:
+                assert walk_k[name] == original
+    assert changed > 3 * 20                           # the walking set did move
+    assert every[0]['startup.reflex.sol_g_f'] != values['startup.reflex.sol_g_f']
+    with pytest.raises(SystemExit, match='no parameter matches'):
+        next(perturbed_trees(values, 1, 0.02, 0, ('nothing.*',)))
