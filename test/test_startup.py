@@ -110,8 +110,17 @@ def test_the_published_gains_walk_after_a_startup_gait_and_count_only_their_own_
     assert m['grf_second_hump_bw'] > 1.0 > m['grf_dip_bw']   # a double hump, unlike the fast set
     # its swing toe scuffs the ground for a few ms: those contacts are not steps
     assert abs(m['steps'] - len(stances)) <= 2 and m['cadence_hz'] < 2.0 and m['stride_m'] > 1.0
+    # gait_speed_mps: the hip's advance from the end of the start-up on, as the trace shows it
+    trace = r.controller.trace()
+    after = trace['time'] >= 6.0
+    t, x = trace['time'][after], trace['x'][after]
+    assert m['gait_speed_mps'] == pytest.approx((x[-1] - x[0]) / (t[-1] - t[0]), rel=0.01)
+    assert abs(m['gait_speed_mps'] - m['mean_speed_mps']) > 0.01    # the start-up's speed differs
     alone = run('human', 'reflex', duration=2.0, params=PUBLISHED)
     assert alone.metrics['walker_fell']
+    # without a start-up the gait is the whole run
+    assert alone.metrics['gait_speed_mps'] == pytest.approx(alone.metrics['mean_speed_mps'],
+                                                            rel=1e-3)
 
 
 def test_compose_refuses_a_bad_file_and_writes_nothing(tmp_path, capsys):
@@ -259,3 +268,11 @@ def test_robustness_perturbs_only_the_chosen_half_with_the_same_draws():
     assert every[0]['startup.reflex.sol_g_f'] != values['startup.reflex.sol_g_f']
     with pytest.raises(SystemExit, match='no parameter matches'):
         next(perturbed_trees(values, 1, 0.02, 0, ('nothing.*',)))
+
+
+def test_perturb_without_robustness_is_refused(monkeypatch, capsys):
+    """--perturb only chooses what --robustness perturbs: alone it would be ignored silently."""
+    monkeypatch.setattr('sys.argv', ['bench_reflex.py', '--perturb', 'reflex.*'])
+    with pytest.raises(SystemExit) as exit_info:
+        bench_module('bench_reflex').main()
+    assert exit_info.value.code == 2 and 'give --robustness too' in capsys.readouterr().err
