@@ -229,6 +229,10 @@ PARAM_SPECS: list[ParamSpec] = [_narrowed(s) if s.name in _SEARCH else s
 TUNABLE: list[str] = [item for name in _SEARCH for item in
                       ([f'{name}[{i}]' for i in _ELEMENTS[name]] if name in _ELEMENTS
                        else [name])]
+#: Tuned only when ``--tune`` names them, never by default (a start-up is off by default): the
+#: start-up schedule and gains (``startup.*``), searched within their ParamSpecs' physical
+#: [min, max] (``--space relative``, the default +- span, is the sensible search).
+TUNABLE_ON_REQUEST: list[str] = [spec.name for spec in STARTUP_PARAMS]
 OBJECTIVE = 'gait'
 
 

@@ -213,6 +213,30 @@ def test_startup_set_reevaluates_bit_for_bit_with_a_double_hump_at_1_4_bw():
 ROBUST_STARTUP_SET = config_file('human').parent / 'reflex' / 'human_walk_startup_robust.yaml'
 
 
+def test_the_startup_gait_is_tuned_only_when_a_pattern_names_it(tmp_path):
+    """``startup.*`` (TUNABLE_ON_REQUEST) is never in the default search (a start-up is off by
+    default) but ``--tune 'startup.reflex.*'`` searches it, carrying reflex.* unchanged, with a
+    robust objective that re-evaluates bit for bit."""
+    from neuro_locomotion.optimize import tunables
+    _, default, _ = tunables('reflex', 'human')
+    assert default and not any(c.name.startswith('startup.') for c in default)
+    _, chosen, base = tunables('reflex', 'human', space='relative', start=STARTUP_SET,
+                               tune=['startup.reflex.sol_g_f', 'startup.blend'])
+    assert [c.name for c in chosen] == ['startup.blend', 'startup.reflex.sol_g_f']
+    start = read_ros_params(STARTUP_SET)['reflex_node']
+    assert base == {'startup.blend': start['startup.blend'],
+                    'startup.reflex.sol_g_f': start['startup.reflex.sol_g_f']}
+    out = tmp_path / 'opt'
+    optimize('human', 'reflex', workers=1, out=out, generations=1, popsize=2, duration=0.5,
+             seed=3, progress=False, space='relative', sigma=0.05, start=STARTUP_SET,
+             tune=['startup.reflex.*'], objective_options={'robust_trials': 1})
+    best = read_ros_params(out / BEST)['reflex_node']
+    assert best['reflex.sol_g_f'] == start['reflex.sol_g_f']                # carried
+    assert best['startup.reflex.sol_g_f'] != start['startup.reflex.sol_g_f']  # searched
+    assert best['startup.duration'] == start['startup.duration']            # not named
+    assert reevaluate(out / BEST) == read_best(out / BEST)['objective_value']
+
+
 def test_robust_startup_set_reevaluates_bit_for_bit_and_its_perturbed_runs_walk():
     """config/reflex/human_walk_startup_robust.yaml (docs/walking.md, "A robust start-up set"):
     its saved objective, the mean of the nominal 20 s run and 3 runs with every number (start-up
