@@ -36,8 +36,8 @@ from .geyer2010 import (_CFG_FIELDS, Gh2010Reflexes, ReflexSensors, _laws, _leg_
 from .metabolics import KIND as METABOLIC_KIND
 from .metabolics import METABOLIC_PARAMS, _wang2012, muscle_masses
 from .muscle import _O_FORCE, _O_FSE, _O_VCE, _P_LOPT, _S_LCE, _step_kernel
-from .parameters import (GH2010_PARAMS, JOINTS, LEGS, MUSCLES, REFLEX_PARAMS, build_muscle_set,
-                         build_reflex_config)
+from .parameters import (GH2010_PARAMS, JOINTS, LEGS, MUSCLES, REFLEX_PARAMS, SUPRASPINAL_PARAMS,
+                         build_muscle_set, build_reflex_config)
 
 GRAVITY = 9.81
 DEG = math.pi / 180.0
@@ -229,10 +229,12 @@ PARAM_SPECS: list[ParamSpec] = [_narrowed(s) if s.name in _SEARCH else s
 TUNABLE: list[str] = [item for name in _SEARCH for item in
                       ([f'{name}[{i}]' for i in _ELEMENTS[name]] if name in _ELEMENTS
                        else [name])]
-#: Tuned only when ``--tune`` names them, never by default (a start-up is off by default): the
-#: start-up schedule and gains (``startup.*``), searched within their ParamSpecs' physical
-#: [min, max] (``--space relative``, the default +- span, is the sensible search).
-TUNABLE_ON_REQUEST: list[str] = [spec.name for spec in STARTUP_PARAMS]
+#: Tuned only when ``--tune`` names them, never by default (both are off by default): the
+#: start-up schedule and gains (``startup.*``) and the SG2015 supraspinal layer's numbers
+#: (``supraspinal.*``), searched within their ParamSpecs' physical [min, max] (``--space
+#: relative``, the default +- span, is the sensible search).
+TUNABLE_ON_REQUEST: list[str] = [spec.name for spec in STARTUP_PARAMS + SUPRASPINAL_PARAMS
+                                 if spec.kind is not bool]
 OBJECTIVE = 'gait'
 
 

@@ -213,13 +213,18 @@ def test_startup_set_reevaluates_bit_for_bit_with_a_double_hump_at_1_4_bw():
 ROBUST_STARTUP_SET = config_file('human').parent / 'reflex' / 'human_walk_startup_robust.yaml'
 
 
-def test_the_startup_gait_is_tuned_only_when_a_pattern_names_it(tmp_path):
-    """``startup.*`` (TUNABLE_ON_REQUEST) is never in the default search (a start-up is off by
-    default) but ``--tune 'startup.reflex.*'`` searches it, carrying reflex.* unchanged, with a
-    robust objective that re-evaluates bit for bit."""
+def test_startup_and_supraspinal_are_tuned_only_when_a_pattern_names_them(tmp_path):
+    """``startup.*`` and ``supraspinal.*`` (TUNABLE_ON_REQUEST) are never in the default search
+    (both are off by default); ``--tune 'startup.reflex.*'`` searches the start-up gains,
+    carrying reflex.* unchanged, with a robust objective that re-evaluates bit for bit."""
     from neuro_locomotion.optimize import tunables
     _, default, _ = tunables('reflex', 'human')
-    assert default and not any(c.name.startswith('startup.') for c in default)
+    assert default and not any(c.name.startswith(('startup.', 'supraspinal.')) for c in default)
+    _, layer, _ = tunables('reflex', 'human', space='relative', tune=['supraspinal.*'])
+    assert {c.name for c in layer} == {'supraspinal.alpha0', 'supraspinal.c_d', 'supraspinal.c_v',
+                                       'supraspinal.hfl_g', 'supraspinal.hfl_d',
+                                       'supraspinal.glu_g', 'supraspinal.glu_d',
+                                       'supraspinal.ham_g', 'supraspinal.delta_alpha'}
     _, chosen, base = tunables('reflex', 'human', space='relative', start=STARTUP_SET,
                                tune=['startup.reflex.sol_g_f', 'startup.blend'])
     assert [c.name for c in chosen] == ['startup.blend', 'startup.reflex.sol_g_f']
