@@ -188,7 +188,8 @@ def robustness(path, trials: int, duration: float, fraction: float, seed: int,
     values = read_ros_params(path)['reflex_node']
     walked = []
     stats: dict = {}
-    print(f'| trial | walked (s) | steps | speed (m/s) | grf_peak_bw |\n|---|---|---|---|---|')
+    print('| trial | walked (s) | steps | speed (m/s) | gait speed (m/s) | grf_peak_bw |\n'
+          '|---|---|---|---|---|---|')
     for k, tree in enumerate(perturbed_trees(values, trials, fraction, seed, perturb, stats)):
         with tempfile.TemporaryDirectory() as tmp:
             file = Path(tmp) / 'perturbed.yaml'
@@ -196,7 +197,9 @@ def robustness(path, trials: int, duration: float, fraction: float, seed: int,
             m = run('human', 'reflex', duration=duration, params=file).metrics
         walked.append(m['walked_s'])
         grf = m['grf_peak_bw']
+        gait = m['gait_speed_mps']
         print(f"| {k} | {m['walked_s']:.3f} | {m['steps']} | {m['mean_speed_mps']:.3f} | "
+              f"{'-' if gait is None else format(gait, '.3f')} | "
               f"{'-' if grf is None else format(grf, '.2f')} |", flush=True)
     full = sum(w >= duration - 0.01 for w in walked)
     print(f'{full} of {trials} walk the full {duration:g} s ({100 * full / trials:.0f} %) with '
@@ -221,6 +224,8 @@ def main() -> None:
     parser.add_argument('--replay', type=int, default=0, metavar='N',
                         help='instead: time the walker alone on N replayed observations')
     args = parser.parse_args()
+    if args.perturb and not args.robustness:
+        parser.error('--perturb chooses what --robustness N perturbs: give --robustness too')
     if args.replay:
         import reflex_modules
         median, low = replay_us(args.replay, args.repeats, args.params)

@@ -1,16 +1,17 @@
 """Parameter variants of the reflex walker, one run each, as one JSON line per variant.
 
 Each VARIANT is ``name:value[,name:value...]`` (dotted ``reflex_node`` names, e.g.
-``reflex.gas_onset:0.2,reflex.push_off_k_bw:1.0``) applied on top of the ``reflex_node`` section
-of BASE; the line has the walked time, mean speed, the GRF numbers (``grf_peak_bw`` and its
-per-stance median, mid-stance dip, second hump), the hip's vertical range after 3 s (m) and the
-activation peak timings (% of the left gait cycle), and the support around touchdown
-(``support_deficit_bw``, ``support_min_bw``, ``touchdown_hip_fall_mps``: median per touchdown)
-and the foot roll-over (``heel_off_stance_pct``, ``ball_on_stance_pct``: median over the stances
-after 3 s, % of stance; ``heel_off`` below), and the median stance peak over the stances that
-start at or after 3 s (``grf_peak_median_after_3s_bw``, ``stances_after_3s``; ``late_peaks``
-below: a run that falls within 2-4 s has a low ``grf_peak_median_bw`` from the slow first steps
-of the start alone, docs/walking.md, *An early-stance load limiter*).
+``reflex.gas_onset:0.2,reflex.push_off_k_bw:1.0``) applied on top of the ``reflex_node`` section of
+BASE; the line has the walked time, mean speed (and ``gait_speed_mps``, from the start-up's end
+on), the GRF numbers (``grf_peak_bw`` and its per-stance median, mid-stance dip, second hump), the
+hip's vertical range after 3 s (m) and the activation peak timings (% of the left gait cycle), and
+the support around touchdown (``support_deficit_bw``, ``support_min_bw``,
+``touchdown_hip_fall_mps``: median per touchdown) and the foot roll-over (``heel_off_stance_pct``,
+``ball_on_stance_pct``: median over the stances after 3 s, % of stance; ``heel_off`` below), and
+the median stance peak over the stances that start at or after 3 s
+(``grf_peak_median_after_3s_bw``, ``stances_after_3s``; ``late_peaks`` below: a run that falls
+within 2-4 s has a low ``grf_peak_median_bw`` from the slow first steps of the start alone,
+docs/walking.md, *An early-stance load limiter*).
 Used for the one-at-a-time levers of
 docs/walking.md (*Loading-response pathways*):
 
@@ -104,7 +105,9 @@ def measure(base: str, duration: float, values: dict) -> dict:
     trace = result.controller.trace()
     late = trace['time'] > 3.0
     return {'variant': values, 'walked_s': round(m['walked_s'], 3),
-            'speed_mps': round(m['mean_speed_mps'], 4), 'grf_peak_bw': m['grf_peak_bw'],
+            'speed_mps': round(m['mean_speed_mps'], 4),
+            'gait_speed_mps': None if m['gait_speed_mps'] is None else round(m['gait_speed_mps'], 4),
+            'grf_peak_bw': m['grf_peak_bw'],
             'grf_peak_median_bw': m['grf_peak_median_bw'], 'grf_dip_bw': m['grf_dip_bw'],
             'grf_second_hump_bw': m['grf_second_hump_bw'],
             'hip_range_m': round(float(np.ptp(trace['z'][late])), 4) if late.any() else None,

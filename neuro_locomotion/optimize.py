@@ -13,6 +13,8 @@ A controller declares what may be tuned next to its factory (an attribute of the
 - ``NODE``: the node section its parameter file uses (``reflex_node``, ``cpg_node``, ...), or a
   mapping robot -> node, or a callable.
 - optionally ``OBJECTIVE``: the default objective name (otherwise ``gait``).
+- optionally ``TUNABLE_ON_REQUEST``: entries (as in ``TUNABLE``) that are tuned only when a
+  ``--tune`` pattern names them, never by default (e.g. the reflex walker's start-up gait).
 
 and its factory accepts ``params=<file>``: a ROS parameter file whose ``NODE`` section holds values
 for them (``reflex_node: ros__parameters: ...``); the file ``best.yaml`` is such a file.
@@ -133,14 +135,16 @@ def _node_values(robot: str, node: str) -> dict:
 
 
 def _selected(controller: str, robot: str, tune=None) -> list:
-    """The controller's TUNABLE entries whose parameter name matches one of the ``tune``
-    patterns (fnmatch, e.g. ``reflex.*``); all of them without ``tune``."""
+    """The controller's TUNABLE (and TUNABLE_ON_REQUEST) entries whose parameter name matches
+    one of the ``tune`` patterns (fnmatch, e.g. ``reflex.*``); every TUNABLE one without
+    ``tune``."""
     entries = _declared(controller, robot, 'TUNABLE')
     if not entries:
         raise ConfigError(f'controller {controller!r} has no tunable parameters for the {robot} '
                           '(it declares no TUNABLE; see docs/optimize.md)')
     if tune is None:
         return list(entries)
+    entries = list(entries) + list(_declared(controller, robot, 'TUNABLE_ON_REQUEST') or ())
     if isinstance(tune, str) or not all(isinstance(t, str) and t for t in tune) or not tune:
         raise ConfigError(f'tune must be a list of name patterns, got {tune!r}')
 

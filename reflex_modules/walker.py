@@ -36,8 +36,8 @@ from .geyer2010 import (_CFG_FIELDS, Gh2010Reflexes, ReflexSensors, _laws, _leg_
 from .metabolics import KIND as METABOLIC_KIND
 from .metabolics import METABOLIC_PARAMS, _wang2012, muscle_masses
 from .muscle import _O_FORCE, _O_FSE, _O_VCE, _P_LOPT, _S_LCE, _step_kernel
-from .parameters import (GH2010_PARAMS, JOINTS, LEGS, MUSCLES, REFLEX_PARAMS, build_muscle_set,
-                         build_reflex_config)
+from .parameters import (GH2010_PARAMS, JOINTS, LEGS, MUSCLES, REFLEX_PARAMS, SUPRASPINAL_PARAMS,
+                         build_muscle_set, build_reflex_config)
 
 GRAVITY = 9.81
 DEG = math.pi / 180.0
@@ -229,6 +229,12 @@ PARAM_SPECS: list[ParamSpec] = [_narrowed(s) if s.name in _SEARCH else s
 TUNABLE: list[str] = [item for name in _SEARCH for item in
                       ([f'{name}[{i}]' for i in _ELEMENTS[name]] if name in _ELEMENTS
                        else [name])]
+#: Tuned only when ``--tune`` names them, never by default (both are off by default): the
+#: start-up schedule and gains (``startup.*``) and the SG2015 supraspinal layer's numbers
+#: (``supraspinal.*``), searched within their ParamSpecs' physical [min, max] (``--space
+#: relative``, the default +- span, is the sensible search).
+TUNABLE_ON_REQUEST: list[str] = [spec.name for spec in STARTUP_PARAMS + SUPRASPINAL_PARAMS
+                                 if spec.kind is not bool]
 OBJECTIVE = 'gait'
 
 
@@ -861,6 +867,7 @@ class ReflexWalker:
         self._last_t = self._last_x = 0.0
         self._fell_at = None
         self._fall_x = None
+        self._gait_start = None         # (time, hip x) at the end of the start-up (gait_from_s)
         self._saturated = 0
         self._work_joint = 0.0          # positive mechanical work of the joint torques, J
         self._work_muscle = 0.0         # positive work of the contractile elements, J
@@ -922,6 +929,8 @@ class ReflexWalker:
     def _book_steps(self, t: float, x: float, load) -> None:
         """Steps for the metrics: the reflexes' stance, debounced: a lift-off shorter than
         ``metrics.min_swing`` (a bounce, or contact chatter) does not end the stance."""
+        if self._gait_start is None and t - self._t0 >= self.gait_from_s:
+            self._gait_start = (t, x)
         stance = self.reflexes.stance
         min_swing = self._min_swing
         for leg in range(len(LEGS)):
@@ -1034,6 +1043,9 @@ class ReflexWalker:
         # the end of a start-up schedule on (the walking set's gait, not the start-up's)
         stances = [s for s in self._stances if s['start'] >= self._t0 + self.gait_from_s]
         peaks = [s['peak'] for s in stances]
+        gait_speed = math.nan           # the walking set's speed: from the start-up's end on
+        if self._gait_start is not None and end_t > self._gait_start[0]:
+            gait_speed = (end_x - self._gait_start[1]) / (end_t - self._gait_start[0])
         out = {
             'walked_s': walked,
             'walker_fell': fell,
@@ -1042,6 +1054,7 @@ class ReflexWalker:
             'stride_m': stride,
             'walk_distance_m': distance,
             'mean_speed_mps': distance / walked if walked > 0 else 0.0,
+            'gait_speed_mps': gait_speed,
             'cost_of_transport': (self._work_joint / (m * GRAVITY * distance)
                                   if distance > 0.1 else math.nan),
             'cost_of_transport_kind': 'mechanical: positive joint work / (m g distance)',

@@ -110,8 +110,17 @@ def test_the_published_gains_walk_after_a_startup_gait_and_count_only_their_own_
     assert m['grf_second_hump_bw'] > 1.0 > m['grf_dip_bw']   # a double hump, unlike the fast set
     # its swing toe scuffs the ground for a few ms: those contacts are not steps
     assert abs(m['steps'] - len(stances)) <= 2 and m['cadence_hz'] < 2.0 and m['stride_m'] > 1.0
+    # gait_speed_mps: the hip's advance from the end of the start-up on, as the trace shows it
+    trace = r.controller.trace()
+    after = trace['time'] >= 6.0
+    t, x = trace['time'][after], trace['x'][after]
+    assert m['gait_speed_mps'] == pytest.approx((x[-1] - x[0]) / (t[-1] - t[0]), rel=0.01)
+    assert abs(m['gait_speed_mps'] - m['mean_speed_mps']) > 0.01    # the start-up's speed differs
     alone = run('human', 'reflex', duration=2.0, params=PUBLISHED)
     assert alone.metrics['walker_fell']
+    # without a start-up the gait is the whole run
+    assert alone.metrics['gait_speed_mps'] == pytest.approx(alone.metrics['mean_speed_mps'],
+                                                            rel=1e-3)
 
 
 def test_compose_refuses_a_bad_file_and_writes_nothing(tmp_path, capsys):
@@ -204,6 +213,35 @@ def test_startup_set_reevaluates_bit_for_bit_with_a_double_hump_at_1_4_bw():
 ROBUST_STARTUP_SET = config_file('human').parent / 'reflex' / 'human_walk_startup_robust.yaml'
 
 
+def test_startup_and_supraspinal_are_tuned_only_when_a_pattern_names_them(tmp_path):
+    """``startup.*`` and ``supraspinal.*`` (TUNABLE_ON_REQUEST) are never in the default search
+    (both are off by default); ``--tune 'startup.reflex.*'`` searches the start-up gains,
+    carrying reflex.* unchanged, with a robust objective that re-evaluates bit for bit."""
+    from neuro_locomotion.optimize import tunables
+    _, default, _ = tunables('reflex', 'human')
+    assert default and not any(c.name.startswith(('startup.', 'supraspinal.')) for c in default)
+    _, layer, _ = tunables('reflex', 'human', space='relative', tune=['supraspinal.*'])
+    assert {c.name for c in layer} == {'supraspinal.alpha0', 'supraspinal.c_d', 'supraspinal.c_v',
+                                       'supraspinal.hfl_g', 'supraspinal.hfl_d',
+                                       'supraspinal.glu_g', 'supraspinal.glu_d',
+                                       'supraspinal.ham_g', 'supraspinal.delta_alpha'}
+    _, chosen, base = tunables('reflex', 'human', space='relative', start=STARTUP_SET,
+                               tune=['startup.reflex.sol_g_f', 'startup.blend'])
+    assert [c.name for c in chosen] == ['startup.blend', 'startup.reflex.sol_g_f']
+    start = read_ros_params(STARTUP_SET)['reflex_node']
+    assert base == {'startup.blend': start['startup.blend'],
+                    'startup.reflex.sol_g_f': start['startup.reflex.sol_g_f']}
+    out = tmp_path / 'opt'
+    optimize('human', 'reflex', workers=1, out=out, generations=1, popsize=2, duration=0.5,
+             seed=3, progress=False, space='relative', sigma=0.05, start=STARTUP_SET,
+             tune=['startup.reflex.*'], objective_options={'robust_trials': 1})
+    best = read_ros_params(out / BEST)['reflex_node']
+    assert best['reflex.sol_g_f'] == start['reflex.sol_g_f']                # carried
+    assert best['startup.reflex.sol_g_f'] != start['startup.reflex.sol_g_f']  # searched
+    assert best['startup.duration'] == start['startup.duration']            # not named
+    assert reevaluate(out / BEST) == read_best(out / BEST)['objective_value']
+
+
 def test_robust_startup_set_reevaluates_bit_for_bit_and_its_perturbed_runs_walk():
     """config/reflex/human_walk_startup_robust.yaml (docs/walking.md, "A robust start-up set"):
     its saved objective, the mean of the nominal 20 s run and 3 runs with every number (start-up
@@ -259,3 +297,11 @@ def test_robustness_perturbs_only_the_chosen_half_with_the_same_draws():
     assert every[0]['startup.reflex.sol_g_f'] != values['startup.reflex.sol_g_f']
     with pytest.raises(SystemExit, match='no parameter matches'):
         next(perturbed_trees(values, 1, 0.02, 0, ('nothing.*',)))
+
+
+def test_perturb_without_robustness_is_refused(monkeypatch, capsys):
+    """--perturb only chooses what --robustness perturbs: alone it would be ignored silently."""
+    monkeypatch.setattr('sys.argv', ['bench_reflex.py', '--perturb', 'reflex.*'])
+    with pytest.raises(SystemExit) as exit_info:
+        bench_module('bench_reflex').main()
+    assert exit_info.value.code == 2 and 'give --robustness too' in capsys.readouterr().err
