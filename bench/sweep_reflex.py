@@ -106,7 +106,7 @@ def measure(base: str, duration: float, values: dict) -> dict:
     late = trace['time'] > 3.0
     return {'variant': values, 'walked_s': round(m['walked_s'], 3),
             'speed_mps': round(m['mean_speed_mps'], 4),
-            'gait_speed_mps': None if m['gait_speed_mps'] is None else round(m['gait_speed_mps'], 4),
+            'gait_speed_mps': m['gait_speed_mps'] and round(m['gait_speed_mps'], 4),
             'grf_peak_bw': m['grf_peak_bw'],
             'grf_peak_median_bw': m['grf_peak_median_bw'], 'grf_dip_bw': m['grf_dip_bw'],
             'grf_second_hump_bw': m['grf_second_hump_bw'],
