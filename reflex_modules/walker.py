@@ -36,7 +36,7 @@ from .geyer2010 import (_CFG_FIELDS, Gh2010Reflexes, ReflexSensors, _laws, _leg_
                         knee_pathways_active)
 from .metabolics import KIND as METABOLIC_KIND
 from .metabolics import METABOLIC_PARAMS, _wang2012, muscle_masses
-from .muscle import _O_FORCE, _O_FSE, _O_VCE, _P_LOPT, _S_LCE, _step_kernel
+from .muscle import _O_FORCE, _O_FSE, _O_VCE, _P_LOPT, _S_A, _S_LCE, _step_kernel
 from .parameters import (GH2010_MUSCLES, GH2010_PARAMS, JOINTS, KNEE_PATHWAY_FIELDS, LEGS,
                          MUSCLES, REFLEX_PARAMS, SUPRASPINAL_PARAMS, build_muscle_set,
                          build_reflex_config)
@@ -614,6 +614,10 @@ class ReflexWalker:
                                     p['metabolics.specific_tension'],
                                     p['metabolics.muscle_density']) * self.muscles.enabled
         self._slow = np.tile(np.asarray(p['metabolics.slow_twitch_ratio'], dtype=float), len(LEGS))
+        present = [(i, name) for i, name in enumerate(self.muscles.names)
+                   if self.muscles.enabled[i]]
+        self._state_keys = tuple([(i, f'{what}.{name}') for i, name in present]
+                                 for what in ('activation', 'force_n'))
         self.plot_panels = _Panels(self)
         self._init_kernel()
         self._init_startup()
@@ -1026,6 +1030,16 @@ class ReflexWalker:
             fall.append(float(-vz.min()))
         return {'support_deficit_bw': _median(deficit), 'support_min_bw': _median(low),
                 'touchdown_hip_fall_mps': _median(fall)}
+
+    def state_for_recording(self) -> dict:
+        """Activation and tendon force (N) of every present muscle, keyed
+        ``activation.<leg>_<MTU>`` and ``force_n.<leg>_<MTU>``: reflex_node's ``~/state`` (one
+        labelled Float64MultiArray per step) and the runner's recordings."""
+        mu = self.muscles
+        act, force = mu._state[_S_A], mu._out[_O_FORCE]
+        out = {key: act[i] for i, key in self._state_keys[0]}
+        out.update({key: force[i] for i, key in self._state_keys[1]})
+        return out
 
     def trace(self) -> dict:
         """The controller trace as arrays: time, phi (n, 6), activation (n, 18), load (n, 2),

@@ -168,6 +168,9 @@ def test_fused_kernel_equals_the_checked_step_with_knee_muscles(tmp_path, monkey
     assert np.array_equal(a['activation'], b['activation'])
     assert fast.controller.muscles.enabled.all()
     assert a['activation'][:, [RF, NM + BFSH]].max() > 0.05      # the knee muscles are driven
+    state = fast.controller.state_for_recording()            # reflex_node's ~/state
+    assert len(state) == 36 and state['force_n.right_BFSH'] >= 0.0
+    assert 0.01 <= state['activation.left_RF'] <= 1.0
     cot = 'metabolic_cost_of_transport'
     assert fast.metrics[cot] == slow.metrics[cot]
 
