@@ -1110,8 +1110,10 @@ class ReflexWalker:
         cycle = gait_cycle_average(self.trace(), leg=0)
         if cycle is not None:
             act = cycle['activation'][:, :len(MUSCLES)]
+            # per present muscle; None for one that stays at its floor (no pathway drives it)
             out['activation_peak_cycle_pct'] = {
-                name: float(cycle['percent'][int(np.argmax(act[:, i]))])
+                name: (float(cycle['percent'][int(np.argmax(act[:, i]))])
+                       if np.ptp(act[:, i]) > 1e-9 else None)
                 for i, name in enumerate(MUSCLES) if self.muscles.enabled[i]}
         return out
 

@@ -195,3 +195,16 @@ def test_m7_flexes_the_swing_knee(tmp_path):
     knee_off, walked_off = _swing_knee_min(off)
     assert walked_on > 3.9 and walked_off > 3.9
     assert knee_off - knee_on > 4.0
+
+
+def test_shipped_knee_set_walks_with_rf_in_late_stance():
+    """config/reflex/human_walk_knee.yaml (docs/walking.md, *SG2015's knee muscles*): measured
+    30 s at 1.195 m/s gait speed, GRF 1.44 (median 1.39) BW, RF peaking at 53 % of the cycle
+    (late stance / pre-swing); 46 of 60 +-2 % neighbours walk 20 s (bench_reflex.py)."""
+    path = config_file('human').parent / 'reflex' / 'human_walk_knee.yaml'
+    r = run('human', 'reflex', duration=12.0, params=path)      # start-up until 6 s
+    m = r.metrics
+    assert not m['walker_fell'] and r.controller.muscles.enabled.all()
+    assert 1.15 < m['gait_speed_mps'] < 1.25
+    assert 40.0 <= m['activation_peak_cycle_pct']['RF'] <= 65.0
+    assert 40.0 <= m['activation_peak_cycle_pct']['SOL'] <= 60.0
