@@ -199,8 +199,8 @@ def test_m7_flexes_the_swing_knee(tmp_path):
 
 def test_shipped_knee_set_walks_with_rf_in_late_stance():
     """config/reflex/human_walk_knee.yaml (docs/walking.md, *SG2015's knee muscles*): measured
-    30 s at 1.195 m/s gait speed, GRF 1.44 (median 1.39) BW, RF peaking at 53 % of the cycle
-    (late stance / pre-swing); 46 of 60 +-2 % neighbours walk 20 s (bench_reflex.py)."""
+    30 s at 1.189 m/s gait speed, GRF 1.41 (median 1.375) BW, RF peaking at 53 % of the cycle
+    (pre-swing), BFSH at 96 % (terminal swing, M10); 47 of 60 +-2 % neighbours walk 20 s."""
     path = config_file('human').parent / 'reflex' / 'human_walk_knee.yaml'
     r = run('human', 'reflex', duration=12.0, params=path)      # start-up until 6 s
     m = r.metrics
@@ -208,3 +208,4 @@ def test_shipped_knee_set_walks_with_rf_in_late_stance():
     assert 1.15 < m['gait_speed_mps'] < 1.25
     assert 40.0 <= m['activation_peak_cycle_pct']['RF'] <= 65.0
     assert 40.0 <= m['activation_peak_cycle_pct']['SOL'] <= 60.0
+    assert m['activation_peak_cycle_pct']['BFSH'] >= 85.0
