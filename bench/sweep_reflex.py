@@ -41,10 +41,14 @@ def parse_variant(text: str) -> dict:
         name, _, value = item.partition(':')
         if not name or not value:
             raise SystemExit(f'bad variant {text!r}: expected name:value[,name:value]')
+        if value.lower() in ('true', 'false'):          # a switch, e.g. muscle.rf_bfsh:true
+            values[name] = value.lower() == 'true'
+            continue
         try:
             values[name] = float(value)
         except ValueError:
-            raise SystemExit(f'bad variant {text!r}: {value!r} is not a number') from None
+            raise SystemExit(f'bad variant {text!r}: {value!r} is not a number or '
+                             'true/false') from None
     return values
 
 

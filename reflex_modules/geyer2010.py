@@ -36,12 +36,13 @@ import numpy as np
 from numba import njit
 
 from .delays import DelayLine, delay_steps
-from .parameters import DELAY_CLASS, LEGS, MUSCLES, ReflexConfig
+from .parameters import DELAY_CLASS, KNEE_PATHWAY_FIELDS, LEGS, MUSCLES, ReflexConfig
 
 S_MIN, S_MAX = 0.01, 1.0
 N_LEGS, N_MUSCLES = len(LEGS), len(MUSCLES)
-HFL, GLU, HAM, VAS, GAS, SOL, TA = (MUSCLES.index(m) for m in
-                                    ('HFL', 'GLU', 'HAM', 'VAS', 'GAS', 'SOL', 'TA'))
+HFL, GLU, HAM, VAS, GAS, SOL, TA, RF, BFSH = (MUSCLES.index(m) for m in
+                                              ('HFL', 'GLU', 'HAM', 'VAS', 'GAS', 'SOL', 'TA',
+                                               'RF', 'BFSH'))
 
 # Packed config vector for the kernel.
 _CFG_FIELDS = ('pre_stimulation', 'sol_g_f', 'gas_g_f', 'ta_g_l', 'ta_l_off', 'sol_ta_g_f',
@@ -55,14 +56,18 @@ _CFG_FIELDS = ('pre_stimulation', 'sol_g_f', 'gas_g_f', 'ta_g_l', 'ta_l_off', 's
                # late single-support knee guard (2026-12-07; 0 = off)
                'vas_k_knee_guard', 'knee_guard_angle', 'knee_guard_onset',
                # early-stance load limiter on VAS (2026-12-07, helper V; 0 = off)
-               'vas_k_load_limit', 'load_limit_bw', 'load_limit_window')
+               'vas_k_load_limit', 'load_limit_bw', 'load_limit_window',
+               # SG2015 knee-muscle (RF, BFSH) and contralateral pathways (0 = off)
+               ) + KNEE_PATHWAY_FIELDS
 (_PRE, _SOL_G, _GAS_G, _TA_G, _TA_OFF, _SOLTA_G, _VAS_G, _VAS_S0, _VAS_KPHI, _VAS_PHIOFF,
  _VAS_ONLYEXT, _KP, _KD, _THREF, _BAL_S0, _DS, _HFL_G, _HFL_OFF, _HAMHFL_G, _HAM_OFF, _KLEAN,
  _HAM_G, _GLU_G, _LPOS, _VAS_KBW, _VAS_KFLEX, _VAS_KEXT, _TA_KPR, _TA_WIN, _LOADMIX,
- _GAS_ON, _PO_KBW, _KG_K, _KG_ANGLE, _KG_ONSET, _LL_K, _LL_BW, _LL_WIN) = range(len(_CFG_FIELDS))
+ _GAS_ON, _PO_KBW, _KG_K, _KG_ANGLE, _KG_ONSET, _LL_K, _LL_BW, _LL_WIN,
+ _RF_G, _BFSH_KPHI, _GLU_C, _HFL_C, _KNEE_SW, _BFSH_GA, _BFSH_KSW, _RF_GV, _BFSH_GV,
+ _BFSH_GHAM, _GAS_GHAM, _HAM_THR, _KNEE_TGT, _VAS_KTGT, _BFSH_KTGT) = range(len(_CFG_FIELDS))
 
 
-# Delay-line channel layout per leg: F (7), L (7), knee angle, knee rate, pitch, pitch rate,
+# Delay-line channel layout per leg: F (9), L (9), knee angle, knee rate, pitch, pitch rate,
 # leg load (BW, short delay), ankle rate (long delay).
 _CH_F, _CH_L = 0, N_MUSCLES
 (_CH_KNEE, _CH_KNEE_RATE, _CH_PITCH, _CH_PITCH_RATE, _CH_LOAD,
@@ -94,7 +99,7 @@ def pack_config(config: ReflexConfig) -> np.ndarray:
 @njit(cache=True)
 def _laws(cfg, stance, prep, sig, lean, since, out):
     """sig: (legs, _CH_PER_LEG) delayed signals; lean: (legs,) swing lean; since: (legs,) s since
-    the leg's touchdown (``LONG_AGO`` for the start stance); out: (legs, 7).
+    the leg's touchdown (``LONG_AGO`` for the start stance); out: (legs, 9).
 
     Each pathway is gated by its Song & Geyer 2015 module switch (``MODULE_PATHWAYS``); with
     every module on and the loading-response pathways at 0 (their default), the arithmetic is
@@ -287,14 +292,91 @@ def _supraspinal(cfg, ang, stance, prep, load, out):
             out[leg, m] = S_MIN if s < S_MIN else (S_MAX if s > S_MAX else s)
 
 
+@njit(cache=True)
+def knee_pathways_active(cfg) -> bool:
+    """True when a gain of :func:`_sg2015_knee` is not 0 (it then needs the leg angles)."""
+    return (cfg[_RF_G] != 0.0 or cfg[_BFSH_KPHI] != 0.0 or cfg[_GLU_C] != 0.0
+            or cfg[_HFL_C] != 0.0 or cfg[_BFSH_GA] != 0.0 or cfg[_BFSH_KSW] != 0.0
+            or cfg[_RF_GV] != 0.0 or cfg[_BFSH_GV] != 0.0 or cfg[_BFSH_GHAM] != 0.0
+            or cfg[_GAS_GHAM] != 0.0 or cfg[_VAS_KTGT] != 0.0 or cfg[_BFSH_KTGT] != 0.0)
+
+
+@njit(cache=True)
+def _sg2015_knee(cfg, stance, prep, sig, ang, flexed, out):
+    """Song & Geyer 2015's knee-muscle (RF, BFSH) and contralateral (M4) pathways, added to the
+    GH2010 (and supraspinal) stimulations, then clipped to [0.01, 1] again. Runs only when
+    :func:`knee_pathways_active`. sig: delayed signals (knee angle and rate 10 ms, loads 5 ms);
+    ang: (3, legs) leg angle alpha, its rate, alpha_tgt (undelayed, :func:`_leg_angles`);
+    flexed: (legs,) 1 once the swinging knee has flexed below knee_sw_tgt (early -> mid swing),
+    0 in stance. Swing sub-phases as Song's controller: early (lift-off until the knee passes
+    knee_sw_tgt, M7), mid (then, while alpha > alpha_tgt, M8), late (alpha < alpha_tgt +
+    delta_alpha, M9), terminal (late and the leg retracting, d alpha/dt > 0, M10)."""
+    m1, m2, m4, m7 = cfg[_M1] != 0.0, cfg[_M2] != 0.0, cfg[_M4] != 0.0, cfg[_M7] != 0.0
+    m8, m9, m10 = cfg[_M8] != 0.0, cfg[_M9] != 0.0, cfg[_M10] != 0.0
+    n_legs = out.shape[0]
+    # M4 reads each leg's stimulations before this function adds to them
+    flex0, flex1 = out[0, HFL] + out[0, RF], out[n_legs - 1, HFL] + out[n_legs - 1, RF]
+    ext0, ext1 = out[0, GLU] + out[0, HAM], out[n_legs - 1, GLU] + out[n_legs - 1, HAM]
+    for leg in range(n_legs):
+        other = n_legs - 1 - leg
+        knee = sig[leg, _CH_KNEE]
+        knee_rate = sig[leg, _CH_KNEE_RATE]
+        alpha = ang[ANG_ALPHA, leg]
+        alpha_rate = ang[ANG_RATE, leg]
+        target = ang[ANG_TARGET, leg]
+        bfsh7 = -cfg[_BFSH_GA] * alpha_rate + cfg[_BFSH_KSW] * (knee - cfg[_KNEE_SW])
+        if bfsh7 < 0.0:
+            bfsh7 = 0.0
+        if stance[leg]:
+            flexed[leg] = 0.0
+            weight = 1.0                  # the trailing leg hands over as the other loads
+            if prep[leg]:
+                weight = max(1.0 - sig[other, _CH_LOAD], 0.0)
+            if m1:                        # M1: RF F+
+                out[leg, RF] += weight * cfg[_RF_G] * sig[leg, _CH_F + RF]
+            over = knee - cfg[_VAS_PHIOFF]
+            if m2 and over > 0.0:         # M2: knee over-extension -> BFSH
+                out[leg, BFSH] += weight * cfg[_BFSH_KPHI] * over
+            if m4 and not stance[other]:  # M4: compensate the swinging leg
+                out[leg, GLU] += cfg[_GLU_C] * (flex1 if leg == 0 else flex0)
+                out[leg, HFL] += cfg[_HFL_C] * (ext1 if leg == 0 else ext0)
+            if m7 and prep[leg]:          # M7 (swing initiation): weighted by the other's load
+                out[leg, BFSH] += min(max(sig[other, _CH_LOAD], 0.0), 1.0) * bfsh7
+        else:
+            if knee < cfg[_KNEE_SW]:
+                flexed[leg] = 1.0
+            if flexed[leg] == 0.0:
+                if m7:                    # M7 (early swing): flex the knee
+                    out[leg, BFSH] += bfsh7
+            elif m8 and alpha > target:   # M8 (mid swing): hold the knee
+                if knee_rate < 0.0:
+                    out[leg, RF] -= cfg[_RF_GV] * knee_rate
+                elif knee_rate > 0.0:
+                    out[leg, BFSH] += cfg[_BFSH_GV] * knee_rate * (alpha - target)
+            if alpha < target + cfg[_SS_DA]:
+                drive = out[leg, HAM] - cfg[_HAM_THR]
+                if m9 and drive > 0.0:    # M9 (late swing): HAM -> BFSH, GAS
+                    out[leg, BFSH] += cfg[_BFSH_GHAM] * drive
+                    out[leg, GAS] += cfg[_GAS_GHAM] * drive
+                if m10 and alpha_rate > 0.0:   # M10 (terminal swing): knee target
+                    error = cfg[_KNEE_TGT] - knee
+                    if error > 0.0:
+                        out[leg, VAS] += cfg[_VAS_KTGT] * error
+                    else:
+                        out[leg, BFSH] -= cfg[_BFSH_KTGT] * error
+        for m in range(out.shape[1]):
+            s = out[leg, m]
+            out[leg, m] = S_MIN if s < S_MIN else (S_MAX if s > S_MAX else s)
+
+
 def gh2010_stimulation(config: ReflexConfig | np.ndarray, stance, swing_prep, force, length,
                        knee_angle, knee_rate, trunk_pitch, trunk_pitch_rate,
                        lean_pitch, leg_load=(0.0, 0.0), ankle_rate=(0.0, 0.0),
                        since_touchdown=(LONG_AGO, LONG_AGO)) -> np.ndarray:
-    """The GH2010 laws on already delayed signals; returns (2, 7) stimulations in [0.01, 1].
+    """The GH2010 laws on already delayed signals; returns (2, 9) stimulations in [0.01, 1].
 
     stance, swing_prep: (2,) bool per leg (swing_prep: trailing leg in double support).
-    force, length: (2, 7) F/F_max and l_ce/l_opt, MUSCLES order, each delayed by its class.
+    force, length: (2, 9) F/F_max and l_ce/l_opt, MUSCLES order, each delayed by its class.
     knee_angle, knee_rate: (2,) rad and rad/s (GH2010 inner angle, delayed 10 ms).
     trunk_pitch, trunk_pitch_rate: scalar or (2,) forward lean rad and rad/s (delayed 5 ms).
     lean_pitch: (2,) trunk lean used by the swing HFL lean term (theta at take-off in GH2010).
@@ -359,7 +441,7 @@ class ReflexSensors:
     """Undelayed sensor values at one control step (the controller delays them itself).
 
     leg_load: (2,) vertical ground reaction force per leg in body weights (LEGS order).
-    muscle_force, muscle_length: (14,) F/F_max and l_ce/l_opt in LEGS x MUSCLES order
+    muscle_force, muscle_length: (18,) F/F_max and l_ce/l_opt in LEGS x MUSCLES order
         (MuscleSet.normalized_force / normalized_length of parameters.build_muscle_set()).
     knee_angle, knee_rate: (2,) GH2010 inner knee angle (pi = straight) in rad, and its rate.
     trunk_pitch, trunk_pitch_rate: trunk (HAT) forward lean from vertical, rad (positive =
@@ -385,7 +467,7 @@ _SENSOR_SHAPES = {'leg_load': (N_LEGS,), 'muscle_force': (N_LEGS * N_MUSCLES,),
 
 class Gh2010Reflexes:
     """Two-leg GH2010 reflex controller: ``reset(sensors)``, then ``step(sensors, dt)`` each
-    control step (dt fixed at construction, 1 ms intended) -> 14 stimulations (LEGS x MUSCLES).
+    control step (dt fixed at construction, 1 ms intended) -> 18 stimulations (LEGS x MUSCLES).
     """
 
     name = 'gh2010_reflexes'
@@ -410,13 +492,15 @@ class Gh2010Reflexes:
         self.swing_prep = np.zeros(N_LEGS, dtype=bool)
         self.lean_pitch = np.zeros(N_LEGS)
         self.since_touchdown = np.full(N_LEGS, LONG_AGO)
+        #: SG2015 swing sub-phase per leg: 1 once the swinging knee flexed below knee_sw_tgt
+        self.knee_flexed = np.zeros(N_LEGS)
         self._touchdown = np.zeros(N_LEGS, dtype=np.int64)
         self._step_count = 0
         self.reset()
 
     @property
     def stimulation(self) -> np.ndarray:
-        """The last stimulations (14,), LEGS x MUSCLES order."""
+        """The last stimulations (18,), LEGS x MUSCLES order."""
         return self._out.reshape(-1).copy()
 
     def reset(self, sensors: ReflexSensors | None = None, leading_leg: int | None = None) -> None:
@@ -428,6 +512,7 @@ class Gh2010Reflexes:
         self._step_count = 0
         self._out[:] = S_MIN
         self.since_touchdown[:] = LONG_AGO
+        self.knee_flexed[:] = 0.0
         if sensors is None:
             self._delay.reset(0.0)
             self.stance[:] = False
@@ -449,22 +534,24 @@ class Gh2010Reflexes:
         self.lean_pitch[:] = float(sensors.trunk_pitch)
 
     def step(self, sensors: ReflexSensors, dt: float, leg_angles=None) -> np.ndarray:
-        """Advance one control step; returns the 14 stimulations in [0.01, 1] (a new array).
+        """Advance one control step; returns the 18 stimulations in [0.01, 1] (a new array).
 
         ``leg_angles``: (3, 2) alpha, d alpha/dt, alpha_tgt per leg (:func:`_leg_angles`), read
-        by the supraspinal layer when ``config.supraspinal.enabled`` (required then).
+        by the supraspinal layer and the SG2015 knee pathways (required when
+        :meth:`needs_leg_angles`).
         Raises ValueError (state untouched) for non-finite or wrongly shaped sensors, or a ``dt``
         other than the one the delays were built for."""
         if abs(dt - self.dt) > 1e-12:
             raise ValueError(f'Gh2010Reflexes was built for dt = {self.dt} s, step got {dt!r}')
         load = self._read(sensors)
         supra = self.config.supraspinal.enabled
-        if supra:
+        knee = knee_pathways_active(self._cfg)
+        if supra or knee:
             leg_angles = np.asarray(leg_angles, dtype=float) if leg_angles is not None else None
             if leg_angles is None or leg_angles.shape != (3, N_LEGS) or \
                     not np.isfinite(leg_angles).all():
-                raise ValueError('the supraspinal layer needs finite leg_angles of shape '
-                                 f'(3, {N_LEGS}), got {leg_angles!r}')
+                raise ValueError('the supraspinal layer and the SG2015 knee pathways need '
+                                 f'finite leg_angles of shape (3, {N_LEGS}), got {leg_angles!r}')
         self._step_count += 1
         delayed = self._delay.step(self._channels.reshape(-1)).reshape(N_LEGS, _CH_PER_LEG)
         _phase(load, self.stance_load_threshold, self._step_count,
@@ -478,7 +565,15 @@ class Gh2010Reflexes:
               self.since_touchdown, self._out)
         if supra:
             _supraspinal(self._cfg, leg_angles, self.stance, self.swing_prep, load, self._out)
+        if knee:
+            _sg2015_knee(self._cfg, self.stance, self.swing_prep, delayed, leg_angles,
+                         self.knee_flexed, self._out)
         return self._out.reshape(-1).copy()
+
+    def needs_leg_angles(self) -> bool:
+        """Whether :meth:`step` needs ``leg_angles`` now (supraspinal layer or knee pathways;
+        a start-up schedule may change the gains)."""
+        return bool(self.config.supraspinal.enabled or knee_pathways_active(self._cfg))
 
     def metrics(self) -> dict:
         return {'stance': self.stance.tolist(), 'swing_prep': self.swing_prep.tolist()}

@@ -23,8 +23,8 @@ from numba import njit
 
 from neuro_locomotion.params import ParamSpec
 
-from .muscle import (_C_C, _C_K, _C_N, _C_W, _O_FORCE, _O_VCE, _P_FMAX, _P_LOPT, _P_VMAX, _S_A,
-                     _S_LCE, _f_l, _f_v)
+from .muscle import (_C_C, _C_K, _C_N, _C_W, _O_FORCE, _O_VCE, _P_FMAX, _P_LOPT, _P_ON, _P_VMAX,
+                     _S_A, _S_LCE, _f_l, _f_v)
 from .parameters import MUSCLES
 
 HALF_PI = 0.5 * math.pi
@@ -39,7 +39,7 @@ METABOLIC_PARAMS = [
     ParamSpec('metabolics.basal_rate', 1.51, 'basal metabolic rate per kg of body mass '
               '(Wang 2012, SCONE)', 'W/kg', min=0.0, max=10.0),
     ParamSpec('metabolics.slow_twitch_ratio', [0.5] * len(MUSCLES), 'slow-twitch fibre ratio '
-              'per muscle (HFL GLU HAM VAS GAS SOL TA; SCONE default 0.5 for all)', '1',
+              'per muscle (HFL GLU HAM VAS GAS SOL TA RF BFSH; SCONE default 0.5 for all)', '1',
               min=0.0, max=1.0, length=len(MUSCLES)),
 ]
 
@@ -75,10 +75,12 @@ def muscle_rate(u, a, l_norm, v_ce, force, f_active, mass, slow):
 @njit(cache=True)
 def _wang2012(stim, state, out, prm, cst, mass, slow):
     """Sum of the muscles' Wang 2012 rates (W) from a MuscleSet's packed state after a step:
-    stim (n,), state (2, n) activation and l_ce, out (4, n) force, f_se, v_ce, l_mtc; prm (n, 4);
+    stim (n,), state (2, n) activation and l_ce, out (4, n) force, f_se, v_ce, l_mtc; prm (n, 5);
     cst the muscle constants; mass, slow (n,)."""
     total = 0.0
     for m in range(stim.shape[0]):
+        if prm[m, _P_ON] == 0.0:        # an absent muscle (MuscleSpec.enabled False)
+            continue
         l_opt = prm[m, _P_LOPT]
         a = state[_S_A, m]
         l_norm = state[_S_LCE, m] / l_opt

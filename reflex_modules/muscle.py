@@ -69,7 +69,7 @@ NEWTON_TOL = 1e-14      # l_ce tolerance of the implicit step, in l_opt
 NEWTON_MAX_ITER = 60
 
 # Indices into the packed arrays handed to the numba kernels.
-_P_FMAX, _P_VMAX, _P_LOPT, _P_LSLACK = range(4)
+_P_FMAX, _P_VMAX, _P_LOPT, _P_LSLACK, _P_ON = range(5)
 _G_KIND, _G_SIGN, _G_R0, _G_PHIMAX, _G_PHIREF, _G_RHO = range(6)
 _C_TAU, _C_W, _C_C, _C_N, _C_K, _C_EPS, _C_SMIN, _C_SMAX = range(8)
 _S_A, _S_LCE = range(2)
@@ -258,6 +258,8 @@ def _step_kernel(stim, phi, dt, prm, geo, cst, state, out, torque):
     for j in range(n_joints):
         torque[j] = 0.0
     for m in range(prm.shape[0]):
+        if prm[m, _P_ON] == 0.0:        # an absent muscle: no state change, no force
+            continue
         l_opt = prm[m, _P_LOPT]
         l_slack = prm[m, _P_LSLACK]
         s = min(max(stim[m], s_min), s_max)
@@ -314,7 +316,7 @@ def _equilibrium_kernel(phi, act, prm, geo, cst, state, out):
                 l_ce = 0.5 * (lo + hi)
         state[_S_A, m] = act[m]
         state[_S_LCE, m] = l_ce
-        fse = _f_se((l_mtc - l_ce) / l_slack - 1.0, eps_ref)
+        fse = _f_se((l_mtc - l_ce) / l_slack - 1.0, eps_ref) if prm[m, _P_ON] != 0.0 else 0.0
         out[_O_FORCE, m] = prm[m, _P_FMAX] * fse
         out[_O_FSE, m] = fse
         out[_O_VCE, m] = 0.0
@@ -395,6 +397,7 @@ class MuscleSpec:
     l_opt: float         # m
     l_slack: float       # m
     joints: tuple[JointAttachment, ...]
+    enabled: bool = True  # False: the MTU is absent (no force, state frozen, same array slot)
 
 
 @dataclass(frozen=True)
@@ -431,7 +434,7 @@ class MuscleSet:
         if nm == 0 or nj == 0:
             raise ValueError('a MuscleSet needs at least one muscle and one joint')
         _check_constants(constants)
-        self._prm = np.zeros((nm, 4))
+        self._prm = np.zeros((nm, 5))
         self._geo = np.zeros((6, nm, nj))
         index = {name: j for j, name in enumerate(self.joint_names)}
         for m, spec in enumerate(muscles):
@@ -439,7 +442,7 @@ class MuscleSet:
             if not all(math.isfinite(v) and v > 0 for v in values):
                 raise ValueError(f'{spec.name}: f_max, v_max, l_opt, l_slack must be finite '
                                  'and > 0')
-            self._prm[m] = values
+            self._prm[m] = values + (1.0 if spec.enabled else 0.0,)
             if not spec.joints:
                 raise ValueError(f'{spec.name}: a muscle needs at least one joint')
             for att in spec.joints:
@@ -472,6 +475,11 @@ class MuscleSet:
     @property
     def f_max(self) -> np.ndarray:
         return self._prm[:, _P_FMAX].copy()
+
+    @property
+    def enabled(self) -> np.ndarray:
+        """Per muscle, True where the MTU is present (an absent one keeps its slot, no force)."""
+        return self._prm[:, _P_ON] != 0.0
 
     @property
     def l_opt(self) -> np.ndarray:
@@ -560,7 +568,7 @@ class MuscleSet:
         self._torque[:] = 0.0
         for m in range(self.n_muscles):
             for j in range(self.n_joints):
-                if self._geo[_G_KIND, m, j] != NONE:
+                if self._geo[_G_KIND, m, j] != NONE and self._prm[m, _P_ON] != 0.0:
                     arm = _moment_arm(m, j, phi[j], self._geo)
                     self._torque[j] -= self._geo[_G_SIGN, m, j] * arm * self._out[_O_FORCE, m]
         return self._torque.copy()

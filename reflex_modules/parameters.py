@@ -23,8 +23,12 @@ from neuro_locomotion.params import ParamSet, ParamSpec
 
 from .muscle import CONSTANT, COSINE, JointAttachment, MuscleConstants, MuscleSet, MuscleSpec
 
-#: Muscle order within a leg (stimulation, force and length arrays are leg-major: LEGS x MUSCLES).
-MUSCLES = ('HFL', 'GLU', 'HAM', 'VAS', 'GAS', 'SOL', 'TA')
+#: Muscle order within a leg (stimulation, force and length arrays are leg-major: LEGS x MUSCLES):
+#: GH2010's seven, then Song & Geyer 2015's two knee muscles RF and BFSH, present only with
+#: ``muscle.rf_bfsh: true`` (otherwise their slots stay, without force: ``MuscleSpec.enabled``).
+GH2010_MUSCLES = ('HFL', 'GLU', 'HAM', 'VAS', 'GAS', 'SOL', 'TA')
+KNEE_MUSCLES = ('RF', 'BFSH')
+MUSCLES = GH2010_MUSCLES + KNEE_MUSCLES
 #: Leg order. GH2010's initial condition has the left leg in stance and the right leg in swing.
 LEGS = ('left', 'right')
 #: Joint order within a leg (angle and torque arrays are leg-major: LEGS x JOINTS).
@@ -48,12 +52,20 @@ MUSCLE_TABLE = {
                                         'knee': (0.05, 140.0, 165.0, 0.7, +1)}),
     'SOL': (4000.0, 6.0, 0.04, 0.26, {'ankle': (0.05, 110.0, 80.0, 0.5, -1)}),
     'TA': (800.0, 12.0, 0.06, 0.24, {'ankle': (0.04, 80.0, 110.0, 0.7, +1)}),
+    # SG2015's knee muscles (Song's nms_MechInit.m, fluitr/Gait_simulation; docs/reflexes.md,
+    # *RF and BFSH*): RF flexes the hip and extends the knee, BFSH flexes the knee with a
+    # constant moment arm (kind CONSTANT at the knee, as GH2010's hip).
+    'RF': (1200.0, 12.0, 0.08, 0.35, {'hip': (0.08, None, 170.0, 0.3, +1),
+                                      'knee': (0.06, 165.0, 125.0, 0.5, -1)}),
+    'BFSH': (350.0, 12.0, 0.12, 0.10, {'knee': (0.04, None, 160.0, 0.7, +1)}),
 }
 
 #: Sensory delay class of each muscle's own reflexes (GH2010 ControlInit: ankle 20 ms, knee 10 ms,
 #: hip 5 ms).
 DELAY_CLASS = {'HFL': 'short', 'GLU': 'short', 'HAM': 'short', 'VAS': 'mid',
-               'GAS': 'long', 'SOL': 'long', 'TA': 'long'}
+               'GAS': 'long', 'SOL': 'long', 'TA': 'long',
+               # SG2015 (MyoAssist's port; Song's Simulink wiring is not public): RF hip, BFSH knee
+               'RF': 'short', 'BFSH': 'mid'}
 
 _ANGLE = dict(unit='rad', min=0.0, max=2.0 * math.pi)
 
@@ -71,6 +83,9 @@ def _muscle_specs() -> list[ParamSpec]:
         ParamSpec('muscle.k_shape', 5.0, 'force-velocity curvature K', '1', min=0.5, max=20.0),
         ParamSpec('muscle.eps_ref', 0.04, 'tendon reference strain (f_se = 1 at this strain)', '1',
                   min=0.005, max=0.2),
+        ParamSpec('muscle.rf_bfsh', False, 'add Song & Geyer 2015\'s knee muscles RF (hip flexor, '
+                  'knee extensor) and BFSH (knee flexor) to each leg; false: GH2010\'s seven',
+                  ''),
         ParamSpec('muscle.stim_min', 0.01, 'lower clip of the muscle stimulation and activation '
                   '(GH2010 pre-activation)', '1', min=0.0001, max=0.5),
     ]
@@ -207,9 +222,31 @@ class ReflexConfig:
     vas_k_load_limit: float = 0.0     # 1/BW: stance VAS -= k x [own leg load - limit]+ ...
     load_limit_bw: float = 1.2        # BW: ... above this load (delayed 5 ms) ...
     load_limit_window: float = 0.2    # s: ... within this long after touchdown (0 = off)
+    # Song & Geyer 2015 knee-muscle and contralateral pathways (geyer2010._sg2015_knee; each gain
+    # 0 = off; RF and BFSH need muscle.rf_bfsh). Targets and thresholds act only with a gain.
+    rf_g_f: float = 0.0               # M1: RF F+ (stance; trailing leg x (1 - contra load))
+    bfsh_k_phi: float = 0.0           # 1/rad, M2: BFSH += k [knee - vas_phi_off]+ (stance)
+    glu_c_g: float = 0.0              # M4: GLU += g (S_HFL + S_RF of the swinging other leg)
+    hfl_c_g: float = 0.0              # M4: HFL += g (S_GLU + S_HAM of the swinging other leg)
+    knee_sw_tgt: float = 140.0 * math.pi / 180.0  # rad: early swing ends below this knee angle
+    bfsh_g_alpha_rate: float = 0.0    # s/rad, M7: BFSH += [-g d alpha/dt + k (knee - tgt)]+
+    bfsh_k_sw: float = 0.0            # 1/rad, M7: ... k of that sum (early swing)
+    rf_g_v: float = 0.0               # s/rad, M8: RF += g [knee flexion rate]+ (mid swing)
+    bfsh_g_v: float = 0.0             # s/rad^2, M8: BFSH += g [knee ext. rate]+ [alpha - tgt]+
+    bfsh_g_ham: float = 0.0           # M9: BFSH += g [S_HAM - ham_s_thr]+ (late swing)
+    gas_g_ham: float = 0.0            # M9: GAS += g [S_HAM - ham_s_thr]+ (late swing)
+    ham_s_thr: float = 0.65           # threshold of the two HAM-stimulation pathways
+    knee_tgt: float = 175.0 * math.pi / 180.0     # rad: terminal-swing knee target (M10)
+    vas_k_tgt: float = 0.0            # 1/rad, M10: VAS += k [knee_tgt - knee]+ (terminal swing)
+    bfsh_k_tgt: float = 0.0           # 1/rad, M10: BFSH += k [knee - knee_tgt]+ (terminal swing)
     modules: tuple = (True,) * 10     # Song & Geyer 2015 modules M1..M10 on (MODULES order)
     supraspinal: SupraspinalConfig = SupraspinalConfig()
 
+
+#: The SG2015 knee-muscle and contralateral pathway numbers of ReflexConfig (all off by default).
+KNEE_PATHWAY_FIELDS = ('rf_g_f', 'bfsh_k_phi', 'glu_c_g', 'hfl_c_g', 'knee_sw_tgt',
+                       'bfsh_g_alpha_rate', 'bfsh_k_sw', 'rf_g_v', 'bfsh_g_v', 'bfsh_g_ham',
+                       'gas_g_ham', 'ham_s_thr', 'knee_tgt', 'vas_k_tgt', 'bfsh_k_tgt')
 
 _REFLEX_DOC = {
     'delay_long': ('sensory delay of the ankle muscles SOL, TA, GAS', 's', 0.0, 0.1),
@@ -284,12 +321,48 @@ _REFLEX_DOC = {
     'load_limit_bw': ('own leg load above which vas_k_load_limit inhibits VAS', 'BW', 0.5, 3.0),
     'load_limit_window': ('time after touchdown within which vas_k_load_limit acts (the start '
                           'stance, with no touchdown, is never limited); 0 = off', 's', 0.0, 1.0),
+    # SG2015 knee-muscle and contralateral pathways (docs/reflexes.md, *RF and BFSH*)
+    'rf_g_f': ('SG2015 M1: RF force feedback gain in stance (the trailing leg in double support '
+               'weighted by 1 - contralateral load); needs muscle.rf_bfsh; 0 = off', '1',
+               0.0, 10.0),
+    'bfsh_k_phi': ('SG2015 M2: stance BFSH += this x [knee inner angle (delayed 10 ms) - '
+                   'vas_phi_off]+, a knee flexor against hyperextension; 0 = off', '1/rad',
+                   0.0, 20.0),
+    'glu_c_g': ('SG2015 M4: stance GLU += this x (HFL + RF stimulation of the other leg) while '
+                'the other leg swings; 0 = off', '1', 0.0, 2.0),
+    'hfl_c_g': ('SG2015 M4: stance HFL += this x (GLU + HAM stimulation of the other leg) while '
+                'the other leg swings; 0 = off', '1', 0.0, 2.0),
+    'knee_sw_tgt': ('SG2015 swing knee target: early swing (M7) lasts from lift-off until the '
+                    'knee inner angle (delayed 10 ms) is below this, then mid swing (M8)', 'rad',
+                    1.5, math.pi),
+    'bfsh_g_alpha_rate': ('SG2015 M7: early-swing BFSH += [-this x d alpha/dt + bfsh_k_sw x '
+                          '(knee - knee_sw_tgt)]+ (also the trailing leg in double support, '
+                          "weighted by the other leg's load); 0 = off", 's/rad', 0.0, 5.0),
+    'bfsh_k_sw': ('SG2015 M7: the knee-angle gain of the early-swing BFSH law', '1/rad',
+                  0.0, 20.0),
+    'rf_g_v': ('SG2015 M8: mid-swing RF += this x [knee flexion rate]+ (delayed 10 ms), a knee '
+               'damper; 0 = off', 's/rad', 0.0, 5.0),
+    'bfsh_g_v': ('SG2015 M8: mid-swing BFSH += this x [knee extension rate]+ x [alpha - '
+                 'alpha_tgt]+ (the knee is held flexed while the leg is behind its target); '
+                 '0 = off', 's/rad^2', 0.0, 50.0),
+    'bfsh_g_ham': ('SG2015 M9: late-swing (alpha < alpha_tgt + delta_alpha) BFSH += this x '
+                   '[S_HAM - ham_s_thr]+; 0 = off', '1', 0.0, 20.0),
+    'gas_g_ham': ('SG2015 M9: late-swing GAS += this x [S_HAM - ham_s_thr]+; 0 = off', '1',
+                  0.0, 20.0),
+    'ham_s_thr': ('SG2015 M9: HAM stimulation above which it drives BFSH and GAS', '1',
+                  0.0, 1.0),
+    'knee_tgt': ('SG2015 M10: knee inner angle the terminal-swing knee laws hold', 'rad',
+                 2.0, math.pi),
+    'vas_k_tgt': ('SG2015 M10: terminal-swing (late swing, leg retracting) VAS += this x '
+                  '[knee_tgt - knee]+ (delayed 10 ms); 0 = off', '1/rad', 0.0, 20.0),
+    'bfsh_k_tgt': ('SG2015 M10: terminal-swing BFSH += this x [knee - knee_tgt]+; 0 = off',
+                   '1/rad', 0.0, 20.0),
 }
 
 
-#: Song & Geyer 2015 spinal modules (planar). Which GH2010 pathway belongs to which module:
+#: Song & Geyer 2015 spinal modules (planar). Which pathway belongs to which module:
 #: ``MODULE_PATHWAYS``; docs/reflexes.md has the full table, with the SG2015 pathways this
-#: 7-muscle model cannot express.
+#: model does not express.
 MODULES = ('M1', 'M2', 'M3', 'M4', 'M5', 'M6', 'M7', 'M8', 'M9', 'M10')
 MODULE_FUNCTION = {
     'M1': 'stance: compliant leg', 'M2': 'stance: no knee hyperextension',
@@ -297,10 +370,11 @@ MODULE_FUNCTION = {
     'M5': 'stance and swing: flex the ankle', 'M6': 'late stance and swing: swing the hip',
     'M7': 'early swing: flex the knee', 'M8': 'mid swing: hold the knee',
     'M9': 'late swing: stop the leg', 'M10': 'terminal swing: prepare landing'}
-#: The GH2010 pathways each module gates in ``geyer2010._laws`` (empty: no pathway of this
-#: 7-muscle model belongs to it; its switch changes nothing).
+#: The pathways each module gates in ``geyer2010._laws`` and ``geyer2010._sg2015_knee`` (the
+#: SG2015 knee and contralateral ones act only with their gains > 0, RF and BFSH only with
+#: ``muscle.rf_bfsh``).
 MODULE_PATHWAYS = {
-    'M1': ('SOL F+ (stance)', 'VAS F+ with S0,VAS (stance)',
+    'M1': ('SOL F+ (stance)', 'VAS F+ with S0,VAS (stance)', 'RF F+ (rf_g_f; stance)',
            'contralateral load -> trailing SOL (push_off_k_bw; double support)',
            'knee damper on VAS (vas_k_flex_rate, vas_k_ext_rate; stance)',
            'contralateral load -| trailing VAS (vas_k_bw; double support)',
@@ -308,17 +382,22 @@ MODULE_PATHWAYS = {
            'own load -| VAS (vas_k_load_limit; early stance)'),
     'M2': ('GAS F+ (stance; gas_onset)',
            'contralateral load -> trailing GAS (push_off_k_bw; double support)',
-           'knee over-extension -| VAS (stance; BFSH -| VAS equivalent)'),
+           'knee over-extension -| VAS (stance; BFSH -| VAS equivalent)',
+           'knee over-extension -> BFSH (bfsh_k_phi; stance)'),
     'M3': ('trunk PD with S0,BAL on HFL -, GLU +, HAM + (stance; load-scaled by trunk_load_mix)',),
-    'M4': (),
+    'M4': ('contralateral HFL, RF -> GLU and GLU, HAM -> HFL (glu_c_g, hfl_c_g; stance while '
+           'the other leg swings)',),
     'M5': ('TA L+ (stance and swing)', 'SOL F -| TA (stance)',
            'ankle plantarflexion rate -> TA (ta_k_plantar_rate; early stance)'),
     'M6': ('swing preparation Delta S: HFL +, GLU - (trailing leg in double support)',
            'HFL L+ (swing)', 'HFL trunk-lean term k_lean (swing)'),
-    'M7': (),
-    'M8': (),
-    'M9': ('HAM L -| HFL (swing)', 'HAM F+ (swing)'),
-    'M10': ('GLU F+ (swing)',),
+    'M7': ('leg-angle rate and knee angle -> BFSH (bfsh_g_alpha_rate, bfsh_k_sw; early swing)',),
+    'M8': ('knee flexion rate -> RF (rf_g_v; mid swing)',
+           'knee extension rate x leg behind target -> BFSH (bfsh_g_v; mid swing)'),
+    'M9': ('HAM L -| HFL (swing)', 'HAM F+ (swing)',
+           'HAM stimulation -> BFSH, GAS (bfsh_g_ham, gas_g_ham; late swing)'),
+    'M10': ('GLU F+ (swing)', 'knee target on VAS and BFSH (vas_k_tgt, bfsh_k_tgt; terminal '
+            'swing)'),
 }
 
 
@@ -334,7 +413,7 @@ def _supraspinal_specs() -> list[ParamSpec]:
 def _module_specs() -> list[ParamSpec]:
     return [ParamSpec(f'modules.{m}', True, f'Song & Geyer 2015 module {m} ({MODULE_FUNCTION[m]}) '
                       'on; false removes its pathways: '
-                      + ('; '.join(MODULE_PATHWAYS[m]) or 'none in this 7-muscle model'), '')
+                      + '; '.join(MODULE_PATHWAYS[m]), '')
             for m in MODULES]
 
 
@@ -376,6 +455,7 @@ def muscle_constants(params: ParamSet | Mapping | None = None) -> MuscleConstant
 def muscle_specs(params: ParamSet | Mapping | None = None, legs=LEGS) -> list[MuscleSpec]:
     """MuscleSpecs named ``<leg>_<MTU>`` in ``legs`` x MUSCLES order, joints ``<leg>_<joint>``."""
     v = _values(params)
+    present = set(GH2010_MUSCLES) | (set(KNEE_MUSCLES) if v['muscle.rf_bfsh'] else set())
     out = []
     for leg in legs:
         for name in MUSCLES:
@@ -390,12 +470,14 @@ def muscle_specs(params: ParamSet | Mapping | None = None, legs=LEGS) -> list[Mu
                     phi_max=v[f'{jkey}.phi_max'] if phi_max is not None else 0.0))
             out.append(MuscleSpec(name=f'{leg}_{name}', f_max=v[f'{key}.f_max'],
                                   v_max=v[f'{key}.v_max'], l_opt=v[f'{key}.l_opt'],
-                                  l_slack=v[f'{key}.l_slack'], joints=tuple(attachments)))
+                                  l_slack=v[f'{key}.l_slack'], joints=tuple(attachments),
+                                  enabled=name in present))
     return out
 
 
 def build_muscle_set(params: ParamSet | Mapping | None = None, legs=LEGS) -> MuscleSet:
-    """The 7 x len(legs) GH2010 MTUs (default both legs: 14 muscles on 6 joints).
+    """The 9 x len(legs) MTUs (default both legs: 18 muscles on 6 joints), RF and BFSH absent
+    (``enabled`` False) unless ``muscle.rf_bfsh``.
 
     Muscles are in ``MUSCLE_NAMES`` order, joints in ``JOINT_NAMES`` order (for both legs).
     """

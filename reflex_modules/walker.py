@@ -4,7 +4,7 @@ Every control step (1 ms, lock-step with the physics):
 
 1. joint positions and velocities (URDF angles) -> GH2010 inner angles (:class:`JointMap`);
 2. trunk pitch and its rate from the root orientation; leg load = (heel + ball normal force) / m g;
-3. :class:`~reflex_modules.geyer2010.Gh2010Reflexes` -> 14 stimulations ->
+3. :class:`~reflex_modules.geyer2010.Gh2010Reflexes` -> 18 stimulations ->
    :class:`~reflex_modules.muscle.MuscleSet` -> joint torques (positive = increases the inner angle);
 4. plus the GH2010 soft joint limits (:func:`soft_limit_torque`);
 5. -> URDF torque signs, clipped to the URDF effort limits -> ``Command('effort', ...)``.
@@ -32,12 +32,14 @@ from neuro_locomotion.types import EFFORT, Command, Observation
 from .geyer2010 import (_CH_ANKLE_RATE, _CH_F, _CH_KNEE, _CH_KNEE_RATE, _CH_L, _CH_LOAD,
                         _CH_PITCH, _CH_PITCH_RATE)
 from .geyer2010 import (_CFG_FIELDS, Gh2010Reflexes, ReflexSensors, _laws, _leg_angles, _phase,
-                        _select_leg, _since_touchdown, _supraspinal, _SS_ON)
+                        _select_leg, _sg2015_knee, _since_touchdown, _supraspinal, _SS_ON,
+                        knee_pathways_active)
 from .metabolics import KIND as METABOLIC_KIND
 from .metabolics import METABOLIC_PARAMS, _wang2012, muscle_masses
-from .muscle import _O_FORCE, _O_FSE, _O_VCE, _P_LOPT, _S_LCE, _step_kernel
-from .parameters import (GH2010_PARAMS, JOINTS, LEGS, MUSCLES, REFLEX_PARAMS, SUPRASPINAL_PARAMS,
-                         build_muscle_set, build_reflex_config)
+from .muscle import _O_FORCE, _O_FSE, _O_VCE, _P_LOPT, _S_A, _S_LCE, _step_kernel
+from .parameters import (GH2010_MUSCLES, GH2010_PARAMS, JOINTS, KNEE_PATHWAY_FIELDS, LEGS,
+                         MUSCLES, REFLEX_PARAMS, SUPRASPINAL_PARAMS, build_muscle_set,
+                         build_reflex_config)
 
 GRAVITY = 9.81
 DEG = math.pi / 180.0
@@ -88,7 +90,8 @@ WALKER_PARAMS = [
               'centres) above the ground at the start: the contact-sphere radius, less the '
               'static penetration of a soft contact', 'm', min=-0.1, max=0.3),
     ParamSpec('initial.activation', [0.01], 'muscle activation at the start, one value for every '
-              'muscle or 14 (MUSCLE_NAMES order: left HFL GLU HAM VAS GAS SOL TA, then right); '
+              'muscle or 18 (MUSCLE_NAMES order: left HFL GLU HAM VAS GAS SOL TA RF BFSH, then '
+              'right); '
               'every CE starts at its isometric equilibrium for the start angles', '1',
               min=0.01, max=1.0),
     ParamSpec('initial.stance_angle_offset', [0.0, 0.0, 0.0], 'added to initial.stance_angles '
@@ -97,10 +100,11 @@ WALKER_PARAMS = [
     ParamSpec('initial.swing_angle_offset', [0.0, 0.0, 0.0], 'added to initial.swing_angles '
               '(hip, knee, ankle)', 'rad', min=-0.5, max=0.5, length=3),
     ParamSpec('initial.stance_preactivation', [0.0] * 7, 'added to initial.activation for the '
-              'stance leg muscles (HFL GLU HAM VAS GAS SOL TA), the sum clipped to [0.01, 1]: a '
-              'pre-loaded stance leg at the start', '1', min=0.0, max=1.0, length=7),
+              "stance leg's GH2010 muscles (HFL GLU HAM VAS GAS SOL TA), the sum clipped to "
+              '[0.01, 1]: a pre-loaded stance leg at the start', '1', min=0.0, max=1.0, length=7),
     ParamSpec('initial.swing_preactivation', [0.0] * 7, 'added to initial.activation for the '
-              'swing leg muscles (HFL GLU HAM VAS GAS SOL TA), the sum clipped to [0.01, 1]', '1',
+              "swing leg's GH2010 muscles (HFL GLU HAM VAS GAS SOL TA), the sum clipped to "
+              '[0.01, 1]', '1',
               min=0.0, max=1.0, length=7),
     ParamSpec('metrics.fall_hip_height', 0.7, 'the walker has fallen when its hip is lower '
               'than this above the ground', 'm', min=0.0, max=2.0),
@@ -229,12 +233,14 @@ PARAM_SPECS: list[ParamSpec] = [_narrowed(s) if s.name in _SEARCH else s
 TUNABLE: list[str] = [item for name in _SEARCH for item in
                       ([f'{name}[{i}]' for i in _ELEMENTS[name]] if name in _ELEMENTS
                        else [name])]
-#: Tuned only when ``--tune`` names them, never by default (both are off by default): the
-#: start-up schedule and gains (``startup.*``) and the SG2015 supraspinal layer's numbers
-#: (``supraspinal.*``), searched within their ParamSpecs' physical [min, max] (``--space
-#: relative``, the default +- span, is the sensible search).
+#: Tuned only when ``--tune`` names them, never by default (all are off by default): the
+#: start-up schedule and gains (``startup.*``), the SG2015 supraspinal layer's numbers
+#: (``supraspinal.*``) and SG2015's knee-muscle and contralateral pathways (``reflex.<name>``,
+#: KNEE_PATHWAY_FIELDS; RF and BFSH need ``muscle.rf_bfsh``), searched within their ParamSpecs'
+#: physical [min, max] (``--space relative``, the default +- span, is the sensible search).
 TUNABLE_ON_REQUEST: list[str] = [spec.name for spec in STARTUP_PARAMS + SUPRASPINAL_PARAMS
-                                 if spec.kind is not bool]
+                                 if spec.kind is not bool] + [
+    f'reflex.{name}' for name in KNEE_PATHWAY_FIELDS]
 OBJECTIVE = 'gait'
 
 
@@ -396,7 +402,7 @@ def _walker_kernel(q, qd, forces, quat, pitch_rate, speed, dt, weight,
                    delayed, stance, touchdown, lean, prep, stim,
                    prm, geo, cst, mstate, mout, mtorque,
                    lower, upper, stiffness, relax_speed, cap_swing, cap_stance, effort,
-                   phi, rate, load, tau, info, scratch, ang, mmass, slow, since):
+                   phi, rate, load, tau, info, scratch, ang, mmass, slow, since, flexed):
     """One walker step (``ReflexWalker.step`` without the metrics), the same arithmetic as the
     numpy/Python code it replaces, bit for bit. Returns 0, or 1 when a sensor value is not finite
     (nothing changed: the caller re-runs the checked Python path, which names the field), or 2
@@ -441,7 +447,8 @@ def _walker_kernel(q, qd, forces, quat, pitch_rate, speed, dt, weight,
             if not math.isfinite(channels[leg, c]):
                 return 1
     supra = cfg[_SS_ON] != 0.0
-    if supra:                   # leg angles and foot-placement target (before the new phase)
+    knee = knee_pathways_active(cfg)
+    if supra or knee:           # leg angles and foot-placement target (before the new phase)
         if not math.isfinite(speed):
             return 1
         _leg_angles(cfg, phi, rate, pitch, pitch_rate, speed, stance, ang)
@@ -460,6 +467,8 @@ def _walker_kernel(q, qd, forces, quat, pitch_rate, speed, dt, weight,
     _laws(cfg, stance, prep, delayed, lean, since, out)
     if supra:
         _supraspinal(cfg, ang, stance, prep, load, out)
+    if knee:
+        _sg2015_knee(cfg, stance, prep, delayed, ang, flexed, out)
     # 5. muscles (MuscleSet.step)
     if not _step_kernel(stim, phi, dt, prm, geo, cst, mstate, mout, mtorque):
         return 2
@@ -515,7 +524,8 @@ def _walker_kernel(q, qd, forces, quat, pitch_rate, speed, dt, weight,
 #: Fields of the packed float buffer (``ReflexWalker._init_kernel``), in order.
 _F_FIELDS = ('offset', 'sign', 'lower', 'upper', 'cap_swing', 'cap_stance', 'effort', 'cfg', 'prm',
              'geo', 'cst', 'lean', 'channels', 'delayed', 'stim', 'dbuf', 'mstate', 'mout',
-             'mtorque', 'phi', 'rate', 'load', 'info', 'scratch', 'ang', 'mmass', 'slow', 'since')
+             'mtorque', 'phi', 'rate', 'load', 'info', 'scratch', 'ang', 'mmass', 'slow', 'since',
+             'flexed')
 _I_FIELDS = ('index', 'foot_of', 'read', 'touchdown')
 
 
@@ -534,14 +544,14 @@ def _walker_packed(q, qd, forces, quat, pitch_rate, speed, dt, weight, F, I, B, 
         F[lay[12]:lay[13]].reshape((n_legs, width)), F[lay[13]:lay[14]].reshape((n_legs, width)),
         B[0:n_legs], I[ilay[3]:ilay[4]], F[lay[11]:lay[12]], B[n_legs:2 * n_legs],
         F[lay[14]:lay[15]],
-        F[lay[8]:lay[9]].reshape((nm, 4)), F[lay[9]:lay[10]].reshape((6, nm, nj)),
+        F[lay[8]:lay[9]].reshape((nm, 5)), F[lay[9]:lay[10]].reshape((6, nm, nj)),
         F[lay[10]:lay[11]], F[lay[16]:lay[17]].reshape((2, nm)),
         F[lay[17]:lay[18]].reshape((4, nm)), F[lay[18]:lay[19]],
         F[lay[2]:lay[3]], F[lay[3]:lay[4]], stiffness, relax_speed, F[lay[4]:lay[5]],
         F[lay[5]:lay[6]], F[lay[6]:lay[7]],
         F[lay[19]:lay[20]], F[lay[20]:lay[21]], F[lay[21]:lay[22]], tau, F[lay[22]:lay[23]],
         F[lay[23]:lay[24]], F[lay[24]:lay[25]].reshape((3, n_legs)), F[lay[25]:lay[26]],
-        F[lay[26]:lay[27]], F[lay[27]:lay[28]])
+        F[lay[26]:lay[27]], F[lay[27]:lay[28]], F[lay[28]:lay[29]])
 
 
 def _pack(fields: dict, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -598,10 +608,16 @@ class ReflexWalker:
         # effort limits in inner order, to report saturation
         self.effort = np.asarray(body.effort, dtype=float)
         self.stance_leg = LEGS.index(p['initial.stance_leg'])
-        # Wang 2012 metabolics: muscle masses (kg) and slow-twitch ratios, MUSCLE_NAMES order
+        # Wang 2012 metabolics: muscle masses (kg; 0 for an absent muscle) and slow-twitch
+        # ratios, MUSCLE_NAMES order
         self._mmass = muscle_masses(self.muscles.f_max, self.muscles.l_opt,
-                                    p['metabolics.specific_tension'], p['metabolics.muscle_density'])
+                                    p['metabolics.specific_tension'],
+                                    p['metabolics.muscle_density']) * self.muscles.enabled
         self._slow = np.tile(np.asarray(p['metabolics.slow_twitch_ratio'], dtype=float), len(LEGS))
+        present = [(i, name) for i, name in enumerate(self.muscles.names)
+                   if self.muscles.enabled[i]]
+        self._state_keys = tuple([(i, f'{what}.{name}') for i, name in present]
+                                 for what in ('activation', 'force_n'))
         self.plot_panels = _Panels(self)
         self._init_kernel()
         self._init_startup()
@@ -679,6 +695,7 @@ class ReflexWalker:
             'ang': (self, '_ang', np.zeros((3, len(LEGS)))),
             'mmass': (self, '_mmass', self._mmass), 'slow': (self, '_slow', self._slow),
             'since': (rx, 'since_touchdown', rx.since_touchdown),
+            'flexed': (rx, 'knee_flexed', rx.knee_flexed),
         }
         ints = {'index': (self, '_index', jm.index.astype(np.int64)),
                 'foot_of': (self, '_foot_of', foot_of),
@@ -726,10 +743,10 @@ class ReflexWalker:
         pre = np.asarray(p['initial.stance_preactivation'], dtype=float)
         swing = np.asarray(p['initial.swing_preactivation'], dtype=float)
         if pre.any() or swing.any():
-            k = len(MUSCLES)
+            k, g = len(MUSCLES), len(GH2010_MUSCLES)
             act = act.copy()
             for leg in range(len(LEGS)):
-                act[k * leg:k * leg + k] += pre if leg == self.stance_leg else swing
+                act[k * leg:k * leg + g] += pre if leg == self.stance_leg else swing
             act = np.clip(act, 0.01, 1.0)
         return act
 
@@ -825,7 +842,7 @@ class ReflexWalker:
         load = self._leg_load(observation)
         pitch, pitch_rate = self._pitch(observation)
         angles = None
-        if self.reflexes.config.supraspinal.enabled:
+        if self.reflexes.needs_leg_angles():
             speed = float(observation.base_linear_velocity[0])
             if not math.isfinite(speed):
                 raise ValueError(f'base_linear_velocity is not finite: {speed}')
@@ -1014,8 +1031,18 @@ class ReflexWalker:
         return {'support_deficit_bw': _median(deficit), 'support_min_bw': _median(low),
                 'touchdown_hip_fall_mps': _median(fall)}
 
+    def state_for_recording(self) -> dict:
+        """Activation and tendon force (N) of every present muscle, keyed
+        ``activation.<leg>_<MTU>`` and ``force_n.<leg>_<MTU>``: reflex_node's ``~/state`` (one
+        labelled Float64MultiArray per step) and the runner's recordings."""
+        mu = self.muscles
+        act, force = mu._state[_S_A], mu._out[_O_FORCE]
+        out = {key: act[i] for i, key in self._state_keys[0]}
+        out.update({key: force[i] for i, key in self._state_keys[1]})
+        return out
+
     def trace(self) -> dict:
-        """The controller trace as arrays: time, phi (n, 6), activation (n, 14), load (n, 2),
+        """The controller trace as arrays: time, phi (n, 6), activation (n, 18), load (n, 2),
         stance (n, 2) as the reflexes saw it, step_stance (n, 2) debounced, hip x and z, trunk
         pitch, tau (n, 6) URDF torques."""
         return {k: np.asarray(v) for k, v in self._trace.items()}
@@ -1083,9 +1110,11 @@ class ReflexWalker:
         cycle = gait_cycle_average(self.trace(), leg=0)
         if cycle is not None:
             act = cycle['activation'][:, :len(MUSCLES)]
+            # per present muscle; None for one that stays at its floor (no pathway drives it)
             out['activation_peak_cycle_pct'] = {
-                name: float(cycle['percent'][int(np.argmax(act[:, i]))])
-                for i, name in enumerate(MUSCLES)}
+                name: (float(cycle['percent'][int(np.argmax(act[:, i]))])
+                       if np.ptp(act[:, i]) > 1e-9 else None)
+                for i, name in enumerate(MUSCLES) if self.muscles.enabled[i]}
         return out
 
 
@@ -1148,6 +1177,8 @@ class _Panels:
                     twin.plot(cycle['percent'], np.degrees(cycle['phi'][:, j]), label=name)
             else:
                 for i, name in enumerate(MUSCLES):
+                    if not self.walker.muscles.enabled[i]:
+                        continue
                     twin.plot(cycle['percent'], cycle['activation'][:, i], label=name)
             twin.axvline(100.0 * cycle['stance_fraction'], color='grey', linestyle=':')
             twin.set_xlim(0.0, 100.0)

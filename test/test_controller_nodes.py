@@ -195,6 +195,7 @@ def test_human_reflex_node_stands_and_steps(client, tmp_path):
         assert graph_sim['lockstep'] is True and graph_sim['publish_rate'] == 1000.0
         assert graph_sim['base_start_velocity'][0] > 0.5          # the walker's start state
         contacts = client.collect(Float64MultiArray, '/foot_contacts')
+        muscles = client.collect(Float64MultiArray, '/reflex_node/state')
         diag = Diagnostics(client)
         diag.wait(lambda d: d['accepted'] > 5, 90, 'reflex_node commands')
         contacts.clear()
@@ -223,6 +224,13 @@ def test_human_reflex_node_stands_and_steps(client, tmp_path):
         assert min(tds) >= 3, tds
         assert d['refused_total'] == 0 and d['lockstep_misses'] == 0
         assert answered >= states - 1, (answered, states)    # every state answered, in step
+        # muscle activations and forces for plots: ~/state, labelled per muscle (GH2010's 14)
+        labels = muscles[-1][1].layout.dim[0].label.split(',')
+        assert len(labels) == 28 and labels[0] == 'activation.left_HFL', labels
+        values = np.array([m.data for _, m in muscles[-2000:]])
+        act, force = values[:, :14], values[:, 14:]
+        assert act.min() >= 0.01 and act.max() <= 1.0 and act.max() > 0.3
+        assert force.min() >= 0.0 and force[:, labels.index('force_n.left_VAS') - 14].max() > 1000
         # the start-up gait's parameters are ranged like every other (docs/reflexes.md)
         for name, bad in (('startup.duration', math.nan), ('startup.duration', -1.0),
                           ('startup.reflex.sol_g_f', 11.0)):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from neuro_locomotion.params import ConfigError, ParamSet
-from reflex_modules.geyer2010 import LONG_AGO, gh2010_stimulation
+from reflex_modules.geyer2010 import LONG_AGO, N_MUSCLES, gh2010_stimulation
 from reflex_modules.parameters import GH2010_PARAMS, ReflexConfig, build_reflex_config
 
 from reflex_pathway_checks import assert_fused_equals_checked, assert_ranged_and_tunable
@@ -18,7 +18,8 @@ GUARD = ('vas_k_knee_guard', 'knee_guard_angle', 'knee_guard_onset')
 
 def vas(cfg, stance=(True, False), prep=(False, False), knee=(2.8, 2.8), since=(0.3, LONG_AGO)):
     """Left VAS stimulation; left in stance (force 0.3: VAS F+ well inside [0.01, 1])."""
-    out = gh2010_stimulation(cfg, stance, prep, np.full((2, 7), 0.3), np.full((2, 7), 1.0),
+    out = gh2010_stimulation(cfg, stance, prep, np.full((2, N_MUSCLES), 0.3),
+                             np.full((2, N_MUSCLES), 1.0),
                              knee, (0.0, 0.0), cfg.trunk_theta_ref, 0.0, (0.1, 0.1), (0.8, 0.2),
                              (0.0, 0.0), since)
     return out[0, VAS]

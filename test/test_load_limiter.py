@@ -13,7 +13,7 @@ from neuro_locomotion.params import ConfigError, ParamSet
 from neuro_locomotion.paths import config_file
 from neuro_locomotion.runner import run
 from reflex_modules.ablation import write_params
-from reflex_modules.geyer2010 import LONG_AGO, gh2010_stimulation
+from reflex_modules.geyer2010 import LONG_AGO, N_MUSCLES, gh2010_stimulation
 from reflex_modules.parameters import GH2010_PARAMS, ReflexConfig, build_reflex_config
 
 from reflex_pathway_checks import assert_fused_equals_checked, assert_ranged_and_tunable
@@ -25,8 +25,9 @@ LIMITER = ('vas_k_load_limit', 'load_limit_bw', 'load_limit_window')
 
 def stim(cfg, stance=(True, False), load=(1.5, 0.0), since=(0.1, LONG_AGO), knee=(2.8, 2.8)):
     """Left leg's 7 stimulations; left in stance (force 0.3: VAS F+ well inside [0.01, 1])."""
-    out = gh2010_stimulation(cfg, stance, (False, False), np.full((2, 7), 0.3),
-                             np.full((2, 7), 1.0), knee, (0.0, 0.0), cfg.trunk_theta_ref, 0.0,
+    out = gh2010_stimulation(cfg, stance, (False, False), np.full((2, N_MUSCLES), 0.3),
+                             np.full((2, N_MUSCLES), 1.0), knee, (0.0, 0.0), cfg.trunk_theta_ref,
+                             0.0,
                              (0.1, 0.1), load, (0.0, 0.0), since)
     return out[0]
 
@@ -58,7 +59,7 @@ def test_limiter_inhibits_vas_only_above_its_load_within_its_window():
     # stance, 0.1 s after touchdown, own load 1.5 BW: VAS - 0.5 x (1.5 - 1.2), nothing else moves
     assert stim(on)[VAS] - stim(off)[VAS] == pytest.approx(-0.5 * 0.3, abs=1e-12)
     assert stim(off)[VAS] == pytest.approx(0.09 + 1.15 * 0.3, abs=1e-12)   # S0,VAS + G_VAS F
-    others = [m for m in range(7) if m != VAS]
+    others = [m for m in range(N_MUSCLES) if m != VAS]
     assert np.array_equal(stim(on)[others], stim(off)[others])
     assert stim(on, load=(1.2, 0.0))[VAS] == stim(off, load=(1.2, 0.0))[VAS]      # at the limit
     assert stim(on, since=(0.2, LONG_AGO))[VAS] == stim(off, since=(0.2, LONG_AGO))[VAS]  # late

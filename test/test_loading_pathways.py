@@ -15,12 +15,14 @@ from neuro_locomotion.paths import config_file
 from neuro_locomotion.runner import run
 from reflex_modules.ablation import write_params
 from reflex_modules.geyer2010 import LONG_AGO, Gh2010Reflexes, ReflexSensors, gh2010_stimulation
-from reflex_modules.parameters import GH2010_PARAMS, MODULES, ReflexConfig, build_reflex_config
+from reflex_modules.parameters import (GH2010_PARAMS, MODULES, MUSCLES, ReflexConfig,
+                                       build_reflex_config)
 from reflex_modules.walker import PARAM_SPECS, TUNABLE
 
 from reflex_pathway_checks import assert_fused_equals_checked
 
 HFL, GLU, HAM, VAS, GAS, SOL, TA = range(7)
+NM = len(MUSCLES)          # 9: GH2010's seven, then RF and BFSH
 FAST_FILE = config_file('human').parent / 'reflex' / 'human_walk_fast.yaml'
 NEW = ('vas_k_bw', 'vas_k_flex_rate', 'vas_k_ext_rate', 'ta_k_plantar_rate', 'ta_rate_window',
        'trunk_load_mix', 'gas_onset', 'push_off_k_bw')
@@ -29,8 +31,8 @@ NEW = ('vas_k_bw', 'vas_k_flex_rate', 'vas_k_ext_rate', 'ta_k_plantar_rate', 'ta
 def laws(cfg, stance=(True, True), prep=(True, False), knee_rate=(0.0, 0.0), pitch=None,
          pitch_rate=0.0, load=(0.7, 0.6), ankle_rate=(0.0, 0.0), since=(LONG_AGO, LONG_AGO),
          force=0.3):
-    forces = np.full((2, 7), force)
-    length = np.full((2, 7), 1.0)
+    forces = np.full((2, NM), force)
+    length = np.full((2, NM), 1.0)
     pitch = cfg.trunk_theta_ref if pitch is None else pitch
     # knee 2.8 rad: below phi_off, no over-extension inhibition; nothing clipped below
     return gh2010_stimulation(cfg, stance, prep, forces, length, (2.8, 2.8), knee_rate, pitch,
@@ -153,8 +155,8 @@ def test_push_off_of_the_trailing_leg_driven_by_the_contralateral_load():
 
 # -- the stateful controller: delays and time since touchdown --------------------------------------
 def _sensors(load, ankle_rate=(0.0, 0.0)):
-    return ReflexSensors(leg_load=np.array(load, float), muscle_force=np.full(14, 0.3),
-                         muscle_length=np.ones(14), knee_angle=np.full(2, 2.8),
+    return ReflexSensors(leg_load=np.array(load, float), muscle_force=np.full(2 * NM, 0.3),
+                         muscle_length=np.ones(2 * NM), knee_angle=np.full(2, 2.8),
                          knee_rate=np.zeros(2), trunk_pitch=0.105, trunk_pitch_rate=0.0,
                          ankle_rate=np.array(ankle_rate, float))
 

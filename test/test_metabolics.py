@@ -50,7 +50,7 @@ def test_metabolic_rate_of_a_muscle_set_held_isometric_at_full_activation():
     stim = np.ones(muscles.n_muscles)
     muscles.step(stim, phi, 0.001)
     assert np.abs(muscles.v_ce).max() < 1e-6            # isometric: no shortening terms (~0)
-    mass = muscle_masses(muscles.f_max, muscles.l_opt)
+    mass = muscle_masses(muscles.f_max, muscles.l_opt) * muscles.enabled   # RF, BFSH absent
     g = np.array([_g_length(v) for v in muscles.l_ce / muscles.l_opt])
     expected = float(np.sum(mass * (86.5 + g * 92.5)))
     rate = metabolic_rate(muscles, stim, mass, np.full(muscles.n_muscles, 0.5))
@@ -76,4 +76,4 @@ def test_walker_reports_metabolic_cost_of_transport_for_the_optimized_gait():
     e_muscles = no_basal._energy
     assert cot * 80.0 * m['walk_distance_m'] == pytest.approx(
         e_muscles + 1.51 * 80.0 * m['walked_s'], rel=1e-12)
-    assert len(MUSCLES) == 7
+    assert len(MUSCLES) == 9 and not r.controller.muscles.enabled[7:9].any()

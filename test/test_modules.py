@@ -14,8 +14,8 @@ from neuro_locomotion.runner import run
 from reflex_modules.ablation import gait_numbers, leg_angle, run_ablation, write_params
 from reflex_modules.geyer2010 import (_leg_angles, _select_leg, _supraspinal, gh2010_stimulation,
                                       pack_config)
-from reflex_modules.parameters import (GH2010_PARAMS, MODULE_PATHWAYS, MODULES, ReflexConfig,
-                                       SupraspinalConfig, build_reflex_config)
+from reflex_modules.parameters import (GH2010_PARAMS, MODULE_PATHWAYS, MODULES, MUSCLES,
+                                       ReflexConfig, SupraspinalConfig, build_reflex_config)
 from reflex_modules.walker import PARAM_SPECS, ReflexWalker
 
 WALK_FILE = config_file('human').parent / 'reflex' / 'human_walk.yaml'
@@ -23,6 +23,7 @@ WALK_FILE = config_file('human').parent / 'reflex' / 'human_walk.yaml'
 #: BEFORE the module switches existed (git ff671d1): inner joint angles and activations, 5 ms.
 BEFORE = Path(__file__).parent / 'data' / 'reflex_gh2010_walk_2s.npz'
 HFL, GLU, HAM, VAS, GAS, SOL, TA = range(7)
+NM = len(MUSCLES)          # 9: GH2010's seven, then RF and BFSH
 DEG = math.pi / 180.0
 
 
@@ -42,14 +43,14 @@ def test_module_switches_are_bool_paramspecs_on_by_default_and_reach_the_node():
     with pytest.raises(ConfigError, match='modules.M2'):
         ParamSet(GH2010_PARAMS, {'modules.M2': 0.5})
     assert set(MODULE_PATHWAYS) == set(MODULES)
-    assert [m for m in MODULES if not MODULE_PATHWAYS[m]] == ['M4', 'M7', 'M8']
+    assert all(MODULE_PATHWAYS[m] for m in MODULES)   # M4, M7, M8: SG2015 knee pathways
 
 
 # -- the pure laws: each switch removes exactly its pathways --------------------------------------
 def _laws(modules_off=(), stance=(True, False), prep=(False, False)):
     cfg = ReflexConfig(trunk_s0=0.4, modules=tuple(m not in modules_off for m in MODULES))
-    force = np.full((2, 7), 0.4)
-    length = np.full((2, 7), 1.2)
+    force = np.full((2, NM), 0.4)
+    length = np.full((2, NM), 1.2)
     length[:, HAM] = 0.9
     # knee 3.1 rad and extending (beyond phi_off), trunk at theta_ref and still, lean at take-off
     # 0.3 rad: no stimulation is clipped, so every pathway shows
@@ -73,6 +74,8 @@ def test_each_module_switch_removes_its_pathways_and_nothing_else():
     assert changed['M6'] == [(L, HFL), (L, GLU), (R, HFL)]
     assert changed['M9'] == [(R, HFL), (R, HAM)]
     assert changed['M10'] == [(R, GLU)]
+    # M4, M7, M8 gate only SG2015 knee and contralateral pathways (geyer2010._sg2015_knee,
+    # test_knee_muscles.py), none of the GH2010 laws
     assert changed['M4'] == changed['M7'] == changed['M8'] == []
     # the removed pathways leave S0 (or the remaining terms) behind
     off = _laws(('M2',), prep=(True, False))
@@ -91,9 +94,12 @@ def test_all_modules_on_is_the_gh2010_walker_bit_for_bit(tmp_path):
     before = np.load(BEFORE)
     path = _params(tmp_path, 'on', MODULES, True)
     assert 'modules.M10: true' in path.read_text()
-    trace = run('human', 'reflex', duration=2.0, stop_on_fall=False, params=path).controller.trace()
+    walker = run('human', 'reflex', duration=2.0, stop_on_fall=False, params=path).controller
+    trace = walker.trace()
     assert np.array_equal(trace['phi'], before['phi'])
-    assert np.array_equal(trace['activation'], before['activation'])
+    # the recording has GH2010's 14 muscles; RF and BFSH (absent by default) have slots since
+    assert not walker.muscles.enabled.all()
+    assert np.array_equal(trace['activation'][:, walker.muscles.enabled], before['activation'])
 
 
 def test_fused_kernel_equals_the_checked_step_with_modules_off(tmp_path, monkeypatch):
@@ -193,7 +199,7 @@ def test_swing_leg_selection_and_alpha_pathways():
     stance, prep = np.array([True, True]), np.array([False, True])
     _select_leg(cfg, ang, stance, prep)
     assert prep.tolist() == [True, False]          # the left leg is further behind its target
-    out = np.full((2, 7), 0.01)
+    out = np.full((2, NM), 0.01)
     stance = np.array([False, False])               # both in swing
     _supraspinal(cfg, ang, stance, np.array([False, False]), np.zeros(2), out)
     assert out[0, HFL] == pytest.approx(0.01 + 30 * DEG)                 # behind: flex the hip
@@ -202,7 +208,7 @@ def test_swing_leg_selection_and_alpha_pathways():
     assert out[1, HAM] == pytest.approx(0.01 + 2.0 * 15 * DEG)           # beyond tgt + 5 deg
     assert out[1, HFL] == 0.01
     # the trailing stance leg in double support, weighted by the other leg's load
-    out = np.full((2, 7), 0.01)
+    out = np.full((2, NM), 0.01)
     _supraspinal(cfg, ang, np.array([True, True]), np.array([True, False]),
                  np.array([0.7, 0.25]), out)
     assert out[0, HFL] == pytest.approx(0.01 + 0.25 * 30 * DEG) and out[0, HAM] == 0.01
@@ -210,7 +216,7 @@ def test_swing_leg_selection_and_alpha_pathways():
     # gated by M6 (HFL, GLU) and M9 (HAM)
     off = pack_config(ReflexConfig(modules=tuple(m not in ('M6', 'M9') for m in MODULES),
                                    supraspinal=SupraspinalConfig(enabled=True)))
-    out = np.full((2, 7), 0.01)
+    out = np.full((2, NM), 0.01)
     _supraspinal(off, ang, np.array([False, False]), np.array([False, False]), np.zeros(2), out)
     assert (out == 0.01).all()
 

@@ -19,10 +19,14 @@ RANGES = {'hip': (math.radians(120), math.radians(230)), 'knee': (math.radians(8
           'ankle': (math.radians(70), math.radians(130))}
 STANCE = np.radians([175.0, 175.0, 85.0, 140.0, 175.0, 90.0])   # GH2010 initial condition
 
+NM = len(MUSCLES)          # 9: GH2010's seven, then RF and BFSH
+#: every muscle present: SG2015's RF and BFSH too (absent by default)
+ALL = {'muscle.rf_bfsh': True}
+
 
 def single(name):
     """A MuscleSet holding only the left leg's ``name`` on that leg's three joints."""
-    spec = [s for s in muscle_specs(legs=('left',)) if s.name == f'left_{name}']
+    spec = [s for s in muscle_specs(ALL, legs=('left',)) if s.name == f'left_{name}']
     return mu.MuscleSet(spec, [f'left_{j}' for j in ('hip', 'knee', 'ankle')])
 
 
@@ -72,7 +76,7 @@ def test_elastic_elements():
 # -- geometry and signs ------------------------------------------------------------------------
 @pytest.mark.parametrize('name', MUSCLES)
 def test_path_length_is_lopt_plus_lslack_at_phi_ref(name):
-    ms = build_muscle_set()
+    ms = build_muscle_set(ALL)
     f_max, v_max, l_opt, l_slack, joints = MUSCLE_TABLE[name]
     for leg in ('left', 'right'):
         phi = STANCE.copy()
@@ -90,7 +94,7 @@ def test_moment_arm_is_r0_at_phi_max_and_constant_at_hip(name):
         j = ms.joint_names.index(f'left_{joint}')
         phi = np.radians([170.0, 170.0, 90.0])
         if phi_max is None:
-            for angle in np.linspace(*RANGES['hip'], 7):
+            for angle in np.linspace(*RANGES[joint], 7):
                 phi[j] = angle
                 assert ms.moment_arms(phi)[0, j] == r0
         else:
@@ -104,11 +108,12 @@ def test_moment_arm_is_r0_at_phi_max_and_constant_at_hip(name):
 EXPECTED_ACTION = {
     'HFL': {'hip': -1}, 'GLU': {'hip': +1}, 'HAM': {'hip': +1, 'knee': -1}, 'VAS': {'knee': +1},
     'GAS': {'knee': -1, 'ankle': +1}, 'SOL': {'ankle': +1}, 'TA': {'ankle': -1},
+    'RF': {'hip': -1, 'knee': +1}, 'BFSH': {'knee': -1},
 }
 
 
 def test_torque_signs_match_anatomy():
-    ms = build_muscle_set()
+    ms = build_muscle_set(ALL)
     signs = ms.torque_signs()
     for leg in ('left', 'right'):
         for name, action in EXPECTED_ACTION.items():
@@ -186,23 +191,23 @@ def test_isometric_force_at_full_activation_and_optimal_length_converges_to_f_ma
 
 
 def test_reset_puts_every_muscle_at_zero_velocity():
-    ms = build_muscle_set()
+    ms = build_muscle_set(ALL)
     for activation in (0.01, 0.3, 1.0):
         ms.reset(STANCE, activation)
         before = ms.l_ce
-        ms.step(np.full(14, activation), STANCE, DT)
+        ms.step(np.full(2 * NM, activation), STANCE, DT)
         assert np.max(np.abs(ms.l_ce - before) / ms.l_opt) < 1e-9
 
 
 def test_implicit_step_satisfies_the_force_balance():
     """After a step the new state obeys f_se + f_be = f_v(v_ce) (f_pe + A f_l) (backward Euler)."""
-    ms = build_muscle_set()
+    ms = build_muscle_set(ALL)
     ms.reset(STANCE, 0.2)
     rng = np.random.default_rng(1)
     phi = STANCE.copy()
     for k in range(300):
         phi = phi + rng.normal(0.0, 0.004, 6)
-        ms.step(rng.uniform(0, 1, 14), phi, DT)
+        ms.step(rng.uniform(0, 1, 2 * NM), phi, DT)
         x = ms.normalized_length
         v0 = ms.v_ce / (ms.l_opt * np.array([s.v_max for s in ms.specs]))
         lhs = ms.normalized_force + mu.f_be(x)
@@ -229,20 +234,20 @@ def test_activation_is_first_order_with_time_constant_tau():
 
 
 def test_step_rejects_bad_input_and_keeps_state():
-    ms = build_muscle_set()
+    ms = build_muscle_set(ALL)
     ms.reset(STANCE, 0.1)
     state = (ms.activation, ms.l_ce)
-    for stim, phi in ((np.full(14, np.nan), STANCE), (np.full(14, 0.5), STANCE * np.inf),
-                      (np.full(13, 0.5), STANCE), (np.full(14, 0.5), STANCE[:5])):
+    for stim, phi in ((np.full(2 * NM, np.nan), STANCE), (np.full(2 * NM, 0.5), STANCE * np.inf),
+                      (np.full(2 * NM - 1, 0.5), STANCE), (np.full(2 * NM, 0.5), STANCE[:5])):
         with pytest.raises(ValueError):
             ms.step(stim, phi, DT)
     with pytest.raises(ValueError):
-        ms.step(np.full(14, 0.5), STANCE, float('nan'))
+        ms.step(np.full(2 * NM, 0.5), STANCE, float('nan'))
     assert np.array_equal(ms.activation, state[0]) and np.array_equal(ms.l_ce, state[1])
 
 
 def forces_over(dt, duration=0.6, freq=2.0):
-    ms = build_muscle_set()
+    ms = build_muscle_set(ALL)
     base, amp = np.radians([165, 160, 95, 165, 160, 95.]), np.radians([25, 30, 15, 25, 30, 15.])
     ms.reset(base + amp * np.sin(np.arange(6)), 0.2)
     every = round(DT / dt)
@@ -250,7 +255,7 @@ def forces_over(dt, duration=0.6, freq=2.0):
     for k in range(round(duration / dt)):
         t = (k + 1) * dt
         phi = base + amp * np.sin(2 * np.pi * freq * t + np.arange(6))
-        ms.step(0.5 + 0.49 * np.sin(2 * np.pi * 3 * t + np.arange(14)), phi, dt)
+        ms.step(0.5 + 0.49 * np.sin(2 * np.pi * 3 * t + np.arange(2 * NM)), phi, dt)
         if (k + 1) % every == 0:
             out.append(ms.force / ms.f_max)
     return np.array(out)
@@ -266,13 +271,13 @@ def test_1ms_step_is_stable_and_close_to_a_fine_step():
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_forces_stay_finite_and_non_negative(data):
-    ms = build_muscle_set()
+    ms = build_muscle_set(ALL)
     joints = [name.split('_', 1)[1] for name in JOINT_NAMES]
     angle = st.floats
     phi = np.array([data.draw(angle(*RANGES[j])) for j in joints])
     ms.reset(phi, data.draw(st.floats(0.0, 1.0)))
     for _ in range(data.draw(st.integers(1, 4))):
-        stim = np.array(data.draw(st.lists(st.floats(0.0, 1.0), min_size=14, max_size=14)))
+        stim = np.array(data.draw(st.lists(st.floats(0.0, 1.0), min_size=2 * NM, max_size=2 * NM)))
         phi = np.array([data.draw(angle(*RANGES[j])) for j in joints])
         for _ in range(25):
             torque = ms.step(stim, phi, DT)
@@ -292,7 +297,7 @@ def test_param_specs_radians_and_overrides():
     assert specs['muscle.ham.hip.phi_ref'].unit == 'rad'
     assert 'muscle.glu.hip.phi_max' not in names                 # constant arm at the hip
     assert all(s.unit or isinstance(s.default, bool) for s in GH2010_PARAMS)
-    base = build_muscle_set()
+    base = build_muscle_set(ALL)
     stronger = build_muscle_set(ParamSet(GH2010_PARAMS, {'muscle.sol.f_max': 5000.0}))
     m = MUSCLE_NAMES.index('left_SOL')
     assert stronger.f_max[m] == 5000.0 and base.f_max[m] == 4000.0

@@ -15,6 +15,7 @@ from reflex_modules.parameters import (GH2010_PARAMS, MUSCLES, ReflexConfig,
 DT = 0.001
 CFG = ReflexConfig()
 HFL, GLU, HAM, VAS, GAS, SOL, TA = range(7)
+NM = len(MUSCLES)          # 9: GH2010's seven, then RF and BFSH
 LEFT, RIGHT = 0, 1
 
 
@@ -57,8 +58,8 @@ def test_delay_line_per_channel_delays_and_reset():
 # -- the pure laws -----------------------------------------------------------------------------
 def laws(stance=(True, False), prep=(False, False), force=None, length=None, knee=(3.0, 3.0),
          knee_rate=(0.0, 0.0), pitch=0.105, pitch_rate=0.0, lean=(0.105, 0.105), config=CFG):
-    force = np.zeros((2, 7)) if force is None else force
-    length = np.ones((2, 7)) if length is None else length
+    force = np.zeros((2, NM)) if force is None else force
+    length = np.ones((2, NM)) if length is None else length
     return gh2010_stimulation(config, stance, prep, force, length, knee, knee_rate, pitch,
                               pitch_rate, lean)
 
@@ -77,12 +78,12 @@ def test_defaults_are_the_scone_values():
 
 def test_sol_force_feedback_in_stance_only():
     for f_sol in (0.0, 0.2, 0.5):
-        force = np.zeros((2, 7))
+        force = np.zeros((2, NM))
         force[:, SOL] = f_sol
         out = laws(stance=(True, False), force=force)
         assert out[LEFT, SOL] == pytest.approx(0.01 + 1.2 * f_sol, abs=1e-15)   # stance
         assert out[RIGHT, SOL] == 0.01                                       # swing
-    force = np.zeros((2, 7))
+    force = np.zeros((2, NM))
     force[:, GAS] = 0.4
     force[:, VAS] = 0.3
     out = laws(stance=(True, False), force=force)
@@ -91,11 +92,11 @@ def test_sol_force_feedback_in_stance_only():
 
 
 def test_ta_length_feedback_in_both_phases_and_sol_inhibition_in_stance():
-    length = np.ones((2, 7))
+    length = np.ones((2, NM))
     length[:, TA] = 0.91
     out = laws(length=length)
     assert out[:, TA] == pytest.approx([0.01 + 1.1 * 0.2] * 2)
-    force = np.zeros((2, 7))
+    force = np.zeros((2, NM))
     force[:, SOL] = 0.5
     out = laws(length=length, force=force)
     assert out[LEFT, TA] == pytest.approx(0.01 + 1.1 * 0.2 - 0.3 * 0.5)      # stance: SOL -| TA
@@ -107,7 +108,7 @@ def test_ta_length_feedback_in_both_phases_and_sol_inhibition_in_stance():
 def test_hfl_length_feedback_in_swing_only():
     out = []
     for l_hfl in (0.6, 0.8, 1.0):
-        length = np.ones((2, 7))
+        length = np.ones((2, NM))
         length[:, HAM] = 0.8                       # below l_off,HAM: no HAM -| HFL
         length[:, HFL] = l_hfl
         out.append(laws(stance=(True, False), length=length))
@@ -118,7 +119,7 @@ def test_hfl_length_feedback_in_swing_only():
 
 
 def test_ham_length_inhibits_hfl_in_late_swing():
-    length = np.ones((2, 7))
+    length = np.ones((2, NM))
     length[:, HFL] = 1.2
     length[:, HAM] = 0.85
     base = laws(stance=(False, False), length=length)[:, HFL]
@@ -128,10 +129,10 @@ def test_ham_length_inhibits_hfl_in_late_swing():
 
 
 def test_swing_ham_and_glu_force_feedback_and_lean_term():
-    force = np.zeros((2, 7))
+    force = np.zeros((2, NM))
     force[:, HAM] = 0.5
     force[:, GLU] = 0.5
-    length = np.full((2, 7), 0.5)                  # HFL, HAM below their offsets
+    length = np.full((2, NM), 0.5)                  # HFL, HAM below their offsets
     out = laws(stance=(False, False), force=force, length=length, lean=(0.105 + 0.1, 0.105))
     assert out[:, HAM] == pytest.approx([0.01 + 0.65 * 0.5] * 2)
     assert out[:, GLU] == pytest.approx([0.01 + 0.4 * 0.5] * 2)
@@ -157,7 +158,7 @@ def test_double_support_swing_preparation_in_trailing_leg():
 
 
 def test_vas_knee_overextension_inhibition():
-    force = np.zeros((2, 7))
+    force = np.zeros((2, NM))
     force[:, VAS] = 0.5
     over = math.radians(175.0)
     extending = laws(stance=(True, True), force=force, knee=(over, over), knee_rate=(1.0, -1.0))
@@ -169,7 +170,7 @@ def test_vas_knee_overextension_inhibition():
 
 
 def test_positive_part_switch_gives_scone_signed_length_terms():
-    length = np.ones((2, 7))
+    length = np.ones((2, NM))
     length[:, HFL] = 0.5                           # below l_off,HFL = 0.6
     length[:, HAM] = 0.8
     signed = ReflexConfig(length_positive_part=False)
@@ -183,24 +184,26 @@ def test_outputs_are_clipped(data):
     big = st.floats(-50.0, 50.0)
     out = laws(stance=data.draw(st.tuples(st.booleans(), st.booleans())),
                prep=data.draw(st.tuples(st.booleans(), st.booleans())),
-               force=np.array(data.draw(st.lists(big, min_size=14, max_size=14))).reshape(2, 7),
-               length=np.array(data.draw(st.lists(big, min_size=14, max_size=14))).reshape(2, 7),
+               force=np.array(data.draw(st.lists(big, min_size=2 * NM,
+                                                 max_size=2 * NM))).reshape(2, NM),
+               length=np.array(data.draw(st.lists(big, min_size=2 * NM,
+                                                  max_size=2 * NM))).reshape(2, NM),
                knee=data.draw(st.tuples(big, big)), knee_rate=data.draw(st.tuples(big, big)),
                pitch=data.draw(big), pitch_rate=data.draw(big),
                lean=data.draw(st.tuples(big, big)))
-    assert out.shape == (2, 7)
+    assert out.shape == (2, NM)
     assert np.all(out >= 0.01) and np.all(out <= 1.0)
 
 
 def test_clip_at_both_ends():
-    force = np.full((2, 7), 10.0)
+    force = np.full((2, NM), 10.0)
     assert laws(force=force)[LEFT, SOL] == 1.0
     assert laws(stance=(True, True), pitch=-5.0)[:, GLU].tolist() == [0.01, 0.01]
 
 
 @pytest.mark.parametrize('field', ['force', 'length', 'knee', 'pitch', 'lean'])
 def test_pure_laws_refuse_non_finite_input(field):
-    kwargs = {'force': np.zeros((2, 7)), 'length': np.ones((2, 7)), 'knee': (3.0, 3.0),
+    kwargs = {'force': np.zeros((2, NM)), 'length': np.ones((2, NM)), 'knee': (3.0, 3.0),
               'pitch': 0.1, 'lean': (0.1, 0.1)}
     value = np.array(kwargs[field], dtype=float)
     value.flat[0] = np.nan
@@ -213,8 +216,10 @@ def test_pure_laws_refuse_non_finite_input(field):
 def sensors(load=(1.0, 0.0), force=None, length=None, knee=(3.05, 3.05), knee_rate=(0.0, 0.0),
             pitch=0.105, pitch_rate=0.0):
     return ReflexSensors(leg_load=np.array(load, dtype=float),
-                         muscle_force=np.zeros(14) if force is None else np.asarray(force, float),
-                         muscle_length=np.ones(14) if length is None else np.asarray(length, float),
+                         muscle_force=(np.zeros(2 * NM) if force is None
+                                       else np.asarray(force, float)),
+                         muscle_length=(np.ones(2 * NM) if length is None
+                                        else np.asarray(length, float)),
                          knee_angle=np.array(knee, dtype=float),
                          knee_rate=np.array(knee_rate, dtype=float),
                          trunk_pitch=pitch, trunk_pitch_rate=pitch_rate)
@@ -227,8 +232,8 @@ def test_force_reaches_its_muscle_after_its_delay(muscle, delay, load):
     rx = Gh2010Reflexes(CFG, DT)
     rx.reset(sensors(load=load))
     m = MUSCLES.index(muscle)
-    force = np.zeros(14)
-    force[m] = force[7 + m] = 0.5
+    force = np.zeros(2 * NM)
+    force[m] = force[NM + m] = 0.5
     out = np.array([rx.step(sensors(load=load, force=force), DT) for _ in range(delay + 2)])
     before, after = out[delay - 1, m], out[delay, m]        # call k = 1 .. delay+2
     assert after - before == pytest.approx(
@@ -243,8 +248,8 @@ def test_trunk_and_knee_signals_are_delayed_5_and_10_ms():
     # pushed at call 1 (index 0), out at call 6 (index 5)
     assert glu[4] == pytest.approx(0.05) and glu[5] == pytest.approx(0.05 + 1.91 * 0.095)
     rx.reset(sensors(load=(1.0, 1.0)))
-    force = np.zeros(14)
-    force[VAS] = force[7 + VAS] = 0.5
+    force = np.zeros(2 * NM)
+    force[VAS] = force[NM + VAS] = 0.5
     vas = [rx.step(sensors(load=(1.0, 1.0), force=force, knee=(3.1, 3.1), knee_rate=(1.0, 1.0)),
                    DT)[VAS] for _ in range(12)]
     assert vas[9] == pytest.approx(0.09)                  # knee at rest, no force yet
@@ -257,7 +262,7 @@ def test_stance_and_double_support_bookkeeping():
     assert rx.stance.tolist() == [True, False] and rx.swing_prep.tolist() == [False, False]
     rx.step(sensors(load=(0.8, 0.3)), DT)                  # right foot strikes: left trails
     assert rx.stance.tolist() == [True, True] and rx.swing_prep.tolist() == [True, False]
-    out = rx.step(sensors(load=(0.5, 0.6)), DT).reshape(2, 7)
+    out = rx.step(sensors(load=(0.5, 0.6)), DT).reshape(2, NM)
     assert out[LEFT, HFL] == pytest.approx(0.05 + 0.25) and out[RIGHT, HFL] == pytest.approx(0.05)
     rx.step(sensors(load=(0.05, 1.0)), DT)                 # left lifts off (below 0.1 BW)
     assert rx.stance.tolist() == [False, True] and rx.swing_prep.tolist() == [False, False]
@@ -271,23 +276,23 @@ def test_stance_and_double_support_bookkeeping():
 
 def test_lean_is_latched_at_takeoff():
     rx = Gh2010Reflexes(CFG, DT)
-    length = np.full(14, 0.5)                              # no HFL or HAM length terms
+    length = np.full(2 * NM, 0.5)                              # no HFL or HAM length terms
     rx.reset(sensors(load=(1.0, 1.0), length=length, pitch=0.2))
     rx.step(sensors(load=(1.0, 0.0), length=length, pitch=0.2), DT)   # right lifts off
-    hfl = [rx.step(sensors(load=(1.0, 0.0), length=length, pitch=0.0), DT)[7 + HFL]
+    hfl = [rx.step(sensors(load=(1.0, 0.0), length=length, pitch=0.0), DT)[NM + HFL]
            for _ in range(20)]
     assert hfl == pytest.approx([0.01 + 1.15 * (0.2 - 0.105)] * 20)    # pitch change ignored
     cont = Gh2010Reflexes(ReflexConfig(lean_at_takeoff=False), DT)
     cont.reset(sensors(load=(1.0, 0.0), length=length, pitch=0.2))
-    hfl = [cont.step(sensors(load=(1.0, 0.0), length=length, pitch=0.3), DT)[7 + HFL]
+    hfl = [cont.step(sensors(load=(1.0, 0.0), length=length, pitch=0.3), DT)[NM + HFL]
            for _ in range(6)]
     assert hfl[4] == pytest.approx(0.01 + 1.15 * (0.2 - 0.105))      # delayed 5 ms
     assert hfl[5] == pytest.approx(0.01 + 1.15 * (0.3 - 0.105))
 
 
 @pytest.mark.parametrize('field,value', [
-    ('leg_load', np.array([np.nan, 1.0])), ('muscle_force', np.r_[np.inf, np.zeros(13)]),
-    ('muscle_length', np.r_[np.ones(13), np.nan]), ('knee_angle', np.array([3.0, np.nan])),
+    ('leg_load', np.array([np.nan, 1.0])), ('muscle_force', np.r_[np.inf, np.zeros(2 * NM - 1)]),
+    ('muscle_length', np.r_[np.ones(2 * NM - 1), np.nan]), ('knee_angle', np.array([3.0, np.nan])),
     ('knee_rate', np.array([-np.inf, 0.0])), ('trunk_pitch', float('nan')),
     ('trunk_pitch_rate', float('inf'))])
 def test_non_finite_sensor_raises_and_does_not_advance(field, value):
@@ -295,7 +300,7 @@ def test_non_finite_sensor_raises_and_does_not_advance(field, value):
     rx.reset(sensors())
     reference = Gh2010Reflexes(CFG, DT)
     reference.reset(sensors())
-    force = np.full(14, 0.3)
+    force = np.full(2 * NM, 0.3)
     for _ in range(3):
         rx.step(sensors(force=force), DT)
         reference.step(sensors(force=force), DT)

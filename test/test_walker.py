@@ -17,9 +17,10 @@ from neuro_locomotion.types import EFFORT, Command
 from locomotion_sim.world import sim_params
 from neuro_locomotion.paths import config_file
 from reflex_modules.contact import DEFAULT_DAMPING, gh2010_contact
-from reflex_modules.parameters import JOINT_NAMES, MUSCLE_NAMES, build_muscle_set
+from reflex_modules.parameters import JOINT_NAMES, MUSCLE_NAMES, MUSCLES, build_muscle_set
 from reflex_modules.walker import (JointMap, ReflexWalker, soft_limit_torque, standing_hip_height,
                                    trunk_pitch, walker_params)
+NM = len(MUSCLES)          # 9: GH2010's seven, then RF and BFSH
 
 DEG = math.pi / 180.0
 URDF_JOINTS = ('l_hip', 'l_knee', 'l_ankle', 'r_hip', 'r_knee', 'r_ankle')
@@ -154,10 +155,10 @@ def test_muscle_stimulation_moves_the_pybullet_joints_the_anatomical_way():
                 world.step()
             return jm.phi(world.observe().position)
 
-        rest = fall(np.full(14, 0.01))
+        rest = fall(np.full(2 * NM, 0.01))
         moved = {}
         for name in ('HFL', 'GLU', 'VAS', 'SOL', 'TA', 'GAS', 'HAM'):
-            stim = np.full(14, 0.01)
+            stim = np.full(2 * NM, 0.01)
             stim[MUSCLE_NAMES.index(f'left_{name}')] = 1.0
             moved[name] = np.degrees(fall(stim) - rest)[:3]      # left hip, knee, ankle
     assert moved['HFL'][0] < -5          # hip flexion
