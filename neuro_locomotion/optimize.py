@@ -158,13 +158,14 @@ def _selected(controller: str, robot: str, tune=None) -> list:
 
 
 def tunables(controller: str, robot: str, space: str = 'range', span: float = 0.5,
-             start: str | Path | None = None,
-             tune=None) -> tuple[str, tuple[Coordinate, ...], dict]:
+             start: str | Path | None = None, tune=None,
+             refuse_inactive: bool = True) -> tuple[str, tuple[Coordinate, ...], dict]:
     """(node, coordinates, base values of the tuned parameters) declared by ``controller``
     (only those matching ``tune``'s patterns, when given).
 
     The start values are the robot's config file's, overridden by the node section of ``start``
-    (a parameter file such as a best.yaml) when given."""
+    (a parameter file such as a best.yaml) when given. With ``refuse_inactive`` (a new search),
+    tuned names that change nothing with those values are refused (:func:`_refuse_inactive`)."""
     if space not in SPACES:
         raise ConfigError(f'space must be one of {list(SPACES)}, got {space!r}')
     if not (isinstance(span, (int, float)) and math.isfinite(span) and span > 0):
@@ -219,7 +220,30 @@ def tunables(controller: str, robot: str, space: str = 'range', span: float = 0.
     labels = [c.label for c in coordinates]
     if len(set(labels)) != len(labels):
         raise ConfigError(f'controller {controller!r}: TUNABLE lists a parameter twice')
+    if refuse_inactive:
+        _refuse_inactive(controller,
+                         {s.name: in_file.get(s.name, s.default) for s in known.values()},
+                         {c.name for c in coordinates})
     return node, tuple(coordinates), base
+
+
+def _refuse_inactive(controller: str, values: dict, tuned: set) -> None:
+    """A controller may define ``inactive_tunables(values, tuned) -> {name: reason}``: the tuned
+    names that cannot change a run with these start values (a feature switched off). Such a
+    search would only burn CPU, so it is refused, naming the switch."""
+    factory, module = _registry_target(controller)
+    hook = getattr(factory, 'inactive_tunables', None) or getattr(module, 'inactive_tunables',
+                                                                   None)
+    idle = hook(values, tuned) if hook is not None else {}
+    if idle:
+        by_reason = {}
+        for name, reason in sorted(idle.items()):
+            by_reason.setdefault(reason, []).append(name)
+        parts = [', '.join(names[:4]) + (f' and {len(names) - 4} more' if len(names) > 4 else '')
+                 + f' ({reason})' for reason, names in by_reason.items()]
+        raise ConfigError('these tuned parameters change nothing with the start values: '
+                          + '; '.join(parts)
+                          + '; switch the feature on in the --start file or drop them from --tune')
 
 
 def start_fixed(controller: str, robot: str, start: str | Path | None, tune=None) -> tuple:
@@ -811,7 +835,7 @@ def reevaluate(path: str | Path) -> float:
     if objective.settings.get('robust_trials'):
         # the perturbed runs of the opt-in robustness term: the same values, specs and seeds
         node, coordinates, _ = tunables(info['controller'], info['robot'],
-                                        tune=info.get('tune'))
+                                        tune=info.get('tune'), refuse_inactive=False)
         values = read_ros_params(path)[node]
         problem = Problem(info['robot'], info['controller'], node, coordinates, {},
                           info['objective'], dict(objective.settings), info['duration_s'])

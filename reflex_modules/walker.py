@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 from numba import njit
@@ -242,6 +243,36 @@ TUNABLE_ON_REQUEST: list[str] = [spec.name for spec in STARTUP_PARAMS + SUPRASPI
                                  if spec.kind is not bool] + [
     f'reflex.{name}' for name in KNEE_PATHWAY_FIELDS]
 OBJECTIVE = 'gait'
+
+#: supraspinal numbers the SG2015 knee pathways read too (the leg-angle target of the swing phases)
+_TARGET_NAMES = ('supraspinal.alpha0', 'supraspinal.c_d', 'supraspinal.c_v',
+                 'supraspinal.delta_alpha')
+#: knee-pathway numbers that act only on RF and BFSH (and the early/mid-swing latch they use)
+_RF_BFSH_NAMES = tuple(f'reflex.{name}' for name in KNEE_PATHWAY_FIELDS
+                       if name.startswith(('rf_', 'bfsh_')) or name == 'knee_sw_tgt')
+_KNEE_GAINS = tuple(f'reflex.{name}' for name in KNEE_PATHWAY_FIELDS
+                    if name not in ('knee_sw_tgt', 'ham_s_thr', 'knee_tgt'))
+
+
+def inactive_tunables(values: Mapping, tuned: set) -> dict:
+    """The optimizer's check (``optimize.tunables``): of the ``tuned`` names, those that cannot
+    change a run with the start ``values`` (every node parameter), each with the reason. A search
+    over them would only burn CPU: the start-up numbers with ``startup.duration`` 0 (and not
+    tuned), the supraspinal layer's with ``supraspinal.enabled`` false (its target also counts
+    when an SG2015 knee pathway is on or tuned), the RF/BFSH pathways without
+    ``muscle.rf_bfsh``."""
+    knee_on = any(values.get(name) or name in tuned for name in _KNEE_GAINS)
+    idle = {}
+    for name in tuned:
+        if (name.startswith('startup.') and name != 'startup.duration'
+                and values['startup.duration'] <= 0.0 and 'startup.duration' not in tuned):
+            idle[name] = 'startup.duration is 0: no start-up gait'
+        elif (name.startswith('supraspinal.') and not values['supraspinal.enabled']
+              and not (name in _TARGET_NAMES and knee_on)):
+            idle[name] = 'supraspinal.enabled is false'
+        elif name in _RF_BFSH_NAMES and not values['muscle.rf_bfsh']:
+            idle[name] = 'muscle.rf_bfsh is false: no RF and BFSH'
+    return idle
 
 
 def walker_params(config: str | Path | None = None, params: str | Path | None = None,

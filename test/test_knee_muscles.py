@@ -68,9 +68,18 @@ def test_knee_pathway_numbers_are_ranged_off_by_default_and_tuned_only_on_reques
         assert f'reflex.{name}' in TUNABLE_ON_REQUEST and f'reflex.{name}' not in TUNABLE
         with pytest.raises(ConfigError, match=name):
             ParamSet(GH2010_PARAMS, {f'reflex.{name}': float('nan')})
-    _node, coordinates, _base = tunables('reflex', 'human', tune=['reflex.rf_g_f', 'reflex.bfsh_*'])
+    knee_set = config_file('human').parent / 'reflex' / 'human_walk_knee.yaml'
+    _node, coordinates, _base = tunables('reflex', 'human', tune=['reflex.rf_g_f', 'reflex.bfsh_*'],
+                                         start=knee_set)
     assert {c.name for c in coordinates} == {'reflex.rf_g_f'} | {
         f'reflex.{k}' for k in KNEE_PATHWAY_FIELDS if k.startswith('bfsh_')}
+    # without RF and BFSH (config/human.yaml) their pathways change nothing: refused, named
+    with pytest.raises(ConfigError, match=r'reflex.rf_g_f \(muscle.rf_bfsh is false'):
+        tunables('reflex', 'human', tune=['reflex.rf_g_f'])
+    # the leg-angle target counts when a knee pathway is on, though the layer is off
+    _node, coordinates, _base = tunables('reflex', 'human', tune=['supraspinal.alpha0'],
+                                         start=knee_set)
+    assert [c.name for c in coordinates] == ['supraspinal.alpha0']
 
 
 # -- the laws (geyer2010._sg2015_knee) ------------------------------------------------------------

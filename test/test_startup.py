@@ -220,7 +220,15 @@ def test_startup_and_supraspinal_are_tuned_only_when_a_pattern_names_them(tmp_pa
     from neuro_locomotion.optimize import tunables
     _, default, _ = tunables('reflex', 'human')
     assert default and not any(c.name.startswith(('startup.', 'supraspinal.')) for c in default)
-    _, layer, _ = tunables('reflex', 'human', space='relative', tune=['supraspinal.*'])
+    # the layer is off in config/human.yaml: tuning its numbers there would change nothing
+    with pytest.raises(ConfigError,
+                       match=r'supraspinal.alpha0, .* and 5 more \(supraspinal.enabled is false'):
+        tunables('reflex', 'human', space='relative', tune=['supraspinal.*'])
+    with pytest.raises(ConfigError, match='startup.reflex.sol_g_f .startup.duration is 0'):
+        tunables('reflex', 'human', space='relative', tune=['startup.reflex.sol_g_f'])
+    _, layer, _ = tunables('reflex', 'human', space='relative', tune=['supraspinal.*'],
+                           start=config_file('human').parent / 'reflex' /
+                           'human_walk_supraspinal.yaml')
     assert {c.name for c in layer} == {'supraspinal.alpha0', 'supraspinal.c_d', 'supraspinal.c_v',
                                        'supraspinal.hfl_g', 'supraspinal.hfl_d',
                                        'supraspinal.glu_g', 'supraspinal.glu_d',
