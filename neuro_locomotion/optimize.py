@@ -220,9 +220,10 @@ def tunables(controller: str, robot: str, space: str = 'range', span: float = 0.
     labels = [c.label for c in coordinates]
     if len(set(labels)) != len(labels):
         raise ConfigError(f'controller {controller!r}: TUNABLE lists a parameter twice')
-    if refuse_inactive:
+    if refuse_inactive:     # the start values checked (a malformed file: a clear ConfigError)
         _refuse_inactive(controller,
-                         {s.name: in_file.get(s.name, s.default) for s in known.values()},
+                         {s.name: s.check(in_file[s.name]) if s.name in in_file else s.default
+                          for s in known.values()},
                          {c.name for c in coordinates})
     return node, tuple(coordinates), base
 

@@ -36,7 +36,8 @@ import numpy as np
 from numba import njit
 
 from .delays import DelayLine, delay_steps
-from .parameters import DELAY_CLASS, KNEE_PATHWAY_FIELDS, LEGS, MUSCLES, ReflexConfig
+from .parameters import (DELAY_CLASS, KNEE_PATHWAY_FIELDS, KNEE_PATHWAY_GAINS, LEGS, MUSCLES,
+                         ReflexConfig)
 
 S_MIN, S_MAX = 0.01, 1.0
 N_LEGS, N_MUSCLES = len(LEGS), len(MUSCLES)
@@ -292,13 +293,17 @@ def _supraspinal(cfg, ang, stance, prep, load, out):
             out[leg, m] = S_MIN if s < S_MIN else (S_MAX if s > S_MAX else s)
 
 
+#: Slots of the KNEE_PATHWAY_GAINS in the packed config.
+_KNEE_GAIN_SLOTS = np.array([_CFG_FIELDS.index(name) for name in KNEE_PATHWAY_GAINS])
+
+
 @njit(cache=True)
 def knee_pathways_active(cfg) -> bool:
     """True when a gain of :func:`_sg2015_knee` is not 0 (it then needs the leg angles)."""
-    return (cfg[_RF_G] != 0.0 or cfg[_BFSH_KPHI] != 0.0 or cfg[_GLU_C] != 0.0
-            or cfg[_HFL_C] != 0.0 or cfg[_BFSH_GA] != 0.0 or cfg[_BFSH_KSW] != 0.0
-            or cfg[_RF_GV] != 0.0 or cfg[_BFSH_GV] != 0.0 or cfg[_BFSH_GHAM] != 0.0
-            or cfg[_GAS_GHAM] != 0.0 or cfg[_VAS_KTGT] != 0.0 or cfg[_BFSH_KTGT] != 0.0)
+    for k in _KNEE_GAIN_SLOTS:
+        if cfg[k] != 0.0:
+            return True
+    return False
 
 
 @njit(cache=True)

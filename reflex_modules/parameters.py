@@ -247,6 +247,10 @@ class ReflexConfig:
 KNEE_PATHWAY_FIELDS = ('rf_g_f', 'bfsh_k_phi', 'glu_c_g', 'hfl_c_g', 'knee_sw_tgt',
                        'bfsh_g_alpha_rate', 'bfsh_k_sw', 'rf_g_v', 'bfsh_g_v', 'bfsh_g_ham',
                        'gas_g_ham', 'ham_s_thr', 'knee_tgt', 'vas_k_tgt', 'bfsh_k_tgt')
+#: Of those, the gains: the pathways act only when one of these is not 0 (the rest are targets
+#: and thresholds).
+KNEE_PATHWAY_GAINS = tuple(name for name in KNEE_PATHWAY_FIELDS
+                           if name not in ('knee_sw_tgt', 'ham_s_thr', 'knee_tgt'))
 
 _REFLEX_DOC = {
     'delay_long': ('sensory delay of the ankle muscles SOL, TA, GAS', 's', 0.0, 0.1),

@@ -38,9 +38,9 @@ from .geyer2010 import (_CFG_FIELDS, Gh2010Reflexes, ReflexSensors, _laws, _leg_
 from .metabolics import KIND as METABOLIC_KIND
 from .metabolics import METABOLIC_PARAMS, _wang2012, muscle_masses
 from .muscle import _O_FORCE, _O_FSE, _O_VCE, _P_LOPT, _S_A, _S_LCE, _step_kernel
-from .parameters import (GH2010_MUSCLES, GH2010_PARAMS, JOINTS, KNEE_PATHWAY_FIELDS, LEGS,
-                         MUSCLES, REFLEX_PARAMS, SUPRASPINAL_PARAMS, build_muscle_set,
-                         build_reflex_config)
+from .parameters import (GH2010_MUSCLES, GH2010_PARAMS, JOINTS, KNEE_PATHWAY_FIELDS,
+                         KNEE_PATHWAY_GAINS, LEGS, MUSCLES, REFLEX_PARAMS, SUPRASPINAL_PARAMS,
+                         build_muscle_set, build_reflex_config)
 
 GRAVITY = 9.81
 DEG = math.pi / 180.0
@@ -250,8 +250,7 @@ _TARGET_NAMES = ('supraspinal.alpha0', 'supraspinal.c_d', 'supraspinal.c_v',
 #: knee-pathway numbers that act only on RF and BFSH (and the early/mid-swing latch they use)
 _RF_BFSH_NAMES = tuple(f'reflex.{name}' for name in KNEE_PATHWAY_FIELDS
                        if name.startswith(('rf_', 'bfsh_')) or name == 'knee_sw_tgt')
-_KNEE_GAINS = tuple(f'reflex.{name}' for name in KNEE_PATHWAY_FIELDS
-                    if name not in ('knee_sw_tgt', 'ham_s_thr', 'knee_tgt'))
+_KNEE_GAINS = tuple(f'reflex.{name}' for name in KNEE_PATHWAY_GAINS)
 
 
 def inactive_tunables(values: Mapping, tuned: set) -> dict:

@@ -82,6 +82,14 @@ def test_knee_pathway_numbers_are_ranged_off_by_default_and_tuned_only_on_reques
     assert [c.name for c in coordinates] == ['supraspinal.alpha0']
 
 
+@pytest.mark.parametrize('value', ['"abc"', '.nan', '-1.0'])
+def test_a_malformed_start_value_is_refused_by_name_before_the_search(tmp_path, value):
+    start = tmp_path / 'start.yaml'
+    start.write_text(f'reflex_node:\n  ros__parameters:\n    startup.duration: {value}\n')
+    with pytest.raises(ConfigError, match='startup.duration'):
+        tunables('reflex', 'human', tune=['reflex.sol_g_f'], start=start)
+
+
 # -- the laws (geyer2010._sg2015_knee) ------------------------------------------------------------
 GAINS = dict(rf_g_f=0.3, bfsh_k_phi=2.0, glu_c_g=0.1, hfl_c_g=0.2, knee_sw_tgt=140 * DEG,
              bfsh_g_alpha_rate=0.2, bfsh_k_sw=2.0, rf_g_v=0.1, bfsh_g_v=2.5, bfsh_g_ham=2.0,
