@@ -233,7 +233,8 @@ def test_human_reflex_node_stands_and_steps(client, tmp_path):
         assert force.min() >= 0.0 and force[:, labels.index('force_n.left_VAS') - 14].max() > 1000
         # the start-up gait's parameters are ranged like every other (docs/reflexes.md)
         for name, bad in (('startup.duration', math.nan), ('startup.duration', -1.0),
-                          ('startup.reflex.sol_g_f', 11.0)):
+                          ('startup.reflex.sol_g_f', 11.0), ('reflex.rf_g_f', math.nan),
+                          ('reflex.bfsh_g_v', 51.0)):
             r = client.set_parameters('/reflex_node', **{name: bad})[0]
             assert not r.successful and name in r.reason, r.reason
         assert client.get_parameters('/reflex_node', 'startup.duration',
