@@ -134,9 +134,16 @@ STARTUP_FIELDS = ('stance_load_threshold',) + tuple(
     if name not in ('vas_inhibit_only_extending', 'length_positive_part'))
 
 
+#: The supraspinal numbers a start-up gait may set (``startup.supraspinal.<name>``): a swing-stop
+#: or foot-placement gain the walking gait needs may topple GH2010's first steps.
+STARTUP_SUPRASPINAL_FIELDS = ('alpha0', 'c_d', 'c_v', 'hfl_g', 'hfl_d', 'glu_g', 'glu_d', 'ham_g',
+                              'delta_alpha')
+
+
 def _startup_specs() -> list[ParamSpec]:
-    """``startup.duration``, ``startup.blend`` and ``startup.reflex.<name>`` for every
-    STARTUP_FIELDS name, with the range, unit and default of ``reflex.<name>``."""
+    """``startup.duration``, ``startup.blend``, ``startup.reflex.<name>`` for every
+    STARTUP_FIELDS name and ``startup.supraspinal.<name>`` for every STARTUP_SUPRASPINAL_FIELDS
+    name, with the range, unit and default of ``reflex.<name>`` / ``supraspinal.<name>``."""
     specs = [
         ParamSpec('startup.duration', 0.0, 'the reflex laws use the start-up values '
                   'startup.reflex.* for this long from the start (0 = off: reflex.* throughout). '
@@ -153,6 +160,13 @@ def _startup_specs() -> list[ParamSpec]:
                                f'start-up value of reflex.{name} (used while startup.duration '
                                'lasts, then blended into it)', spec.unit, min=spec.min,
                                max=spec.max))
+    by_name = {spec.name: spec for spec in SUPRASPINAL_PARAMS}
+    for name in STARTUP_SUPRASPINAL_FIELDS:
+        spec = by_name[f'supraspinal.{name}']
+        specs.append(ParamSpec(f'startup.supraspinal.{name}', spec.default,
+                               f'start-up value of supraspinal.{name} (used while '
+                               'startup.duration lasts, then blended into it)', spec.unit,
+                               min=spec.min, max=spec.max))
     return specs
 
 
@@ -266,8 +280,9 @@ def inactive_tunables(values: Mapping, tuned: set) -> dict:
         if (name.startswith('startup.') and name != 'startup.duration'
                 and values['startup.duration'] <= 0.0 and 'startup.duration' not in tuned):
             idle[name] = 'startup.duration is 0: no start-up gait'
-        elif (name.startswith('supraspinal.') and not values['supraspinal.enabled']
-              and not (name in _TARGET_NAMES and knee_on)):
+        elif (name.removeprefix('startup.').startswith('supraspinal.')
+              and not values['supraspinal.enabled']
+              and not (name.removeprefix('startup.') in _TARGET_NAMES and knee_on)):
             idle[name] = 'supraspinal.enabled is false'
         elif name in _RF_BFSH_NAMES and not values['muscle.rf_bfsh']:
             idle[name] = 'muscle.rf_bfsh is false: no RF and BFSH'
@@ -667,6 +682,8 @@ class ReflexWalker:
         self.gait_from_s = float(p['startup.duration'] + p['startup.blend'])
         values = {spec.name: p[spec.name] for spec in GH2010_PARAMS}
         values.update({f'reflex.{name}': p[f'startup.reflex.{name}'] for name in STARTUP_FIELDS})
+        values.update({f'supraspinal.{name}': p[f'startup.supraspinal.{name}']
+                       for name in STARTUP_SUPRASPINAL_FIELDS})
         start = Gh2010Reflexes(build_reflex_config(values, p['walker.thigh_length'],
                                                   p['walker.shank_length']), dt=self.dt)
         self._cfg_walk = rx._cfg.copy()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from neuro_locomotion.optimize import tunables
-from neuro_locomotion.params import ConfigError, ParamSet
+from neuro_locomotion.params import ConfigError, ParamSet, read_ros_params
 from neuro_locomotion.paths import config_file
 from neuro_locomotion.runner import run
 from reflex_modules.ablation import write_params
@@ -226,3 +226,21 @@ def test_shipped_knee_set_walks_with_rf_in_late_stance():
     assert 40.0 <= m['activation_peak_cycle_pct']['RF'] <= 65.0
     assert 40.0 <= m['activation_peak_cycle_pct']['SOL'] <= 60.0
     assert m['activation_peak_cycle_pct']['BFSH'] >= 85.0
+
+
+def test_lean_set_walks_past_the_swing_ham_cliff_of_the_knee_set(tmp_path):
+    """config/reflex/human_walk_lean.yaml (docs/walking.md, *The swing HFL's trunk-lean term
+    moves the speed ceiling*) is the knee set with the swing HFL's trunk-lean gain 2.0 /rad
+    (1.185) and the swing HAM F+ gain x 1.02. The knee set with that HAM gain alone speeds up and
+    falls (measured at 8.8 s); with the lean gain it walks 20 s at 1.21 m/s gait speed."""
+    folder = config_file('human').parent / 'reflex'
+    lean = read_ros_params(folder / 'human_walk_lean.yaml')['reflex_node']
+    knee = read_ros_params(folder / 'human_walk_knee.yaml')['reflex_node']
+    differ = sorted(k for k in lean if lean[k] != knee.get(k))
+    assert differ == ['reflex.ham_g_f', 'reflex.hfl_k_lean']
+    cliff = write_params(tmp_path / 'cliff.yaml', {'reflex.ham_g_f': lean['reflex.ham_g_f']},
+                         folder / 'human_walk_knee.yaml')
+    fell = run('human', 'reflex', duration=20.0, params=cliff).metrics
+    assert fell['walker_fell'] and fell['walked_s'] < 12.0
+    m = run('human', 'reflex', duration=20.0, params=folder / 'human_walk_lean.yaml').metrics
+    assert not m['walker_fell'] and 1.2 <= m['gait_speed_mps'] < 1.25

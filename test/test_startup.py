@@ -13,8 +13,9 @@ from neuro_locomotion.params import ConfigError, read_ros_params
 from neuro_locomotion.paths import config_file
 from neuro_locomotion.runner import run
 from reflex_modules.ablation import write_params
-from reflex_modules.geyer2010 import _CFG_FIELDS
-from reflex_modules.walker import STARTUP_FIELDS, ReflexWalker, walker_params
+from reflex_modules.geyer2010 import _CFG_FIELDS, _SS_A0, _SS_HAMG
+from reflex_modules.walker import (STARTUP_FIELDS, STARTUP_SUPRASPINAL_FIELDS, ReflexWalker,
+                                   walker_params)
 
 from reflex_pathway_checks import FAST_FILE, assert_fused_equals_checked
 
@@ -85,10 +86,66 @@ def test_schedule_holds_the_startup_values_then_blends_to_the_walking_values_exa
     assert w.gait_from_s == 1.5 and plain.gait_from_s == 0.0
 
 
+def test_startup_supraspinal_numbers_have_the_layer_ranges_and_refuse_nan():
+    specs = walker_params().specs
+    for name in STARTUP_SUPRASPINAL_FIELDS:
+        mine, theirs = specs[f'startup.supraspinal.{name}'], specs[f'supraspinal.{name}']
+        assert (mine.min, mine.max, mine.unit, mine.default) == \
+            (theirs.min, theirs.max, theirs.unit, theirs.default)
+    for value in (math.nan, 21.0, -0.1):
+        with pytest.raises(ConfigError, match=r'startup\.supraspinal\.ham_g'):
+            walker_params(None, None, {'startup.supraspinal.ham_g': value})
+
+
+SWING_STOP = {'supraspinal.enabled': True, 'supraspinal.select_leg': False,
+              'supraspinal.hfl_g': 0.0, 'supraspinal.hfl_d': 0.0, 'supraspinal.glu_g': 0.0,
+              'supraspinal.glu_d': 0.0, 'supraspinal.ham_g': 0.5}
+
+
+def test_schedule_blends_the_supraspinal_numbers_like_the_reflex_ones(tmp_path):
+    values = {**SWING_STOP, 'startup.duration': 0.5, 'startup.blend': 1.0,
+              'startup.supraspinal.ham_g': 0.0, 'startup.supraspinal.alpha0': 1.2}
+    w = walker(tmp_path, values)
+    plain = walker(tmp_path, SWING_STOP)
+    walk_alpha0 = plain.reflexes._cfg[_SS_A0]
+    w._schedule(0.0)
+    assert w.reflexes._cfg[_SS_HAMG] == 0.0 and w.reflexes._cfg[_SS_A0] == 1.2
+    w._schedule(1.0)
+    assert w.reflexes._cfg[_SS_HAMG] == pytest.approx(0.25, rel=1e-12)
+    assert w.reflexes._cfg[_SS_A0] == pytest.approx(0.5 * (1.2 + walk_alpha0), rel=1e-12)
+    w._schedule(1.5)
+    assert np.array_equal(w.reflexes._cfg, plain.reflexes._cfg)
+
+
+def test_a_swing_stop_that_topples_the_first_steps_waits_for_the_startup(tmp_path):
+    """SG2015's alpha-based swing stop (supraspinal.ham_g 0.5, the layer's other pathways off) on
+    the knee-muscle set: from the first step it topples the walker within 2 s; held at 0 through
+    the start-up (startup.supraspinal.ham_g), the walker is still up at 4 s (docs/walking.md)."""
+    knee_set = config_file('human').parent / 'reflex' / 'human_walk_knee.yaml'
+    # the start-up values default to the layer's defaults: here the walking ones throughout
+    same = {f'startup.{name}': value for name, value in SWING_STOP.items()
+            if name.removeprefix('supraspinal.') in STARTUP_SUPRASPINAL_FIELDS}
+    at_once = run('human', 'reflex', duration=2.0,
+                  params=write_params(tmp_path / 'at_once.yaml', {**SWING_STOP, **same},
+                                      knee_set))
+    assert at_once.metrics['walker_fell'] and at_once.metrics['walked_s'] < 2.0
+    held = run('human', 'reflex', duration=4.0,
+               params=write_params(tmp_path / 'held.yaml', {**SWING_STOP, **same,
+                                   'startup.supraspinal.ham_g': 0.0}, knee_set))
+    assert not held.metrics['walker_fell'] and held.metrics['walked_s'] > 3.99
+
+
 def test_fused_and_checked_steps_agree_bit_for_bit_through_a_startup(tmp_path, monkeypatch):
     assert_fused_equals_checked({'startup.duration': 0.3, 'startup.blend': 0.4,
                                  'startup.reflex.sol_g_f': 1.5, 'startup.reflex.vas_g_f': 0.9,
                                  'startup.reflex.stance_load_threshold': 0.15},
+                                tmp_path, monkeypatch, duration=1.0)
+
+
+def test_fused_and_checked_steps_agree_through_a_supraspinal_startup(tmp_path, monkeypatch):
+    assert_fused_equals_checked({**SWING_STOP, 'startup.duration': 0.3, 'startup.blend': 0.4,
+                                 'startup.supraspinal.ham_g': 0.0,
+                                 'startup.supraspinal.delta_alpha': -0.1},
                                 tmp_path, monkeypatch, duration=1.0)
 
 
@@ -226,6 +283,16 @@ def test_startup_and_supraspinal_are_tuned_only_when_a_pattern_names_them(tmp_pa
         tunables('reflex', 'human', space='relative', tune=['supraspinal.*'])
     with pytest.raises(ConfigError, match='startup.reflex.sol_g_f .startup.duration is 0'):
         tunables('reflex', 'human', space='relative', tune=['startup.reflex.sol_g_f'])
+    # a start-up value of the layer: idle with the layer off, except its leg-angle target when
+    # an SG2015 knee pathway reads it (the knee-muscle set has a start-up and RF F+ on)
+    knee_set = config_file('human').parent / 'reflex' / 'human_walk_knee.yaml'
+    with pytest.raises(ConfigError,
+                       match=r'startup.supraspinal.ham_g \(supraspinal.enabled is false'):
+        tunables('reflex', 'human', space='relative', start=knee_set,
+                 tune=['startup.supraspinal.ham_g'])
+    _, target, _ = tunables('reflex', 'human', space='relative', start=knee_set,
+                            tune=['startup.supraspinal.alpha0'])
+    assert [c.name for c in target] == ['startup.supraspinal.alpha0']
     _, layer, _ = tunables('reflex', 'human', space='relative', tune=['supraspinal.*'],
                            start=config_file('human').parent / 'reflex' /
                            'human_walk_supraspinal.yaml')
