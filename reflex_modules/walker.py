@@ -277,12 +277,12 @@ def inactive_tunables(values: Mapping, tuned: set) -> dict:
     knee_on = any(values.get(name) or name in tuned for name in _KNEE_GAINS)
     idle = {}
     for name in tuned:
+        base = name.removeprefix('startup.')       # a start-up value idles as its walking one
         if (name.startswith('startup.') and name != 'startup.duration'
                 and values['startup.duration'] <= 0.0 and 'startup.duration' not in tuned):
             idle[name] = 'startup.duration is 0: no start-up gait'
-        elif (name.removeprefix('startup.').startswith('supraspinal.')
-              and not values['supraspinal.enabled']
-              and not (name.removeprefix('startup.') in _TARGET_NAMES and knee_on)):
+        elif (base.startswith('supraspinal.') and not values['supraspinal.enabled']
+              and not (base in _TARGET_NAMES and knee_on)):
             idle[name] = 'supraspinal.enabled is false'
         elif name in _RF_BFSH_NAMES and not values['muscle.rf_bfsh']:
             idle[name] = 'muscle.rf_bfsh is false: no RF and BFSH'
